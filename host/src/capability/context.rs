@@ -1,0 +1,47 @@
+//! The `context` capability: read-only contract values, thresholds and settings.
+//!
+//! # Security
+//!
+//! Nothing here is secret: the contract JSON names the credential's
+//! environment variable, never its value, and the plan's settings are the
+//! operator's own text.
+
+use crate::bindings::shipgate::plugin::context::{Host, Limits, Target};
+use std::collections::BTreeMap;
+
+/// Per-plugin-run context.
+#[derive(Debug, Clone)]
+pub struct ContextCtx {
+    /// The target.
+    pub target: Target,
+    /// Thresholds.
+    pub limits: Limits,
+    /// The contract as JSON.
+    pub contract_json: String,
+    /// The plugin's settings.
+    pub settings: BTreeMap<String, String>,
+    /// The run id.
+    pub run_id: String,
+}
+
+impl Host for ContextCtx {
+    async fn current_target(&mut self) -> wasmtime::Result<Target> {
+        Ok(self.target.clone())
+    }
+
+    async fn current_limits(&mut self) -> wasmtime::Result<Limits> {
+        Ok(self.limits)
+    }
+
+    async fn contract_json(&mut self) -> wasmtime::Result<String> {
+        Ok(self.contract_json.clone())
+    }
+
+    async fn setting(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.settings.get(&key).cloned())
+    }
+
+    async fn run_id(&mut self) -> wasmtime::Result<String> {
+        Ok(self.run_id.clone())
+    }
+}

@@ -1,0 +1,9 @@
+//! Capabilities: everything a plugin can do, each behind its own WIT interface.
+//!
+//! Each capability is a `*Ctx` holding per-run state and implementing its
+//! interface's generated `Host` trait; [`crate::runtime`] links them. The
+//! capabilities never import the runtime.
+
+pub mod context;
+pub mod http;
+pub mod log;

@@ -1,0 +1,136 @@
+//! Flag definitions. Each flag is documented where it is defined; `--help` shows it.
+
+use crate::contract::Provider;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Decide whether an LLM chat-completions integration is safe to ship.
+///
+/// Exit codes: 0 ship (or below --fail-on), 1 tool error, 2 usage or config
+/// error (nothing was sent), 3 ship behind flag, 4 hold.
+#[derive(Debug, Parser)]
+#[command(name = "shipgate", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which decisions fail the command (non-zero exit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Ship behind flag (exit 3) and Hold (exit 4) fail.
+    Flag,
+    /// Only Hold (exit 4) fails.
+    Hold,
+    /// Nothing fails; the decision is only reported.
+    Never,
+}
+
+/// Output options shared by `run` and `demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Directory for validation records; each run writes `<out>/<run-id>/`.
+    #[arg(long, default_value = "shipgate-records")]
+    pub out: PathBuf,
+    /// Print the record as JSON on stdout (the summary goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Never colour the summary.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bundled checks against the built-in mock server: no key, no network.
+    Demo {
+        /// Output.
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Which decisions fail the command.
+        #[arg(long, value_enum, default_value = "never")]
+        fail_on: FailOn,
+    },
+    /// Validate a real endpoint: the key comes from the variable the contract names.
+    Run {
+        /// The contract snapshot (TOML). `shipgate init` writes one.
+        #[arg(long, short = 'c')]
+        contract: PathBuf,
+        /// The plan (TOML); the built-in plan runs every bundled check.
+        #[arg(long, short = 'p')]
+        plan: Option<PathBuf>,
+        /// Run this plugin file instead of the plan's plugins (repeatable).
+        #[arg(long = "plugin")]
+        plugins: Vec<PathBuf>,
+        /// Override a plan value: thresholds.latency_ms=800, canary.latency_ms=800,
+        /// sandbox.deadline_ms=5000 (repeatable; also comma-separated in SHIPGATE_SET).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Which decisions fail the command.
+        #[arg(long, value_enum, default_value = "flag")]
+        fail_on: FailOn,
+        /// Output.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Serve the OpenAI-compatible mock on 127.0.0.1.
+    MockServer {
+        /// Port (0 picks a free one).
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// Environment variable holding the key the mock accepts.
+        #[arg(long, default_value = "SHIPGATE_MOCK_KEY")]
+        key_env: String,
+        /// Model ids the mock knows (repeatable).
+        #[arg(long = "model", default_value = "mock-gpt")]
+        models: Vec<String>,
+        /// Faults for the next requests, in order (repeatable): status:503, rate-limit:2, delay:1500, drop, ...
+        #[arg(long = "fault")]
+        faults: Vec<String>,
+        /// A fault at a rate, as RATE:FAULT (e.g. 0.1:status:503).
+        #[arg(long)]
+        fault_rate: Option<String>,
+    },
+    /// Write a commented contract template.
+    Init {
+        /// Which provider's facts to start from.
+        #[arg(long, value_enum, default_value = "cometapi")]
+        provider: Provider,
+        /// Where to write it ("-" for stdout).
+        #[arg(long, short = 'o', default_value = "shipgate.contract.toml")]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the bundled checks.
+    Plugins,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_defaults_fail_on_flag_and_demo_never() {
+        let c = Cli::try_parse_from(["shipgate", "run", "--contract", "c.toml"]).unwrap();
+        assert!(matches!(c.command, Command::Run { fail_on: FailOn::Flag, .. }));
+        let c = Cli::try_parse_from(["shipgate", "demo"]).unwrap();
+        assert!(matches!(c.command, Command::Demo { fail_on: FailOn::Never, .. }));
+    }
+
+    #[test]
+    fn set_is_repeatable() {
+        let c = Cli::try_parse_from(["shipgate", "run", "-c", "c.toml", "--set", "a.b=1", "--set", "c.d=2"]).unwrap();
+        let Command::Run { set, .. } = c.command else { panic!() };
+        assert_eq!(set.len(), 2);
+    }
+}

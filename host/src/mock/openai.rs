@@ -1,0 +1,359 @@
+//! The OpenAI-compatible routes of the mock.
+
+use super::{FAULT_HEADER, Fault, MockState, SeenRequest};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use rand::Rng as _;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) fn router(state: Arc<MockState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", axum::routing::post(chat))
+        .route("/v1/models", axum::routing::get(models))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn request_id() -> String {
+    let b: [u8; 12] = rand::rng().random();
+    format!("req_{}", hex::encode(b))
+}
+
+fn with_request_id(mut resp: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+fn error(status: StatusCode, message: &str, etype: &str, param: Option<&str>, code: Option<&str>) -> Response {
+    let body = json!({"error": {"message": message, "type": etype, "param": param, "code": code}});
+    (status, axum::Json(body)).into_response()
+}
+
+fn record(st: &MockState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut seen = st.seen.lock().expect("seen lock");
+    // Bounded: the mock keeps the last 10 000 requests.
+    if seen.len() >= 10_000 {
+        seen.remove(0);
+    }
+    seen.push(SeenRequest { method: method.to_string(), path: uri.path().to_owned(), headers, body: body.to_vec() });
+}
+
+fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
+    if let Some(f) = headers.get(FAULT_HEADER).and_then(|v| v.to_str().ok()).and_then(|s| s.parse().ok()) {
+        return f;
+    }
+    if let Some(f) = st.script.lock().expect("script lock").pop_front() {
+        return f;
+    }
+    if let Some((rate, f)) = &st.config.rate
+        && rand::rng().random::<f64>() < *rate
+    {
+        return f.clone();
+    }
+    Fault::None
+}
+
+/// Check `Authorization: Bearer <key>`; the error response when it fails.
+fn check_auth(st: &MockState, headers: &HeaderMap, fault: &Fault) -> Option<Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            "invalid_request_error",
+            None,
+            None,
+        ));
+    };
+    let token = value.strip_prefix("Bearer ").unwrap_or("").trim();
+    if token == st.config.key {
+        return None;
+    }
+    let shown = if *fault == Fault::EchoKey {
+        token.to_owned()
+    } else if token.len() > 8 {
+        format!("{}{}{}", &token[..3], "*".repeat(4), &token[token.len() - 4..])
+    } else {
+        "****".to_owned()
+    };
+    let status = if *fault == Fault::BadKeyAs400 { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
+    Some(error(
+        status,
+        &format!("Incorrect API key provided: {shown}. You can find your API key in your account settings."),
+        "invalid_request_error",
+        None,
+        Some("invalid_api_key"),
+    ))
+}
+
+/// Faults that replace the answer before auth and validation (gateway behaviour).
+fn early_fault(st: &MockState, fault: &Fault, rid: &str) -> Option<Response> {
+    Some(match fault {
+        Fault::Status(s) => {
+            let status = StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let etype = if *s >= 500 { "server_error" } else { "invalid_request_error" };
+            error(status, &format!("Injected failure with status {s}."), etype, None, None)
+        }
+        Fault::RateLimit(secs) => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached for requests. Please try again later.", "requests", None, Some("rate_limit_exceeded"));
+            r.headers_mut().insert("retry-after", HeaderValue::from(*secs));
+            r
+        }
+        Fault::RateLimitMs(ms) => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached for requests. Please try again later.", "requests", None, Some("rate_limit_exceeded"));
+            r.headers_mut().insert("retry-after-ms", HeaderValue::from(*ms));
+            r
+        }
+        Fault::TextPlain500 => (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], "Internal Server Error").into_response(),
+        Fault::Html502 => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
+        )
+            .into_response(),
+        Fault::Redirect => (StatusCode::FOUND, [(header::LOCATION, "http://redirect-target.invalid/v1/chat/completions")], "").into_response(),
+        Fault::CometInvalidRequest => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("field messages is required (request id: {rid})"),
+            "comet_api_error",
+            None,
+            Some("invalid_request"),
+        ),
+        Fault::CometModelNotFound => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("model not found (request id: {rid})"),
+            "comet_api_error",
+            None,
+            Some("model_not_found"),
+        ),
+        Fault::Litellm => error(
+            StatusCode::BAD_REQUEST,
+            "litellm.BadRequestError: OpenAIException - Invalid request",
+            "None",
+            Some("None"),
+            Some("400"),
+        ),
+        _ => {
+            let _ = st;
+            return None;
+        }
+    })
+}
+
+async fn chat(State(st): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    record(&st, &method, &uri, &headers, &body);
+    let rid = request_id();
+    let fault = pick_fault(&st, &headers);
+    if let Fault::Delay(ms) = fault {
+        tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
+    }
+    if let Some(r) = early_fault(&st, &fault, &rid) {
+        return with_request_id(r, &rid);
+    }
+    if let Some(r) = check_auth(&st, &headers, &fault) {
+        return with_request_id(r, &rid);
+    }
+    let resp = match validate(&st, &body) {
+        Err(r) => r,
+        Ok(req) => complete(&req, &fault, &rid),
+    };
+    with_request_id(resp, &rid)
+}
+
+struct ChatReq {
+    model: String,
+    prompt: String,
+    prompt_chars: usize,
+    max_tokens: Option<u64>,
+    stream: bool,
+    include_usage: bool,
+}
+
+fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Response> {
+    let bad = |msg: &str, param: Option<&str>, code: Option<&str>| {
+        Err(error(StatusCode::BAD_REQUEST, msg, "invalid_request_error", param, code))
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return bad("We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.", None, None);
+    };
+    let Some(model) = v.get("model").and_then(Value::as_str) else {
+        return bad("You must provide a model parameter.", Some("model"), None);
+    };
+    let Some(messages) = v.get("messages") else {
+        return bad("Missing required parameter: 'messages'.", Some("messages"), Some("missing_required_parameter"));
+    };
+    let Some(messages) = messages.as_array().filter(|m| !m.is_empty()) else {
+        return bad("Invalid 'messages': expected a non-empty array.", Some("messages"), Some("invalid_type"));
+    };
+    let mut prompt_chars = 0;
+    let mut last_user = String::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str);
+        let content = m.get("content");
+        if role.is_none() || content.is_none() {
+            return bad(&format!("Missing required parameter: 'messages[{i}].role' or 'content'."), Some("messages"), Some("missing_required_parameter"));
+        }
+        let text = content.and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| content.map(Value::to_string).unwrap_or_default());
+        prompt_chars += text.chars().count();
+        if role == Some("user") {
+            last_user = text;
+        }
+    }
+    if !st.config.models.iter().any(|m| m == model) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("The model `{model}` does not exist or you do not have access to it."),
+            "invalid_request_error",
+            None,
+            Some("model_not_found"),
+        ));
+    }
+    if prompt_chars > st.config.context_limit_chars {
+        return bad(
+            &format!("This model's maximum context length is {} characters. However, your messages resulted in {prompt_chars} characters.", st.config.context_limit_chars),
+            Some("messages"),
+            Some("context_length_exceeded"),
+        );
+    }
+    let max_tokens = v.get("max_tokens").or_else(|| v.get("max_completion_tokens")).and_then(Value::as_u64);
+    Ok(ChatReq {
+        model: model.to_owned(),
+        prompt: last_user,
+        prompt_chars,
+        max_tokens,
+        stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: v.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
+    let answer = if req.prompt.contains("READY") {
+        "READY".to_owned()
+    } else {
+        "This is a deterministic reply from the shipgate mock server.".to_owned()
+    };
+    let words: Vec<&str> = answer.split_whitespace().collect();
+    let (content, finish) = match req.max_tokens {
+        Some(n) if (words.len() as u64) > n => (words[..n as usize].join(" "), "length"),
+        _ => (answer.clone(), "stop"),
+    };
+    let completion_tokens = content.split_whitespace().count() as u64;
+    let prompt_tokens = (req.prompt_chars as u64).div_ceil(4) + 7;
+    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let id = format!("chatcmpl-{}", &rid[4..]);
+    let usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0}
+    });
+    if req.stream {
+        return stream(req, &id, created, &content, finish, usage);
+    }
+    let mut body = json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": req.model,
+        "system_fingerprint": "fp_shipgate_mock",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": null},
+            "logprobs": null,
+            "finish_reason": finish
+        }],
+        "usage": usage
+    });
+    match fault {
+        Fault::MissingFields => {
+            let o = body.as_object_mut().expect("object");
+            o.remove("choices");
+            o.remove("usage");
+        }
+        Fault::ExtraFields => {
+            body["usage"]["latency_checkpoint"] = json!(12);
+            body["x_gateway"] = json!({"region": "mock-1"});
+        }
+        _ => {}
+    }
+    let text = body.to_string();
+    let json_ct = [(header::CONTENT_TYPE, "application/json")];
+    match fault {
+        Fault::Truncated => (StatusCode::OK, json_ct, text[..text.len() / 2].to_owned()).into_response(),
+        Fault::InvalidJson => (StatusCode::OK, json_ct, "{\"id\": chatcmpl-oops,, }").into_response(),
+        Fault::Empty => (StatusCode::OK, json_ct, "").into_response(),
+        Fault::Huge(n) => {
+            let pad = " ".repeat((*n).min(512 * 1024 * 1024));
+            (StatusCode::OK, json_ct, format!("{pad}{text}")).into_response()
+        }
+        Fault::DropMidBody => {
+            let half = Bytes::from(text.as_bytes()[..text.len() / 2].to_vec());
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock dropped the connection"))];
+            let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        _ => (StatusCode::OK, json_ct, text).into_response(),
+    }
+}
+
+fn stream(req: &ChatReq, id: &str, created: u64, content: &str, finish: &str, usage: Value) -> Response {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": req.model,
+               "system_fingerprint": "fp_shipgate_mock",
+               "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+    };
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    for (i, w) in content.split_whitespace().enumerate() {
+        let piece = if i == 0 { w.to_owned() } else { format!(" {w}") };
+        events.push(chunk(json!({"content": piece}), Value::Null));
+    }
+    events.push(chunk(json!({}), json!(finish)));
+    if req.include_usage {
+        events.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": req.model,
+                           "choices": [], "usage": usage}));
+    }
+    let mut body = String::new();
+    for e in events {
+        body.push_str(&format!("data: {e}\n\n"));
+    }
+    body.push_str("data: [DONE]\n\n");
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+async fn models(State(st): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    record(&st, &method, &uri, &headers, &[]);
+    let rid = request_id();
+    if let Some(r) = check_auth(&st, &headers, &Fault::None) {
+        return with_request_id(r, &rid);
+    }
+    let data: Vec<Value> = st
+        .config
+        .models
+        .iter()
+        .map(|m| json!({"id": m, "object": "model", "created": 1_700_000_000u64, "owned_by": "shipgate"}))
+        .collect();
+    with_request_id(axum::Json(json!({"object": "list", "data": data})).into_response(), &rid)
+}
+
+async fn not_found(State(st): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    record(&st, &method, &uri, &headers, &[]);
+    let _ = &st.origin;
+    let rid = request_id();
+    with_request_id(
+        error(StatusCode::NOT_FOUND, &format!("Invalid URL ({method} {})", uri.path()), "invalid_request_error", None, None),
+        &rid,
+    )
+}

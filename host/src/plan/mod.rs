@@ -1,0 +1,515 @@
+//! The plan: which checks run, with which settings, thresholds, limits and grants.
+//!
+//! ```toml
+//! schema = 1
+//!
+//! [thresholds]            # the guide says these must stay configurable
+//! latency_ms = 2000
+//!
+//! [sandbox]               # per-plugin limits (defaults for every plugin)
+//! deadline_ms = 30000
+//!
+//! [decision]
+//! uncovered = "flag"      # an unverified checklist item: "flag", "hold" or "ignore"
+//! hold_on_warn = ["canary.latency"]
+//!
+//! [attestations]          # checklist items an operator vouches for, with evidence
+//! rollback-documented = "runbook: https://wiki.example/rollback-chat"
+//!
+//! [[plugins]]
+//! name = "canary"         # a bundled check, or `path = "my-check.wasm"`
+//! settings = { }
+//! thresholds = { latency_ms = 800 }
+//! ```
+//!
+//! Overrides: `--set thresholds.latency_ms=800`, `--set canary.latency_ms=800`
+//! (a threshold, limit or setting of one plugin), and the same assignments,
+//! comma-separated, in `SHIPGATE_SET`.
+
+mod overrides;
+
+pub use overrides::Override;
+
+use crate::config_error::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The plan file format version this build reads.
+pub const PLAN_SCHEMA: u32 = 1;
+
+/// Thresholds the validation guide says must stay configurable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Latency the happy path should stay under, in ms (over it: warning).
+    pub latency_ms: u32,
+    /// Hard latency limit in ms (over it: failure).
+    pub latency_hard_ms: u32,
+    /// Largest prompt the application sends, in bytes; enforced before dispatch.
+    pub input_limit_bytes: u32,
+    /// Output token ceiling sent with requests.
+    pub output_token_ceiling: u32,
+    /// Default client timeout per request, in ms.
+    pub request_timeout_ms: u32,
+    /// Retry policy: most attempts per request (1 = no retry).
+    pub retry_max_attempts: u32,
+    /// Retry policy: total time budget per request, in ms.
+    pub retry_budget_ms: u32,
+    /// Retry policy: first backoff delay, in ms (doubles each attempt, with jitter).
+    pub retry_base_delay_ms: u32,
+    /// Retry policy: largest backoff delay, in ms.
+    pub retry_max_delay_ms: u32,
+    /// Retry policy: the longest `retry-after` honoured, in ms.
+    pub retry_after_cap_ms: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            latency_ms: 2_000,
+            latency_hard_ms: 10_000,
+            input_limit_bytes: 32 * 1024,
+            output_token_ceiling: 64,
+            request_timeout_ms: 30_000,
+            retry_max_attempts: 3,
+            retry_budget_ms: 20_000,
+            retry_base_delay_ms: 500,
+            retry_max_delay_ms: 8_000,
+            retry_after_cap_ms: 60_000,
+        }
+    }
+}
+
+/// Hard limits the host enforces on one plugin run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxLimits {
+    /// Wall-clock deadline for the whole run, including time spent in host calls, in ms.
+    pub deadline_ms: u64,
+    /// Linear memory cap, in MiB.
+    pub memory_mib: u64,
+    /// Fuel budget (instructions, roughly); 0 means no fuel limit.
+    pub fuel: u64,
+    /// Most HTTP requests the plugin may send.
+    pub max_requests: u32,
+    /// Largest request body, in bytes.
+    pub max_request_bytes: u64,
+    /// Largest response body read, in bytes (capped while streaming).
+    pub max_response_bytes: u64,
+    /// Most log records.
+    pub max_log_records: u32,
+    /// Most log bytes.
+    pub max_log_bytes: u64,
+    /// Most findings.
+    pub max_findings: u32,
+    /// Largest total size of one finding's text and evidence, in bytes.
+    pub max_finding_bytes: u64,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            deadline_ms: 60_000,
+            memory_mib: 64,
+            fuel: 0,
+            max_requests: 64,
+            max_request_bytes: 1024 * 1024,
+            max_response_bytes: 4 * 1024 * 1024,
+            max_log_records: 1_000,
+            max_log_bytes: 1024 * 1024,
+            max_findings: 256,
+            max_finding_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// An auth mode a plugin may be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthGrant {
+    /// The configured credential.
+    Configured,
+    /// No credential.
+    Omitted,
+    /// The host-made invalid token.
+    Invalid,
+}
+
+/// What one plugin may do beyond the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Grants {
+    /// Auth modes it may use (default: only `configured`).
+    pub auth: Vec<AuthGrant>,
+    /// May send a prompt over `input_limit_bytes` to observe the provider.
+    pub send_oversized: bool,
+}
+
+impl Default for Grants {
+    fn default() -> Self {
+        Grants {
+            auth: vec![AuthGrant::Configured],
+            send_oversized: false,
+        }
+    }
+}
+
+/// What an unverified checklist item does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UncoveredRule {
+    /// Ship behind flag at best.
+    Flag,
+    /// Hold.
+    Hold,
+    /// No effect (still reported).
+    Ignore,
+}
+
+/// How warnings appear in JUnit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JunitWarn {
+    /// A passing test case with the warning in its output.
+    Pass,
+    /// A failing test case.
+    Failure,
+}
+
+/// Decision rules the plan may tune.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionRules {
+    /// What an unverified checklist item does.
+    pub uncovered: UncoveredRule,
+    /// Finding ids (exact, or a prefix ending in `.`) whose warning means Hold.
+    pub hold_on_warn: Vec<String>,
+    /// How warnings appear in JUnit.
+    pub junit_warn: JunitWarn,
+    /// A usage or latency ratio over a baseline record that warns.
+    pub baseline_spike_ratio: f64,
+}
+
+impl Default for DecisionRules {
+    fn default() -> Self {
+        DecisionRules {
+            uncovered: UncoveredRule::Flag,
+            hold_on_warn: Vec::new(),
+            junit_warn: JunitWarn::Pass,
+            baseline_spike_ratio: 2.0,
+        }
+    }
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginSource {
+    /// A check bundled into the shipgate binary.
+    Bundled(String),
+    /// A `.wasm` component file.
+    File(PathBuf),
+}
+
+/// One plugin to run, with everything resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginSpec {
+    /// The name used in overrides and the record.
+    pub name: String,
+    /// Where its component comes from.
+    pub source: PluginSource,
+    /// Expected sha256 of the component, hex.
+    pub sha256: Option<String>,
+    /// Its own settings, as strings.
+    pub settings: BTreeMap<String, String>,
+    /// Thresholds (plan's, with its overrides).
+    pub thresholds: Thresholds,
+    /// Limits (plan's, with its overrides).
+    pub limits: SandboxLimits,
+    /// Grants.
+    pub grants: Grants,
+}
+
+/// A validated plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The plugins, in run order.
+    pub plugins: Vec<PluginSpec>,
+    /// Plan-wide thresholds (before per-plugin overrides).
+    pub thresholds: Thresholds,
+    /// Plan-wide limits (before per-plugin overrides).
+    pub sandbox: SandboxLimits,
+    /// Decision rules.
+    pub decision: DecisionRules,
+    /// Checklist items vouched for by an operator, with evidence.
+    pub attestations: BTreeMap<String, String>,
+    /// Whether prompts and completions may be written to logs and records.
+    pub content_capture: bool,
+    /// Where the plan came from (`built-in` or a path).
+    pub origin: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanWire {
+    schema: u32,
+    #[serde(default)]
+    thresholds: Thresholds,
+    #[serde(default)]
+    sandbox: SandboxLimits,
+    #[serde(default)]
+    decision: DecisionRules,
+    #[serde(default)]
+    attestations: BTreeMap<String, String>,
+    #[serde(default)]
+    content_capture: bool,
+    #[serde(default)]
+    plugins: Vec<PluginWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginWire {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    settings: toml::Table,
+    // Read only to validate keys and types with line numbers; the effective
+    // values are merged from the raw tables.
+    #[serde(default)]
+    #[expect(dead_code, reason = "validated on parse; effective values come from the merged tables")]
+    thresholds: Option<Thresholds>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "validated on parse; effective values come from the merged tables")]
+    limits: Option<SandboxLimits>,
+    #[serde(default)]
+    grants: Grants,
+}
+
+/// The built-in plan: every bundled check with default thresholds.
+pub fn default_plan_toml(bundled: &[&str]) -> String {
+    let mut s = String::from("schema = 1\n");
+    for name in bundled {
+        s.push_str(&format!("\n[[plugins]]\nname = \"{name}\"\n"));
+        if *name == "negative-probes" {
+            s.push_str("grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\n");
+        }
+    }
+    s
+}
+
+impl Plan {
+    /// Parse and validate a plan, then apply overrides.
+    ///
+    /// `bundled` names the checks built into this binary; `base_dir` resolves
+    /// relative plugin paths.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the file, line and key (or the override) and the fix.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        bundled: &[&str],
+        overrides: &[Override],
+    ) -> Result<Plan, ConfigError> {
+        let help = "see the plan section of the README for every key";
+        // 1. Validate the file as written, so errors point at its lines.
+        let _: PlanWire = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e, help))?;
+        // 2. Apply overrides on the document, then read the effective plan.
+        let mut doc: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e, help))?;
+        for o in overrides {
+            o.apply(&mut doc).map_err(|m| ConfigError::new(path, m))?;
+        }
+        let wire: PlanWire = doc.clone().try_into().map_err(|e: toml::de::Error| {
+            ConfigError::new(path, format!("after overrides: {}", e.message().trim()))
+                .help("check the --set / SHIPGATE_SET assignments")
+        })?;
+        if wire.schema != PLAN_SCHEMA {
+            return Err(ConfigError::new(path, format!("`schema = {}` is not supported", wire.schema))
+                .help(format!("this shipgate reads plan schema {PLAN_SCHEMA}")));
+        }
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let raw_plugins = doc.get("plugins").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+        let mut plugins = Vec::new();
+        for (i, (p, raw)) in wire.plugins.into_iter().zip(raw_plugins).enumerate() {
+            let at = format!("plugins[{i}]");
+            let source = match (&p.name, &p.path) {
+                (_, Some(file)) => PluginSource::File(base_dir.join(file)),
+                (Some(n), None) if bundled.contains(&n.as_str()) => PluginSource::Bundled(n.clone()),
+                (Some(n), None) => {
+                    return Err(ConfigError::new(path, format!("`{at}.name` = {n:?} is not a bundled check"))
+                        .help(format!("bundled checks: {}; or give `path = \"check.wasm\"`", bundled.join(", "))));
+                }
+                (None, None) => {
+                    return Err(ConfigError::new(path, format!("`{at}` has neither `name` nor `path`"))
+                        .help("write `name = \"canary\"` for a bundled check or `path = \"my.wasm\"`"));
+                }
+            };
+            let name = p.name.clone().unwrap_or_else(|| match &source {
+                PluginSource::File(f) => f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                PluginSource::Bundled(n) => n.clone(),
+            });
+            if let Some(h) = &p.sha256
+                && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(ConfigError::new(path, format!("`{at}.sha256` is not 64 hex digits"))
+                    .help("pin with the output of `sha256sum check.wasm`"));
+            }
+            let merged = |key: &str| -> toml::Table {
+                let mut t = doc.get(key).and_then(|v| v.as_table()).cloned().unwrap_or_default();
+                let own_key = if key == "sandbox" { "limits" } else { key };
+                if let Some(own) = raw.get(own_key).and_then(|v| v.as_table()) {
+                    for (k, v) in own {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+                t
+            };
+            let thresholds: Thresholds = merged("thresholds").try_into().map_err(|e: toml::de::Error| {
+                ConfigError::new(path, format!("`{at}.thresholds`: {}", e.message().trim()))
+            })?;
+            let limits: SandboxLimits = merged("sandbox").try_into().map_err(|e: toml::de::Error| {
+                ConfigError::new(path, format!("`{at}.limits`: {}", e.message().trim()))
+            })?;
+            let settings = p
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                .collect();
+            plugins.push(PluginSpec {
+                name,
+                source,
+                sha256: p.sha256.map(|h| h.to_ascii_lowercase()),
+                settings,
+                thresholds,
+                limits,
+                grants: p.grants,
+            });
+        }
+        if plugins.is_empty() {
+            return Err(ConfigError::new(path, "the plan runs no plugins")
+                .help("add a [[plugins]] table, e.g. name = \"canary\""));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &plugins {
+            if !seen.insert(p.name.clone()) {
+                return Err(ConfigError::new(path, format!("plugin name {:?} appears twice", p.name))
+                    .help("give each [[plugins]] entry a distinct `name`"));
+            }
+        }
+        for item in wire.attestations.keys() {
+            if !crate::checklist::ITEMS.iter().any(|c| c.id == item) {
+                return Err(ConfigError::new(path, format!("`attestations.{item}` is not a checklist item"))
+                    .help(format!(
+                        "checklist items: {}",
+                        crate::checklist::ITEMS.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
+                    )));
+            }
+        }
+        Ok(Plan {
+            plugins,
+            thresholds: wire.thresholds,
+            sandbox: wire.sandbox,
+            decision: wire.decision,
+            attestations: wire.attestations,
+            content_capture: wire.content_capture,
+            origin: path.display().to_string(),
+        })
+    }
+
+    /// Read a plan file.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::parse`], plus an unreadable file.
+    pub fn load(path: &Path, bundled: &[&str], overrides: &[Override]) -> Result<Plan, ConfigError> {
+        let text = ConfigError::read(path, "plan")?;
+        Plan::parse(path, &text, bundled, overrides)
+    }
+
+    /// The built-in plan: every bundled check.
+    ///
+    /// # Errors
+    ///
+    /// Only when an override is invalid.
+    pub fn builtin(bundled: &[&str], overrides: &[Override]) -> Result<Plan, ConfigError> {
+        let mut plan = Plan::parse(Path::new("<built-in plan>"), &default_plan_toml(bundled), bundled, overrides)?;
+        plan.origin = "built-in".into();
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: &[&str] = &["canary", "negative-probes"];
+
+    fn parse(text: &str, o: &[&str]) -> Result<Plan, ConfigError> {
+        let o: Vec<Override> = o.iter().map(|s| s.parse().unwrap()).collect();
+        Plan::parse(Path::new("plan.toml"), text, B, &o)
+    }
+
+    #[test]
+    fn accepts_builtin_plan_with_grants() {
+        let p = Plan::builtin(B, &[]).unwrap();
+        assert_eq!(p.plugins.len(), 2);
+        assert_eq!(p.plugins[0].grants.auth, vec![AuthGrant::Configured]);
+        assert!(p.plugins[1].grants.auth.contains(&AuthGrant::Invalid));
+    }
+
+    #[test]
+    fn accepts_per_plugin_thresholds_and_overrides() {
+        let text = "schema = 1\n[thresholds]\nlatency_ms = 900\n[[plugins]]\nname = \"canary\"\nthresholds = { latency_hard_ms = 5000 }\n";
+        let p = parse(text, &[]).unwrap();
+        assert_eq!(p.plugins[0].thresholds.latency_ms, 900);
+        assert_eq!(p.plugins[0].thresholds.latency_hard_ms, 5000);
+        let p = parse(text, &["canary.latency_ms=800", "sandbox.deadline_ms=1234", "canary.mode=fast"]).unwrap();
+        assert_eq!(p.plugins[0].thresholds.latency_ms, 800);
+        assert_eq!(p.plugins[0].limits.deadline_ms, 1234);
+        assert_eq!(p.plugins[0].settings["mode"], "fast");
+    }
+
+    #[test]
+    fn rejects_unknown_key_with_line() {
+        let e = parse("schema = 1\n[thresholds]\nlatency = 5\n", &[]).unwrap_err();
+        assert!(e.message.starts_with("line 3"), "{}", e.message);
+        assert!(e.message.contains("latency"), "{}", e.message);
+    }
+
+    #[test]
+    fn rejects_wrong_type() {
+        let e = parse("schema = 1\n[thresholds]\nlatency_ms = \"fast\"\n", &[]).unwrap_err();
+        assert!(e.message.contains("line 3"), "{}", e.message);
+    }
+
+    #[test]
+    fn rejects_unknown_plugin_and_bad_pin() {
+        let e = parse("schema = 1\n[[plugins]]\nname = \"nope\"\n", &[]).unwrap_err();
+        assert!(e.message.contains("not a bundled check"));
+        let e = parse("schema = 1\n[[plugins]]\nname = \"canary\"\nsha256 = \"abc\"\n", &[]).unwrap_err();
+        assert!(e.message.contains("sha256"));
+    }
+
+    #[test]
+    fn rejects_bad_override() {
+        let e = parse("schema = 1\n[[plugins]]\nname = \"canary\"\n", &["thresholds.latency_ms=soon"]).unwrap_err();
+        assert!(e.message.contains("after overrides"), "{}", e.message);
+        let e = parse("schema = 1\n[[plugins]]\nname = \"canary\"\n", &["ghost.latency_ms=1"]).unwrap_err();
+        assert!(e.message.contains("ghost"), "{}", e.message);
+    }
+
+    #[test]
+    fn rejects_unknown_attestation_and_empty_plan() {
+        let e = parse("schema = 1\n[attestations]\nvibes = \"ok\"\n[[plugins]]\nname = \"canary\"\n", &[]).unwrap_err();
+        assert!(e.message.contains("vibes"));
+        assert!(parse("schema = 1\n", &[]).unwrap_err().message.contains("no plugins"));
+    }
+}

@@ -1,0 +1,83 @@
+//! The terminal summary: decision and counts first, then each finding.
+
+use super::Record;
+use crate::decision::{ItemStatus, Outcome};
+use crate::findings::Verdict;
+use std::io::{self, Write};
+
+/// Render the summary. `color` adds ANSI colours.
+///
+/// # Errors
+///
+/// The writer's error.
+pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
+    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
+    let outcome = r.decision.outcome;
+    let badge = match outcome {
+        Outcome::Ship => paint("1;32", outcome.label()),
+        Outcome::ShipBehindFlag => paint("1;33", outcome.label()),
+        Outcome::Hold => paint("1;31", outcome.label()),
+    };
+    let provider = r.contract.pointer("/provider").and_then(|v| v.as_str()).unwrap_or("?");
+    let base = r.contract.pointer("/base_url/url").and_then(|v| v.as_str()).unwrap_or("?");
+    writeln!(w, "\n  decision: {badge}   ({provider} at {base})")?;
+    let failed_plugins = r.plugins.iter().filter(|p| p.status != crate::runtime::RunStatus::Completed).count();
+    let verified = r.decision.checklist.iter().filter(|e| matches!(e.status, ItemStatus::Verified | ItemStatus::Attested)).count();
+    writeln!(
+        w,
+        "  findings: {} pass, {} warn, {} fail, {} skip · plugins: {} ran, {} failed · checklist: {verified}/{} verified · requests: {}",
+        r.counts.pass,
+        r.counts.warn,
+        r.counts.fail,
+        r.counts.skip,
+        r.plugins.len(),
+        failed_plugins,
+        r.decision.checklist.len(),
+        r.telemetry.len()
+    )?;
+    if !r.complete {
+        writeln!(w, "  {}", paint("1;31", &format!("incomplete run: {}", r.incomplete_reason.as_deref().unwrap_or("?"))))?;
+    }
+    let shown = r.decision.reasons.iter().take(8);
+    for reason in shown {
+        let tag = match reason.leads_to {
+            Outcome::Hold => paint("31", "hold"),
+            Outcome::ShipBehindFlag => paint("33", "flag"),
+            Outcome::Ship => paint("32", "ship"),
+        };
+        writeln!(w, "    {tag}  {}", reason.message)?;
+    }
+    if r.decision.reasons.len() > 8 {
+        writeln!(w, "    … {} more reasons in report.md", r.decision.reasons.len() - 8)?;
+    }
+    for p in &r.plugins {
+        let state = match &p.status {
+            crate::runtime::RunStatus::Completed => paint("32", "ok"),
+            crate::runtime::RunStatus::Failed(_) => paint("31", "failed"),
+        };
+        writeln!(
+            w,
+            "\n  {} {} [{state}] {} ms, {} request{}",
+            paint("1", &p.name),
+            p.version.as_deref().unwrap_or(""),
+            p.duration_ms,
+            p.requests,
+            if p.requests == 1 { "" } else { "s" }
+        )?;
+        for f in r.findings.iter().filter(|f| f.plugin == p.name) {
+            let v = match f.verdict {
+                Verdict::Pass => paint("32", "pass"),
+                Verdict::Warn => paint("33", "warn"),
+                Verdict::Fail => paint("31", "FAIL"),
+                Verdict::Skip => paint("2", "skip"),
+            };
+            let detail = f.detail.lines().next().unwrap_or("");
+            if detail.is_empty() {
+                writeln!(w, "    {v}  {}", f.title)?;
+            } else {
+                writeln!(w, "    {v}  {} — {}", f.title, detail)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! `junit.xml`: one test suite per plugin, one test case per finding.
+//!
+//! fail -> failure, skip -> skipped, warn -> success or failure as the plan's
+//! `decision.junit_warn` says. The decision itself is a test case of the
+//! `shipgate` suite, failing unless it is Ship.
+
+use super::Record;
+use crate::decision::Outcome;
+use crate::findings::Verdict;
+use crate::plan::JunitWarn;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+/// Render the record as JUnit XML.
+///
+/// # Errors
+///
+/// Serialization errors from quick-junit.
+pub fn render(record: &Record, warn: JunitWarn) -> Result<String, quick_junit::SerializeError> {
+    let mut report = Report::new("shipgate");
+    let mut gate = TestSuite::new("shipgate");
+    let mut status = if record.decision.outcome == Outcome::Ship {
+        TestCaseStatus::success()
+    } else {
+        TestCaseStatus::non_success(NonSuccessKind::Failure)
+    };
+    let why: Vec<String> = record.decision.reasons.iter().map(|r| r.message.clone()).collect();
+    if record.decision.outcome != Outcome::Ship {
+        status.set_message(format!("decision: {}", record.decision.outcome.label()));
+        status.set_description(why.join("\n"));
+    }
+    let mut case = TestCase::new("decision", status);
+    case.set_classname("shipgate");
+    gate.add_test_case(case);
+    report.add_test_suite(gate);
+    for plugin in &record.plugins {
+        let mut suite = TestSuite::new(plugin.name.as_str());
+        for f in record.findings.iter().filter(|f| f.plugin == plugin.name) {
+            let mut status = match (f.verdict, warn) {
+                (Verdict::Pass, _) | (Verdict::Warn, JunitWarn::Pass) => TestCaseStatus::success(),
+                (Verdict::Skip, _) => TestCaseStatus::skipped(),
+                (Verdict::Fail, _) | (Verdict::Warn, JunitWarn::Failure) => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            };
+            if matches!(f.verdict, Verdict::Fail | Verdict::Skip) || (f.verdict == Verdict::Warn && warn == JunitWarn::Failure) {
+                status.set_message(f.detail.clone());
+            }
+            let mut case = TestCase::new(format!("{} {}", f.id, f.title), status);
+            case.set_classname(plugin.name.as_str());
+            let mut out = format!("verdict: {}\n{}\n", f.verdict.as_str(), f.detail);
+            for e in &f.evidence {
+                out.push_str(&format!("{}: {}\n", e.key, e.value));
+            }
+            case.set_system_out(out);
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string()
+}

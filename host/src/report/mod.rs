@@ -1,0 +1,17 @@
+//! Reports: one [`Record`] rendered for each audience.
+//!
+//! - [`human`]: the terminal summary, decision first.
+//! - [`markdown`]: `report.md`, for people reading the record later.
+//! - [`junit`]: `junit.xml`, one test case per finding, for CI test tabs.
+//! - [`record`]: `record.json`, the versioned machine format, and the atomic
+//!   writer for the whole record directory.
+//!
+//! Every writer takes `impl Write` and every string it writes comes from a
+//! record that was redacted when it was built.
+
+pub mod human;
+pub mod junit;
+pub mod markdown;
+pub mod record;
+
+pub use record::{Record, RecordPaths, write_record_dir};

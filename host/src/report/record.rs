@@ -1,0 +1,326 @@
+//! `record.json`: the versioned validation record, and the atomic writer of
+//! the record directory (`record.json`, `report.md`, `junit.xml`, `log.jsonl`).
+//!
+//! The JSON Schema for this format is `host/schema/record-v1.schema.json`;
+//! a test checks that every record written validates against it.
+
+use crate::capability::http::Denial;
+use crate::capability::log::LogRecord;
+use crate::decision::Decision;
+use crate::findings::{Finding, Verdict};
+use crate::plan::JunitWarn;
+use crate::redact::Redactor;
+use crate::runtime::PluginRun;
+use crate::telemetry::RequestTelemetry;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The record format version.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The JSON Schema of [`Record`].
+pub const RECORD_SCHEMA: &str = include_str!("../../schema/record-v1.schema.json");
+
+/// The tool that wrote the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// `shipgate`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The WIT package it implements.
+    pub wit: String,
+}
+
+/// Where it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// OS.
+    pub os: String,
+    /// CPU architecture.
+    pub arch: String,
+}
+
+/// A response field seen in a successful response.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FieldObservation {
+    /// JSON pointer.
+    pub pointer: String,
+    /// JSON type.
+    #[serde(rename = "type")]
+    pub json_type: String,
+}
+
+/// A failure mode a plugin exercised, and what came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureMode {
+    /// The plugin.
+    pub plugin: String,
+    /// Its operation name.
+    pub operation: String,
+    /// Auth mode used.
+    pub auth_mode: String,
+    /// Outcome: `response`, `timeout`, `rejected`, ...
+    pub outcome: String,
+    /// Status, when a response came back.
+    pub status: Option<u16>,
+    /// Classification.
+    pub category: String,
+}
+
+/// Telemetry aggregated per operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationSummary {
+    /// Operation name.
+    pub operation: String,
+    /// Requests.
+    pub requests: u32,
+    /// Count per status (or outcome when there was no response).
+    pub statuses: BTreeMap<String, u32>,
+    /// Median latency, ms.
+    pub p50_ms: u64,
+    /// 95th percentile latency, ms.
+    pub p95_ms: u64,
+    /// Retries.
+    pub retries: u32,
+    /// Timeouts.
+    pub timeouts: u32,
+    /// Prompt tokens reported.
+    pub input_tokens: u64,
+    /// Completion tokens reported.
+    pub output_tokens: u64,
+}
+
+/// Verdict counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Passing.
+    pub pass: u32,
+    /// Warnings.
+    pub warn: u32,
+    /// Failing.
+    pub fail: u32,
+    /// Skipped.
+    pub skip: u32,
+}
+
+/// The validation record of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// [`RECORD_VERSION`].
+    pub record_version: u32,
+    /// The tool.
+    pub tool: ToolInfo,
+    /// Run id (UUID).
+    pub run_id: String,
+    /// Start time, RFC 3339.
+    pub started_at: String,
+    /// End time, RFC 3339.
+    pub ended_at: String,
+    /// Whether every plugin ran to an outcome.
+    pub complete: bool,
+    /// Why not, when not.
+    pub incomplete_reason: Option<String>,
+    /// Where it ran.
+    pub host: HostInfo,
+    /// The contract snapshot as used.
+    pub contract: serde_json::Value,
+    /// Where the contract came from.
+    pub contract_source: String,
+    /// The plan as used.
+    pub plan: serde_json::Value,
+    /// Plugins: names, versions, sha256, how each ended.
+    pub plugins: Vec<PluginRun>,
+    /// The chat request template used (content replaced by its size).
+    pub request_template: Option<serde_json::Value>,
+    /// Fields observed in successful chat responses.
+    pub response_fields_observed: Vec<FieldObservation>,
+    /// Failure modes exercised.
+    pub failure_modes_tested: Vec<FailureMode>,
+    /// Per-request telemetry.
+    pub telemetry: Vec<RequestTelemetry>,
+    /// Telemetry per operation.
+    pub telemetry_summary: Vec<OperationSummary>,
+    /// Requests the host denied.
+    pub denials: Vec<Denial>,
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// Verdict counts.
+    pub counts: Counts,
+    /// The decision, its reasons and the checklist.
+    pub decision: Decision,
+}
+
+impl Record {
+    /// Counts of findings by verdict.
+    pub fn count(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            match f.verdict {
+                Verdict::Pass => c.pass += 1,
+                Verdict::Warn => c.warn += 1,
+                Verdict::Fail => c.fail += 1,
+                Verdict::Skip => c.skip += 1,
+            }
+        }
+        c
+    }
+
+    /// Aggregate telemetry per operation.
+    pub fn summarize(telemetry: &[RequestTelemetry]) -> Vec<OperationSummary> {
+        let mut by_op: BTreeMap<String, Vec<&RequestTelemetry>> = BTreeMap::new();
+        for t in telemetry {
+            by_op.entry(t.operation.clone()).or_default().push(t);
+        }
+        by_op
+            .into_iter()
+            .map(|(operation, ts)| {
+                let mut lat: Vec<u64> = ts.iter().filter(|t| t.status.is_some()).map(|t| t.latency_ms).collect();
+                lat.sort_unstable();
+                let mut statuses = BTreeMap::new();
+                for t in &ts {
+                    let k = t.status.map(|s| s.to_string()).unwrap_or_else(|| t.outcome.clone());
+                    *statuses.entry(k).or_insert(0) += 1;
+                }
+                OperationSummary {
+                    operation,
+                    requests: ts.len() as u32,
+                    statuses,
+                    p50_ms: percentile(&lat, 50),
+                    p95_ms: percentile(&lat, 95),
+                    retries: ts.iter().map(|t| t.retry_count).sum(),
+                    timeouts: ts.iter().map(|t| t.timeout_count).sum(),
+                    input_tokens: ts.iter().filter_map(|t| t.input_tokens).sum(),
+                    output_tokens: ts.iter().filter_map(|t| t.output_tokens).sum(),
+                }
+            })
+            .collect()
+    }
+
+    /// The record as JSON, redacted once more as a whole.
+    pub fn to_json(&self, redactor: &Redactor) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        redactor.redact_json(&mut v);
+        v
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 when empty).
+pub fn percentile(sorted: &[u64], p: u32) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (f64::from(p) / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Paths of a written record directory.
+#[derive(Debug, Clone)]
+pub struct RecordPaths {
+    /// The directory.
+    pub dir: PathBuf,
+    /// `record.json`.
+    pub record: PathBuf,
+    /// `report.md`.
+    pub report: PathBuf,
+    /// `junit.xml`.
+    pub junit: PathBuf,
+    /// `log.jsonl`.
+    pub log: PathBuf,
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory, then rename.
+///
+/// # Errors
+///
+/// The I/O error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".shipgate-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    // Records are shared with later operators: readable like any other file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Write the record directory `<out>/<run-id>/`, every file atomically.
+///
+/// # Errors
+///
+/// The I/O error, naming the path.
+pub fn write_record_dir(
+    out: &Path,
+    record: &Record,
+    log: &[LogRecord],
+    redactor: &Redactor,
+    junit_warn: JunitWarn,
+) -> std::io::Result<RecordPaths> {
+    let dir = out.join(&record.run_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display())))?;
+    let paths = RecordPaths {
+        record: dir.join("record.json"),
+        report: dir.join("report.md"),
+        junit: dir.join("junit.xml"),
+        log: dir.join("log.jsonl"),
+        dir,
+    };
+    let json = serde_json::to_vec_pretty(&record.to_json(redactor)).map_err(std::io::Error::other)?;
+    let mut md = Vec::new();
+    super::markdown::render(record, &mut md)?;
+    let md = redactor.redact(&String::from_utf8_lossy(&md)).into_owned();
+    let junit = super::junit::render(record, junit_warn).map_err(std::io::Error::other)?;
+    let junit = redactor.redact(&junit).into_owned();
+    let mut lines = String::new();
+    for rec in log {
+        let mut v = serde_json::to_value(rec).unwrap_or_default();
+        redactor.redact_json(&mut v);
+        lines.push_str(&v.to_string());
+        lines.push('\n');
+    }
+    // The log and reports first, record.json last: a record.json on disk means a complete directory.
+    for (path, bytes) in [
+        (&paths.log, lines.as_bytes()),
+        (&paths.junit, junit.as_bytes()),
+        (&paths.report, md.as_bytes()),
+        (&paths.record, json.as_slice()),
+    ] {
+        write_atomic(path, bytes)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        assert_eq!(percentile(&[], 50), 0);
+        assert_eq!(percentile(&[5], 95), 5);
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), 50);
+        assert_eq!(percentile(&v, 95), 95);
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+    }
+}

@@ -1,0 +1,152 @@
+//! Loading a plugin: check the bytes, the pin and the world before anything runs.
+
+use super::{HostState, Runtime};
+use crate::bindings;
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::Component;
+
+/// The WIT package this host implements.
+pub const WIT_PACKAGE: &str = "shipgate:plugin";
+/// Its version.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// Why a plugin file cannot be run. Each names the file and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Not WebAssembly at all.
+    #[error("{file}: not a WebAssembly file (expected a wasm component, found {found})")]
+    NotWasm {
+        /// The file.
+        file: String,
+        /// What the first bytes look like.
+        found: String,
+    },
+    /// A core module, not a component.
+    #[error("{file}: a core wasm module, not a component (build it with `cargo build --target wasm32-wasip2`)")]
+    CoreModule {
+        /// The file.
+        file: String,
+    },
+    /// The sha256 pin does not match.
+    #[error("{file}: sha256 mismatch (the plan pins {expected}, the file is {found})")]
+    Sha256Mismatch {
+        /// The file.
+        file: String,
+        /// The plan's pin.
+        expected: String,
+        /// The file's digest.
+        found: String,
+    },
+    /// Built against another version of the WIT package.
+    #[error("{file}: built for {WIT_PACKAGE}@{found}, this shipgate implements {WIT_PACKAGE}@{WIT_VERSION}")]
+    IncompatibleVersion {
+        /// The file.
+        file: String,
+        /// The version it imports or exports.
+        found: String,
+    },
+    /// A component of another world.
+    #[error("{file}: not a shipgate plugin (expected the `{WIT_PACKAGE}/plugin@{WIT_VERSION}` world: {detail})")]
+    WrongWorld {
+        /// The file.
+        file: String,
+        /// What is missing or extra.
+        detail: String,
+    },
+    /// Compilation failed.
+    #[error("{file}: invalid component: {detail}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The compiler's message.
+        detail: String,
+    },
+}
+
+/// A compiled, linked plugin, ready to instantiate cheaply for each run.
+pub struct LoadedPlugin {
+    /// The plan's name.
+    pub name: String,
+    /// Where it came from (`bundled:canary` or a path).
+    pub source: String,
+    /// sha256 of the bytes.
+    pub sha256: String,
+    pub(super) pre: bindings::PluginPre<HostState>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("name", &self.name).field("sha256", &self.sha256).finish()
+    }
+}
+
+/// Lower-case hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Runtime {
+    /// Check and compile a plugin.
+    ///
+    /// # Errors
+    ///
+    /// A [`LoadError`] naming `source` when the bytes are not a component, the
+    /// pin does not match, or the component targets another world or version.
+    pub fn load(&self, name: &str, source: &str, bytes: &[u8], pin: Option<&str>) -> Result<LoadedPlugin, LoadError> {
+        let file = source.to_owned();
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            let found = if bytes.is_empty() {
+                "an empty file".to_owned()
+            } else {
+                format!("bytes {}", hex::encode(&bytes[..bytes.len().min(4)]))
+            };
+            return Err(LoadError::NotWasm { file, found });
+        }
+        if bytes[4..8] == [1, 0, 0, 0] {
+            return Err(LoadError::CoreModule { file });
+        }
+        let sha256 = sha256_hex(bytes);
+        // Enforce: plugins.sha256 pin, before compiling.
+        if let Some(expected) = pin
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(LoadError::Sha256Mismatch { file, expected: expected.to_owned(), found: sha256 });
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| LoadError::Invalid { file: file.clone(), detail: first_line(&e) })?;
+        let ty = component.component_type();
+        let mut names: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        names.extend(exports.iter().cloned());
+        for n in &names {
+            if let Some(rest) = n.strip_prefix(WIT_PACKAGE)
+                && let Some((_, version)) = rest.split_once('@')
+                && version != WIT_VERSION
+            {
+                return Err(LoadError::IncompatibleVersion { file, found: version.to_owned() });
+            }
+        }
+        let check_export = format!("{WIT_PACKAGE}/check@{WIT_VERSION}");
+        if !exports.contains(&check_export) {
+            return Err(LoadError::WrongWorld {
+                file,
+                detail: format!("it does not export `{check_export}` (exports: {})", list(&exports)),
+            });
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WrongWorld { file: file.clone(), detail: first_line(&e) })?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| LoadError::WrongWorld { file: file.clone(), detail: first_line(&e) })?;
+        Ok(LoadedPlugin { name: name.to_owned(), source: file, sha256, pre })
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() { "none".into() } else { v.join(", ") }
+}
+
+fn first_line(e: &wasmtime::Error) -> String {
+    format!("{e:#}").lines().next().unwrap_or_default().to_owned()
+}

@@ -1,0 +1,170 @@
+//! Per-request telemetry, named after the OpenTelemetry GenAI conventions.
+//!
+//! One [`RequestTelemetry`] per request a plugin sent (or tried to send),
+//! holding what the guide's step 6 lists. Attribute names follow the
+//! OpenTelemetry GenAI semantic conventions where one exists
+//! (`gen_ai.request.model`, `gen_ai.usage.input_tokens`, `error.type`, ...)
+//! and use a `shipgate.` prefix otherwise. Message content
+//! (`gen_ai.input.messages`, `gen_ai.output.messages`) is never recorded.
+
+use serde::{Deserialize, Serialize};
+
+/// One attempt of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// From 1.
+    pub number: u32,
+    /// Status, when a response came back.
+    pub status: Option<u16>,
+    /// Wait before this attempt, in ms.
+    pub wait_ms: u64,
+    /// Latency of this attempt, in ms.
+    pub latency_ms: u64,
+    /// Classification (`none`, `auth`, `transient`, ...).
+    pub category: String,
+    /// Whether it timed out.
+    pub timed_out: bool,
+}
+
+/// Everything recorded about one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestTelemetry {
+    /// The plugin that sent it.
+    #[serde(rename = "shipgate.plugin")]
+    pub plugin: String,
+    /// The plugin's operation name (such as `canary`).
+    #[serde(rename = "shipgate.operation")]
+    pub operation: String,
+    /// `chat` for the chat path, else `http`.
+    #[serde(rename = "gen_ai.operation.name")]
+    pub genai_operation: String,
+    /// Provider name from the contract.
+    #[serde(rename = "gen_ai.provider.name")]
+    pub provider: String,
+    /// Sanitized request category: the endpoint group, never content.
+    #[serde(rename = "shipgate.request_category")]
+    pub request_category: String,
+    /// `model` of the request body.
+    #[serde(rename = "gen_ai.request.model")]
+    pub request_model: Option<String>,
+    /// `max_tokens`/`max_completion_tokens` of the request body.
+    #[serde(rename = "gen_ai.request.max_tokens")]
+    pub request_max_tokens: Option<u64>,
+    /// HTTP method.
+    #[serde(rename = "http.request.method")]
+    pub method: String,
+    /// Path, relative to the origin.
+    #[serde(rename = "url.path")]
+    pub path: String,
+    /// Target host.
+    #[serde(rename = "server.address")]
+    pub server_address: String,
+    /// Target port.
+    #[serde(rename = "server.port")]
+    pub server_port: u16,
+    /// Auth mode used.
+    #[serde(rename = "shipgate.auth_mode")]
+    pub auth_mode: String,
+    /// Final status.
+    #[serde(rename = "http.response.status_code")]
+    pub status: Option<u16>,
+    /// `response` or why there was none: `denied`, `rejected`, `timeout`, `connect`, `body-too-large`.
+    #[serde(rename = "shipgate.outcome")]
+    pub outcome: String,
+    /// Application error category of the final outcome.
+    #[serde(rename = "shipgate.error_category")]
+    pub error_category: String,
+    /// `error.type`: the category or transport failure, absent on success.
+    #[serde(rename = "error.type")]
+    pub error_type: Option<String>,
+    /// Latency of the final attempt, in ms.
+    #[serde(rename = "shipgate.latency_ms")]
+    pub latency_ms: u64,
+    /// Retries made (attempts - 1).
+    #[serde(rename = "shipgate.retry_count")]
+    pub retry_count: u32,
+    /// Attempts that timed out.
+    #[serde(rename = "shipgate.timeout_count")]
+    pub timeout_count: u32,
+    /// Every attempt.
+    #[serde(rename = "shipgate.attempts")]
+    pub attempts: Vec<AttemptRecord>,
+    /// Whether the body parsed as JSON (absent when there was no body).
+    #[serde(rename = "shipgate.parse_ok")]
+    pub parse_ok: Option<bool>,
+    /// The correlation id the host generated and sent.
+    #[serde(rename = "shipgate.correlation_id")]
+    pub correlation_id: String,
+    /// The header it was sent in.
+    #[serde(rename = "shipgate.correlation_header")]
+    pub correlation_header: String,
+    /// The provider's request id, when returned.
+    #[serde(rename = "shipgate.provider_request_id")]
+    pub provider_request_id: Option<String>,
+    /// `id` of the response body.
+    #[serde(rename = "gen_ai.response.id")]
+    pub response_id: Option<String>,
+    /// `model` of the response body.
+    #[serde(rename = "gen_ai.response.model")]
+    pub response_model: Option<String>,
+    /// `choices[].finish_reason`.
+    #[serde(rename = "gen_ai.response.finish_reasons")]
+    pub finish_reasons: Vec<String>,
+    /// `usage.prompt_tokens`.
+    #[serde(rename = "gen_ai.usage.input_tokens")]
+    pub input_tokens: Option<u64>,
+    /// `usage.completion_tokens`.
+    #[serde(rename = "gen_ai.usage.output_tokens")]
+    pub output_tokens: Option<u64>,
+    /// Top-level fields of the response body, with their JSON types.
+    #[serde(rename = "shipgate.response_fields")]
+    pub response_fields: Vec<(String, String)>,
+    /// Why the host denied or rejected it, when it did.
+    #[serde(rename = "shipgate.reason")]
+    pub reason: Option<String>,
+    /// The request body as a template (content replaced by its size unless captured).
+    #[serde(rename = "shipgate.request_shape")]
+    pub request_shape: Option<serde_json::Value>,
+}
+
+/// The JSON type name of a value.
+pub fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Every leaf and container of a JSON value as (pointer, type), arrays sampled at index 0.
+pub fn field_types(v: &serde_json::Value) -> Vec<(String, String)> {
+    fn walk(v: &serde_json::Value, at: String, out: &mut Vec<(String, String)>, depth: usize) {
+        if depth > 8 || out.len() > 256 {
+            return;
+        }
+        if !at.is_empty() {
+            out.push((at.clone(), json_type(v).to_owned()));
+        }
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    let k = k.replace('~', "~0").replace('/', "~1");
+                    walk(x, format!("{at}/{k}"), out, depth + 1);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                if let Some(x) = a.first() {
+                    walk(x, format!("{at}/0"), out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, String::new(), &mut out, 0);
+    out
+}

@@ -1,0 +1,289 @@
+//! One validation run: load the plan's plugins, run each in its own sandbox
+//! against the contract's target, and build the [`Record`] with the decision.
+
+use crate::bindings::shipgate::plugin::context::{Limits, Target};
+use crate::capability::context::ContextCtx;
+use crate::capability::http::credentials::Credentials;
+use crate::capability::http::retry::RetryPolicy;
+use crate::capability::http::{Denial, HttpCtx, HttpLimits, HttpTarget, TargetError};
+use crate::capability::log::{self, LogCtx, LogRecord, RunLog};
+use crate::classify::Classifier;
+use crate::contract::Contract;
+use crate::decision;
+use crate::plan::{Plan, PluginSource, PluginSpec};
+use crate::redact::{Redactor, Secret};
+use crate::report::record::{FailureMode, FieldObservation, HostInfo, Record, RECORD_VERSION, ToolInfo};
+use crate::runtime::{LoadError, LoadedPlugin, PluginRun, RunEnv, Runtime};
+use crate::telemetry::RequestTelemetry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a run could not start. Nothing was sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A plugin file is unusable.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A plugin file could not be read.
+    #[error("{path}: cannot read the plugin: {reason}")]
+    Read {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The target could not be prepared.
+    #[error("base_url: {0}")]
+    Target(#[from] TargetError),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The record.
+    pub record: Record,
+    /// The run log.
+    pub log: Vec<LogRecord>,
+    /// The redactor that knows this run's secrets.
+    pub redactor: Arc<Redactor>,
+}
+
+/// Inputs of a run.
+#[derive(Debug)]
+pub struct Validation<'a> {
+    /// The contract.
+    pub contract: &'a Contract,
+    /// Where it came from.
+    pub contract_source: String,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The credential, read by the caller from `auth.credential_env`.
+    pub secret: Option<Secret>,
+    /// The runtime.
+    pub runtime: &'a Runtime,
+    /// Checks bundled into the binary.
+    pub bundled: &'a [(&'a str, &'a [u8])],
+}
+
+impl Validation<'_> {
+    /// Load every plugin of the plan (pins and worlds checked) without running anything.
+    ///
+    /// # Errors
+    ///
+    /// The first unusable plugin.
+    pub fn load_plugins(&self) -> Result<Vec<LoadedPlugin>, SetupError> {
+        self.plan
+            .plugins
+            .iter()
+            .map(|spec| {
+                let (label, bytes): (String, Vec<u8>) = match &spec.source {
+                    PluginSource::Bundled(n) => {
+                        let bytes = self.bundled.iter().find(|(b, _)| b == n).map(|(_, b)| b.to_vec()).unwrap_or_default();
+                        (format!("bundled:{n}"), bytes)
+                    }
+                    PluginSource::File(p) => {
+                        let bytes = std::fs::read(p).map_err(|e| SetupError::Read { path: p.display().to_string(), reason: e.to_string() })?;
+                        (p.display().to_string(), bytes)
+                    }
+                };
+                Ok(self.runtime.load(&spec.name, &label, &bytes, spec.sha256.as_deref())?)
+            })
+            .collect()
+    }
+
+    /// Run every plugin, stopping early (with an incomplete record) when `cancel` completes.
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError`] before anything was sent.
+    pub async fn run(self, cancel: impl Future<Output = ()>) -> Result<RunOutput, SetupError> {
+        let started_at = crate::now_rfc3339();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let plugins = self.load_plugins()?;
+        let contract = self.contract;
+        let credentials = Credentials::new(contract.auth.header.get_ref(), &contract.auth.scheme, self.secret.clone());
+        let mut redactor = Redactor::new().with_secret(&credentials.honeytoken, "honeytoken");
+        if let Some(s) = &self.secret {
+            redactor = redactor.with_secret(s, "credential");
+        }
+        let redactor = Arc::new(redactor);
+        let target = HttpTarget::new(
+            contract.base_url(),
+            &contract.provider,
+            contract.endpoint.path.get_ref(),
+            &contract.observability.correlation_header,
+            contract.response.request_id_header.as_deref(),
+            credentials,
+            Classifier::from_contract(contract),
+        )
+        .await?;
+        let telemetry: Arc<Mutex<Vec<RequestTelemetry>>> = Arc::default();
+        let denials: Arc<Mutex<Vec<Denial>>> = Arc::default();
+        let run_log: RunLog = Arc::default();
+        let contract_json = contract.to_json().to_string();
+        log::append(&run_log, &redactor, "host", "info", "run started", BTreeMap::from([
+            ("run_id".to_owned(), run_id.clone()),
+            ("plugins".to_owned(), plugins.len().to_string()),
+            ("base_url".to_owned(), contract.base_url.url.get_ref().clone()),
+        ]));
+
+        let mut runs: Vec<PluginRun> = Vec::new();
+        let mut incomplete = None;
+        tokio::pin!(cancel);
+        for (spec, plugin) in self.plan.plugins.iter().zip(&plugins) {
+            let env = self.env(spec, &target, &redactor, &telemetry, &denials, &run_log, &contract_json, &run_id);
+            tokio::select! {
+                run = self.runtime.run(plugin, env) => {
+                    log::append(&run_log, &redactor, "host", "info", "plugin finished", BTreeMap::from([
+                        ("plugin".to_owned(), run.name.clone()),
+                        ("status".to_owned(), format!("{:?}", run.status)),
+                        ("duration_ms".to_owned(), run.duration_ms.to_string()),
+                    ]));
+                    runs.push(run);
+                }
+                () = &mut cancel => {
+                    incomplete = Some(format!("interrupted while `{}` was running", spec.name));
+                    log::append(&run_log, &redactor, "host", "warn", "run interrupted", BTreeMap::new());
+                    break;
+                }
+            }
+        }
+        let telemetry = telemetry.lock().expect("telemetry lock").clone();
+        let denials = denials.lock().expect("denials lock").clone();
+        let findings: Vec<_> = runs.iter().flat_map(|r| r.findings.clone()).collect();
+        let decision = decision::decide(&findings, contract, &self.plan.decision, &self.plan.attestations, incomplete.as_deref());
+        let chat: Vec<&RequestTelemetry> = telemetry.iter().filter(|t| t.genai_operation == "chat").collect();
+        let request_template = chat.iter().find(|t| t.outcome == "response" && t.auth_mode == "configured").and_then(|t| t.request_shape.clone());
+        let observed: BTreeSet<FieldObservation> = chat
+            .iter()
+            .filter(|t| t.status.is_some_and(|s| (200..300).contains(&s)))
+            .flat_map(|t| t.response_fields.iter().map(|(p, ty)| FieldObservation { pointer: p.clone(), json_type: ty.clone() }))
+            .collect();
+        let failure_modes = telemetry
+            .iter()
+            .filter(|t| t.error_category != "none" || t.auth_mode != "configured")
+            .map(|t| FailureMode {
+                plugin: t.plugin.clone(),
+                operation: t.operation.clone(),
+                auth_mode: t.auth_mode.clone(),
+                outcome: t.outcome.clone(),
+                status: t.status,
+                category: t.error_category.clone(),
+            })
+            .collect();
+        let mut plan_json = serde_json::to_value(self.plan).unwrap_or_default();
+        redactor.redact_json(&mut plan_json);
+        let record = Record {
+            record_version: RECORD_VERSION,
+            tool: ToolInfo {
+                name: "shipgate".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                wit: format!("{}@{}", crate::runtime::load_info::WIT_PACKAGE, crate::runtime::load_info::WIT_VERSION),
+            },
+            run_id,
+            started_at,
+            ended_at: crate::now_rfc3339(),
+            complete: incomplete.is_none(),
+            incomplete_reason: incomplete,
+            host: HostInfo {
+                hostname: hostname(),
+                os: std::env::consts::OS.into(),
+                arch: std::env::consts::ARCH.into(),
+            },
+            contract: contract.to_json(),
+            contract_source: self.contract_source.clone(),
+            plan: plan_json,
+            plugins: runs,
+            request_template,
+            response_fields_observed: observed.into_iter().collect(),
+            failure_modes_tested: failure_modes,
+            telemetry_summary: Record::summarize(&telemetry),
+            telemetry,
+            denials,
+            counts: Record::count(&findings),
+            findings,
+            decision,
+        };
+        let log = run_log.lock().expect("run log lock").clone();
+        Ok(RunOutput { record, log, redactor })
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one call site; the parts are distinct shared handles")]
+    fn env(
+        &self,
+        spec: &PluginSpec,
+        target: &HttpTarget,
+        redactor: &Arc<Redactor>,
+        telemetry: &Arc<Mutex<Vec<RequestTelemetry>>>,
+        denials: &Arc<Mutex<Vec<Denial>>>,
+        run_log: &RunLog,
+        contract_json: &str,
+        run_id: &str,
+    ) -> RunEnv {
+        let t = &spec.thresholds;
+        let l = &spec.limits;
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        let http = HttpCtx::new(
+            &spec.name,
+            target.clone(),
+            HttpLimits {
+                auth: spec.grants.auth.clone(),
+                send_oversized: spec.grants.send_oversized,
+                max_requests: l.max_requests,
+                max_request_bytes: l.max_request_bytes,
+                max_response_bytes: l.max_response_bytes,
+                input_limit_bytes: u64::from(t.input_limit_bytes),
+                default_timeout: ms(t.request_timeout_ms),
+                retry: RetryPolicy {
+                    max_attempts: t.retry_max_attempts.max(1),
+                    budget: ms(t.retry_budget_ms),
+                    base_delay: ms(t.retry_base_delay_ms),
+                    max_delay: ms(t.retry_max_delay_ms),
+                    retry_after_cap: ms(t.retry_after_cap_ms),
+                },
+                content_capture: self.plan.content_capture,
+            },
+            redactor.clone(),
+            telemetry.clone(),
+            denials.clone(),
+        );
+        let log = LogCtx::new(&spec.name, run_log.clone(), redactor.clone(), self.plan.content_capture, l.max_log_records, l.max_log_bytes);
+        let c = self.contract;
+        let context = ContextCtx {
+            target: Target {
+                provider: c.provider.clone(),
+                base_url: c.base_url.url.get_ref().clone(),
+                chat_path: c.endpoint.path.get_ref().clone(),
+                chat_method: c.endpoint.method.get_ref().to_ascii_uppercase(),
+                model: c.request.model.get_ref().clone(),
+                credential_env: c.auth.credential_env.get_ref().clone(),
+                correlation_header: c.observability.correlation_header.clone(),
+            },
+            limits: Limits {
+                latency_ms: t.latency_ms,
+                latency_hard_ms: t.latency_hard_ms,
+                input_limit_bytes: t.input_limit_bytes,
+                output_token_ceiling: t.output_token_ceiling,
+                request_timeout_ms: t.request_timeout_ms,
+                retry_max_attempts: t.retry_max_attempts,
+                retry_budget_ms: t.retry_budget_ms,
+            },
+            contract_json: contract_json.to_owned(),
+            settings: spec.settings.clone(),
+            run_id: run_id.to_owned(),
+        };
+        RunEnv { http, log, context, limits: l.clone(), redactor: redactor.clone() }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
