@@ -9,7 +9,10 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let workspace = manifest.parent().expect("host/ is inside the workspace").to_path_buf();
+    let workspace = manifest
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_path_buf();
     wasm_build::rerun_if_changed(&workspace, &["wit", "guest-sdk", "plugins"]);
     println!("cargo:rerun-if-changed=build");
 
@@ -18,12 +21,22 @@ fn main() {
         .iter()
         .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    let packages: Vec<String> = names.iter().map(|n| format!("shipgate-check-{n}")).collect();
+    let packages: Vec<String> = names
+        .iter()
+        .map(|n| format!("shipgate-check-{n}"))
+        .collect();
     let files = wasm_build::build_components(&workspace, &packages);
 
-    let mut src = String::from("/// Checks bundled into this binary: (name, component bytes).\npub const BUNDLED: &[(&str, &[u8])] = &[\n");
+    let mut src = String::from(
+        "/// Checks bundled into this binary: (name, component bytes).\npub const BUNDLED: &[(&str, &[u8])] = &[\n",
+    );
     for (name, file) in names.iter().zip(&files) {
-        writeln!(src, "    ({name:?}, include_bytes!({:?})),", file.display().to_string()).unwrap();
+        writeln!(
+            src,
+            "    ({name:?}, include_bytes!({:?})),",
+            file.display().to_string()
+        )
+        .unwrap();
     }
     src.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("bundled.rs");

@@ -20,7 +20,12 @@ pub fn ensure_target() {
             .ok()
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-            .is_some_and(|dir| dir.join("..").exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false))
+            .is_some_and(|dir| {
+                dir.join("..").exists()
+                    && std::fs::read_dir(&dir)
+                        .map(|mut d| d.next().is_some())
+                        .unwrap_or(false)
+            })
     };
     if installed() {
         return;
@@ -61,7 +66,14 @@ pub fn build_components(workspace: &Path, packages: &[String]) -> Vec<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--target", WASM_TARGET, "--profile", "plugin", "--quiet"])
+        .args([
+            "build",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "plugin",
+            "--quiet",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     for p in packages {
@@ -117,6 +129,12 @@ pub fn rerun_if_changed(workspace: &Path, dirs: &[&str]) {
     for d in dirs {
         println!("cargo:rerun-if-changed={}", workspace.join(d).display());
     }
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.toml").display()
+    );
 }

@@ -20,21 +20,81 @@ pub struct Item {
 
 /// Every item, in the guide's order.
 pub const ITEMS: [Item; 15] = [
-    Item { id: "api-reference-checked", title: "Current API reference checked", sections: &[] },
-    Item { id: "endpoint-verified", title: "Endpoint path and method verified", sections: &[Section::Endpoint] },
-    Item { id: "base-url-verified", title: "Base URL verified", sections: &[Section::BaseUrl] },
-    Item { id: "auth-verified", title: "Auth header and token handling verified", sections: &[Section::Auth] },
-    Item { id: "request-schema-validated", title: "Request schema validated locally", sections: &[Section::Request] },
-    Item { id: "response-parser-tested", title: "Response parser tested against observed successful response", sections: &[Section::Response] },
-    Item { id: "error-categories-tested", title: "Error categories tested with controlled negative probes", sections: &[Section::Errors] },
-    Item { id: "retry-policy-bounded", title: "Retry policy bounded and observable", sections: &[Section::RateLimits] },
-    Item { id: "timeout-policy-configured", title: "Timeout policy configured by environment", sections: &[] },
-    Item { id: "token-limits-configurable", title: "Token or output limits configurable", sections: &[Section::Request] },
-    Item { id: "usage-fields-verified", title: "Usage or billing fields verified before use", sections: &[Section::Usage, Section::Billing] },
-    Item { id: "logs-redacted", title: "Logs redact secrets and sensitive content", sections: &[] },
-    Item { id: "metrics-attached", title: "Metrics and alerts attached to production dashboards", sections: &[] },
-    Item { id: "rollout-flag-available", title: "Rollout flag or traffic control available", sections: &[] },
-    Item { id: "rollback-documented", title: "Rollback path documented", sections: &[] },
+    Item {
+        id: "api-reference-checked",
+        title: "Current API reference checked",
+        sections: &[],
+    },
+    Item {
+        id: "endpoint-verified",
+        title: "Endpoint path and method verified",
+        sections: &[Section::Endpoint],
+    },
+    Item {
+        id: "base-url-verified",
+        title: "Base URL verified",
+        sections: &[Section::BaseUrl],
+    },
+    Item {
+        id: "auth-verified",
+        title: "Auth header and token handling verified",
+        sections: &[Section::Auth],
+    },
+    Item {
+        id: "request-schema-validated",
+        title: "Request schema validated locally",
+        sections: &[Section::Request],
+    },
+    Item {
+        id: "response-parser-tested",
+        title: "Response parser tested against observed successful response",
+        sections: &[Section::Response],
+    },
+    Item {
+        id: "error-categories-tested",
+        title: "Error categories tested with controlled negative probes",
+        sections: &[Section::Errors],
+    },
+    Item {
+        id: "retry-policy-bounded",
+        title: "Retry policy bounded and observable",
+        sections: &[Section::RateLimits],
+    },
+    Item {
+        id: "timeout-policy-configured",
+        title: "Timeout policy configured by environment",
+        sections: &[],
+    },
+    Item {
+        id: "token-limits-configurable",
+        title: "Token or output limits configurable",
+        sections: &[Section::Request],
+    },
+    Item {
+        id: "usage-fields-verified",
+        title: "Usage or billing fields verified before use",
+        sections: &[Section::Usage, Section::Billing],
+    },
+    Item {
+        id: "logs-redacted",
+        title: "Logs redact secrets and sensitive content",
+        sections: &[],
+    },
+    Item {
+        id: "metrics-attached",
+        title: "Metrics and alerts attached to production dashboards",
+        sections: &[],
+    },
+    Item {
+        id: "rollout-flag-available",
+        title: "Rollout flag or traffic control available",
+        sections: &[],
+    },
+    Item {
+        id: "rollback-documented",
+        title: "Rollback path documented",
+        sections: &[],
+    },
 ];
 
 /// The item with this id.

@@ -86,13 +86,21 @@ impl Classifier {
     }
 
     /// Classify a response by status, headers and body.
-    pub fn classify(&self, status: u16, headers: &[(String, String)], body: &[u8]) -> Classification {
+    pub fn classify(
+        &self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Classification {
         let (code, etype) = error_code_and_type(body);
-        let mut c = self.by_rules(status, code.as_deref(), etype.as_deref()).unwrap_or_else(|| {
-            default_table(status, code.as_deref())
-        });
+        let mut c = self
+            .by_rules(status, code.as_deref(), etype.as_deref())
+            .unwrap_or_else(|| default_table(status, code.as_deref()));
         // `x-should-retry` (OpenAI) overrides the table's retry decision.
-        if let Some((_, v)) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-should-retry")) {
+        if let Some((_, v)) = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-should-retry"))
+        {
             match v.trim() {
                 "true" => c.retryable = true,
                 "false" => c.retryable = false,
@@ -110,7 +118,12 @@ impl Classifier {
         }
     }
 
-    fn by_rules(&self, status: u16, code: Option<&str>, etype: Option<&str>) -> Option<Classification> {
+    fn by_rules(
+        &self,
+        status: u16,
+        code: Option<&str>,
+        etype: Option<&str>,
+    ) -> Option<Classification> {
         self.rules
             .iter()
             .find(|r| {
@@ -139,7 +152,10 @@ fn default_table(status: u16, code: Option<&str>) -> Classification {
         500..=599 => (Category::Transient, true),
         _ => (Category::Unknown, false),
     };
-    Classification { category, retryable }
+    Classification {
+        category,
+        retryable,
+    }
 }
 
 /// `error.code` and `error.type` from an OpenAI-shaped error body, if any.
@@ -183,7 +199,10 @@ mod tests {
 
     #[test]
     fn a_5xx_with_invalid_request_is_not_transient() {
-        let r = c(500, r#"{"error":{"message":"x","type":"comet_api_error","code":"invalid_request"}}"#);
+        let r = c(
+            500,
+            r#"{"error":{"message":"x","type":"comet_api_error","code":"invalid_request"}}"#,
+        );
         assert_eq!(r.category, Category::Validation);
         assert!(!r.retryable);
         let r = c(503, r#"{"error":{"code":"model_not_found"}}"#);
@@ -221,7 +240,10 @@ mod tests {
 
     #[test]
     fn garbage_bodies_classify_by_status() {
-        assert_eq!(c(502, "<html>bad gateway</html>").category, Category::Transient);
+        assert_eq!(
+            c(502, "<html>bad gateway</html>").category,
+            Category::Transient
+        );
         assert_eq!(c(301, "").category, Category::Unknown);
     }
 }

@@ -113,12 +113,21 @@ pub struct Decision {
 }
 
 /// Map the checklist to findings and attestations.
-pub fn checklist(findings: &[Finding], attestations: &BTreeMap<String, String>) -> Vec<ChecklistEntry> {
+pub fn checklist(
+    findings: &[Finding],
+    attestations: &BTreeMap<String, String>,
+) -> Vec<ChecklistEntry> {
     checklist::ITEMS
         .iter()
         .map(|item: &Item| {
-            let covering: Vec<&Finding> = findings.iter().filter(|f| f.covers.iter().any(|c| c == item.id)).collect();
-            let evaluated: Vec<&&Finding> = covering.iter().filter(|f| f.verdict != Verdict::Skip).collect();
+            let covering: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| f.covers.iter().any(|c| c == item.id))
+                .collect();
+            let evaluated: Vec<&&Finding> = covering
+                .iter()
+                .filter(|f| f.verdict != Verdict::Skip)
+                .collect();
             let attestation = attestations.get(item.id).cloned();
             let status = if evaluated.iter().any(|f| f.verdict == Verdict::Fail) {
                 ItemStatus::Failed
@@ -135,7 +144,10 @@ pub fn checklist(findings: &[Finding], attestations: &BTreeMap<String, String>) 
                 id: item.id.to_owned(),
                 title: item.title.to_owned(),
                 status,
-                findings: covering.iter().map(|f| format!("{}/{}", f.plugin, f.id)).collect(),
+                findings: covering
+                    .iter()
+                    .map(|f| format!("{}/{}", f.plugin, f.id))
+                    .collect(),
                 attestation,
             }
         })
@@ -151,7 +163,12 @@ pub fn decide(
     incomplete: Option<&str>,
 ) -> Decision {
     let mut reasons = Vec::new();
-    let mut push = |leads_to, rule: &str, message: String, finding: Option<&Finding>, section: Option<&str>, item: Option<&str>| {
+    let mut push = |leads_to,
+                    rule: &str,
+                    message: String,
+                    finding: Option<&Finding>,
+                    section: Option<&str>,
+                    item: Option<&str>| {
         reasons.push(Reason {
             leads_to,
             rule: rule.to_owned(),
@@ -162,10 +179,24 @@ pub fn decide(
         });
     };
     if let Some(why) = incomplete {
-        push(Outcome::Hold, "incomplete-run", format!("the run is incomplete: {why}"), None, None, None);
+        push(
+            Outcome::Hold,
+            "incomplete-run",
+            format!("the run is incomplete: {why}"),
+            None,
+            None,
+            None,
+        );
     }
     for f in findings.iter().filter(|f| f.verdict == Verdict::Fail) {
-        push(Outcome::Hold, "failing-finding", format!("{} failed: {}", f.id, first_line(&f.detail, &f.title)), Some(f), None, None);
+        push(
+            Outcome::Hold,
+            "failing-finding",
+            format!("{} failed: {}", f.id, first_line(&f.detail, &f.title)),
+            Some(f),
+            None,
+            None,
+        );
     }
     for f in findings.iter().filter(|f| f.verdict == Verdict::Warn) {
         let listed = rules
@@ -173,12 +204,26 @@ pub fn decide(
             .iter()
             .any(|r| f.id == *r || (r.ends_with('.') && f.id.starts_with(r.as_str())));
         if listed {
-            push(Outcome::Hold, "warning-held", format!("{} warned and the plan holds on it: {}", f.id, first_line(&f.detail, &f.title)), Some(f), None, None);
+            push(
+                Outcome::Hold,
+                "warning-held",
+                format!(
+                    "{} warned and the plan holds on it: {}",
+                    f.id,
+                    first_line(&f.detail, &f.title)
+                ),
+                Some(f),
+                None,
+                None,
+            );
         }
     }
     let entries = checklist(findings, attestations);
     let mut assumed_seen = std::collections::BTreeSet::new();
-    for e in entries.iter().filter(|e| e.status != ItemStatus::NotVerified && e.status != ItemStatus::Attested) {
+    for e in entries
+        .iter()
+        .filter(|e| e.status != ItemStatus::NotVerified && e.status != ItemStatus::Attested)
+    {
         let item = checklist::item(&e.id).expect("known item");
         for s in item.sections {
             let p = contract.provenance(*s);
@@ -199,33 +244,88 @@ pub fn decide(
             }
         }
     }
-    let uncovered: Vec<&ChecklistEntry> = entries.iter().filter(|e| e.status == ItemStatus::NotVerified).collect();
+    let uncovered: Vec<&ChecklistEntry> = entries
+        .iter()
+        .filter(|e| e.status == ItemStatus::NotVerified)
+        .collect();
     if rules.uncovered == UncoveredRule::Hold {
         for e in &uncovered {
-            push(Outcome::Hold, "not-verified", format!("checklist item `{}` was not verified", e.id), None, None, Some(&e.id));
+            push(
+                Outcome::Hold,
+                "not-verified",
+                format!("checklist item `{}` was not verified", e.id),
+                None,
+                None,
+                Some(&e.id),
+            );
         }
     }
     for f in findings.iter().filter(|f| f.verdict == Verdict::Warn) {
-        push(Outcome::ShipBehindFlag, "warning", format!("{} warned: {}", f.id, first_line(&f.detail, &f.title)), Some(f), None, None);
+        push(
+            Outcome::ShipBehindFlag,
+            "warning",
+            format!("{} warned: {}", f.id, first_line(&f.detail, &f.title)),
+            Some(f),
+            None,
+            None,
+        );
     }
     if !contract.rate_limits.documented {
-        push(Outcome::ShipBehindFlag, "rate-limits-unverified", format!("rate-limit behaviour is not documented ({}); roll out behind traffic controls", contract.rate_limits.notes), None, Some("rate_limits"), None);
+        push(
+            Outcome::ShipBehindFlag,
+            "rate-limits-unverified",
+            format!(
+                "rate-limit behaviour is not documented ({}); roll out behind traffic controls",
+                contract.rate_limits.notes
+            ),
+            None,
+            Some("rate_limits"),
+            None,
+        );
     }
     if !contract.billing.documented {
-        push(Outcome::ShipBehindFlag, "billing-unverified", format!("billing is not documented ({}); watch usage behind a flag", contract.billing.notes), None, Some("billing"), None);
+        push(
+            Outcome::ShipBehindFlag,
+            "billing-unverified",
+            format!(
+                "billing is not documented ({}); watch usage behind a flag",
+                contract.billing.notes
+            ),
+            None,
+            Some("billing"),
+            None,
+        );
     }
     if rules.uncovered == UncoveredRule::Flag {
         for e in &uncovered {
-            push(Outcome::ShipBehindFlag, "not-verified", format!("checklist item `{}` ({}) was not verified; attest it in the plan or add a check", e.id, e.title), None, None, Some(&e.id));
+            push(
+                Outcome::ShipBehindFlag,
+                "not-verified",
+                format!(
+                    "checklist item `{}` ({}) was not verified; attest it in the plan or add a check",
+                    e.id, e.title
+                ),
+                None,
+                None,
+                Some(&e.id),
+            );
         }
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.leads_to));
     let outcome = reasons.first().map(|r| r.leads_to).unwrap_or(Outcome::Ship);
-    Decision { outcome, reasons, checklist: entries }
+    Decision {
+        outcome,
+        reasons,
+        checklist: entries,
+    }
 }
 
 fn first_line(detail: &str, fallback: &str) -> String {
-    let s = detail.lines().next().filter(|s| !s.is_empty()).unwrap_or(fallback);
+    let s = detail
+        .lines()
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(fallback);
     s.chars().take(200).collect()
 }
 
@@ -236,7 +336,8 @@ mod tests {
     use crate::findings::FindingKind;
 
     fn contract(status: &str, documented: bool) -> Contract {
-        let mut t = template(Provider::Mock, None).replace("status = \"verified\"", &format!("status = \"{status}\""));
+        let mut t = template(Provider::Mock, None)
+            .replace("status = \"verified\"", &format!("status = \"{status}\""));
         if !documented {
             t = t.replace("documented = true\nnotes", "documented = false\nnotes");
         }
@@ -258,7 +359,10 @@ mod tests {
     }
 
     fn all_items_pass() -> Vec<Finding> {
-        checklist::ITEMS.iter().map(|i| f(&format!("c.{}", i.id), Verdict::Pass, &[i.id])).collect()
+        checklist::ITEMS
+            .iter()
+            .map(|i| f(&format!("c.{}", i.id), Verdict::Pass, &[i.id]))
+            .collect()
     }
 
     fn rules() -> DecisionRules {
@@ -267,7 +371,13 @@ mod tests {
 
     #[test]
     fn ships_when_everything_is_verified_and_passes() {
-        let d = decide(&all_items_pass(), &contract("verified", true), &rules(), &BTreeMap::new(), None);
+        let d = decide(
+            &all_items_pass(),
+            &contract("verified", true),
+            &rules(),
+            &BTreeMap::new(),
+            None,
+        );
         assert_eq!(d.outcome, Outcome::Ship, "{:?}", d.reasons);
         assert!(d.checklist.iter().all(|e| e.status == ItemStatus::Verified));
     }
@@ -276,37 +386,83 @@ mod tests {
     fn holds_on_a_failing_finding() {
         let mut fs = all_items_pass();
         fs[0].verdict = Verdict::Fail;
-        let d = decide(&fs, &contract("verified", true), &rules(), &BTreeMap::new(), None);
+        let d = decide(
+            &fs,
+            &contract("verified", true),
+            &rules(),
+            &BTreeMap::new(),
+            None,
+        );
         assert_eq!(d.outcome, Outcome::Hold);
         assert_eq!(d.reasons[0].rule, "failing-finding");
-        assert_eq!(d.reasons[0].finding.as_deref(), Some("p/c.api-reference-checked"));
+        assert_eq!(
+            d.reasons[0].finding.as_deref(),
+            Some("p/c.api-reference-checked")
+        );
     }
 
     #[test]
     fn holds_on_plugin_error() {
         let mut fs = all_items_pass();
-        fs.push(Finding::host("p", FindingKind::PluginError, "limit.deadline", "t", "stopped".into()));
-        assert_eq!(decide(&fs, &contract("verified", true), &rules(), &BTreeMap::new(), None).outcome, Outcome::Hold);
+        fs.push(Finding::host(
+            "p",
+            FindingKind::PluginError,
+            "limit.deadline",
+            "t",
+            "stopped".into(),
+        ));
+        assert_eq!(
+            decide(
+                &fs,
+                &contract("verified", true),
+                &rules(),
+                &BTreeMap::new(),
+                None
+            )
+            .outcome,
+            Outcome::Hold
+        );
     }
 
     #[test]
     fn holds_on_incomplete_run() {
-        let d = decide(&all_items_pass(), &contract("verified", true), &rules(), &BTreeMap::new(), Some("interrupted"));
+        let d = decide(
+            &all_items_pass(),
+            &contract("verified", true),
+            &rules(),
+            &BTreeMap::new(),
+            Some("interrupted"),
+        );
         assert_eq!(d.outcome, Outcome::Hold);
         assert_eq!(d.reasons[0].rule, "incomplete-run");
     }
 
     #[test]
     fn holds_on_assumed_contract_a_check_depends_on() {
-        let d = decide(&all_items_pass(), &contract("assumed", true), &rules(), &BTreeMap::new(), None);
+        let d = decide(
+            &all_items_pass(),
+            &contract("assumed", true),
+            &rules(),
+            &BTreeMap::new(),
+            None,
+        );
         assert_eq!(d.outcome, Outcome::Hold);
-        assert!(d.reasons.iter().any(|r| r.rule == "assumed-contract" && r.contract_section.as_deref() == Some("endpoint")));
+        assert!(
+            d.reasons.iter().any(|r| r.rule == "assumed-contract"
+                && r.contract_section.as_deref() == Some("endpoint"))
+        );
     }
 
     #[test]
     fn assumed_contract_nothing_depends_on_does_not_hold() {
         let fs = vec![f("x", Verdict::Pass, &["logs-redacted"])];
-        let d = decide(&fs, &contract("assumed", true), &rules(), &BTreeMap::new(), None);
+        let d = decide(
+            &fs,
+            &contract("assumed", true),
+            &rules(),
+            &BTreeMap::new(),
+            None,
+        );
         assert!(!d.reasons.iter().any(|r| r.rule == "assumed-contract"));
     }
 
@@ -314,30 +470,57 @@ mod tests {
     fn flags_on_warning_and_holds_when_plan_says_so() {
         let mut fs = all_items_pass();
         fs[3].verdict = Verdict::Warn;
-        let d = decide(&fs, &contract("verified", true), &rules(), &BTreeMap::new(), None);
+        let d = decide(
+            &fs,
+            &contract("verified", true),
+            &rules(),
+            &BTreeMap::new(),
+            None,
+        );
         assert_eq!(d.outcome, Outcome::ShipBehindFlag);
         let mut r = rules();
         r.hold_on_warn = vec!["c.".into()];
-        assert_eq!(decide(&fs, &contract("verified", true), &r, &BTreeMap::new(), None).outcome, Outcome::Hold);
+        assert_eq!(
+            decide(&fs, &contract("verified", true), &r, &BTreeMap::new(), None).outcome,
+            Outcome::Hold
+        );
     }
 
     #[test]
     fn flags_on_undocumented_rate_limits() {
-        let d = decide(&all_items_pass(), &contract("verified", false), &rules(), &BTreeMap::new(), None);
+        let d = decide(
+            &all_items_pass(),
+            &contract("verified", false),
+            &rules(),
+            &BTreeMap::new(),
+            None,
+        );
         assert_eq!(d.outcome, Outcome::ShipBehindFlag);
         assert!(d.reasons.iter().any(|r| r.rule == "rate-limits-unverified"));
     }
 
     #[test]
     fn uncovered_items_follow_the_rule_and_attestations_cover() {
-        let fs: Vec<Finding> = all_items_pass().into_iter().filter(|f| f.id != "c.rollback-documented").collect();
+        let fs: Vec<Finding> = all_items_pass()
+            .into_iter()
+            .filter(|f| f.id != "c.rollback-documented")
+            .collect();
         let c = contract("verified", true);
-        assert_eq!(decide(&fs, &c, &rules(), &BTreeMap::new(), None).outcome, Outcome::ShipBehindFlag);
+        assert_eq!(
+            decide(&fs, &c, &rules(), &BTreeMap::new(), None).outcome,
+            Outcome::ShipBehindFlag
+        );
         let mut r = rules();
         r.uncovered = UncoveredRule::Hold;
-        assert_eq!(decide(&fs, &c, &r, &BTreeMap::new(), None).outcome, Outcome::Hold);
+        assert_eq!(
+            decide(&fs, &c, &r, &BTreeMap::new(), None).outcome,
+            Outcome::Hold
+        );
         r.uncovered = UncoveredRule::Ignore;
-        assert_eq!(decide(&fs, &c, &r, &BTreeMap::new(), None).outcome, Outcome::Ship);
+        assert_eq!(
+            decide(&fs, &c, &r, &BTreeMap::new(), None).outcome,
+            Outcome::Ship
+        );
         let att = BTreeMap::from([("rollback-documented".to_owned(), "runbook".to_owned())]);
         let d = decide(&fs, &c, &rules(), &att, None);
         assert_eq!(d.outcome, Outcome::Ship);

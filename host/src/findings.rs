@@ -110,7 +110,10 @@ impl Finding {
 
     /// Add evidence.
     pub fn with_evidence(mut self, key: &str, value: impl ToString) -> Finding {
-        self.evidence.push(Evidence { key: key.to_owned(), value: value.to_string() });
+        self.evidence.push(Evidence {
+            key: key.to_owned(),
+            value: value.to_string(),
+        });
         self
     }
 }
@@ -130,17 +133,27 @@ fn cap(s: &str, max: usize) -> String {
 }
 
 /// Validate, cap and redact a guest's findings.
-pub fn from_guest(plugin: &str, raw: Vec<wit::Finding>, max_bytes: u64, redactor: &Redactor) -> Vec<Finding> {
+pub fn from_guest(
+    plugin: &str,
+    raw: Vec<wit::Finding>,
+    max_bytes: u64,
+    redactor: &Redactor,
+) -> Vec<Finding> {
     let mut seen = std::collections::BTreeMap::<String, u32>::new();
     raw.into_iter()
         .map(|f| {
-            let mut id: String = f
-                .id
-                .trim()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-                .take(MAX_ID)
-                .collect();
+            let mut id: String =
+                f.id.trim()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .take(MAX_ID)
+                    .collect();
             if id.is_empty() {
                 id = "unnamed".into();
             }
@@ -149,8 +162,10 @@ pub fn from_guest(plugin: &str, raw: Vec<wit::Finding>, max_bytes: u64, redactor
             if *n > 1 {
                 id = format!("{id}#{n}");
             }
-            let (covers, unknown): (Vec<String>, Vec<String>) =
-                f.covers.into_iter().partition(|c| crate::checklist::item(c).is_some());
+            let (covers, unknown): (Vec<String>, Vec<String>) = f
+                .covers
+                .into_iter()
+                .partition(|c| crate::checklist::item(c).is_some());
             let budget = std::cell::Cell::new(max_bytes as usize);
             let take = |s: &str| {
                 let out = cap(s, budget.get().max(16));
@@ -162,10 +177,16 @@ pub fn from_guest(plugin: &str, raw: Vec<wit::Finding>, max_bytes: u64, redactor
             let mut evidence: Vec<Evidence> = Vec::new();
             for (k, v) in f.evidence {
                 if budget.get() == 0 {
-                    evidence.push(Evidence { key: "truncated".into(), value: "evidence over sandbox.max_finding_bytes".into() });
+                    evidence.push(Evidence {
+                        key: "truncated".into(),
+                        value: "evidence over sandbox.max_finding_bytes".into(),
+                    });
                     break;
                 }
-                evidence.push(Evidence { key: take(&cap(&k, MAX_ID)), value: take(&v) });
+                evidence.push(Evidence {
+                    key: take(&cap(&k, MAX_ID)),
+                    value: take(&v),
+                });
             }
             if !unknown.is_empty() {
                 evidence.push(Evidence {
@@ -178,7 +199,11 @@ pub fn from_guest(plugin: &str, raw: Vec<wit::Finding>, max_bytes: u64, redactor
                 .into_iter()
                 .filter(|m| m.value.is_finite())
                 .take(64)
-                .map(|m| Metric { name: take(&cap(&m.name, MAX_ID)), value: m.value, unit: take(&cap(&m.unit, 32)) })
+                .map(|m| Metric {
+                    name: take(&cap(&m.name, MAX_ID)),
+                    value: m.value,
+                    unit: take(&cap(&m.unit, 32)),
+                })
                 .collect();
             Finding {
                 plugin: plugin.to_owned(),
@@ -210,15 +235,27 @@ mod tests {
             title: "t".into(),
             verdict: wit::Verdict::Pass,
             detail: detail.into(),
-            evidence: vec![("k".into(), "Bearer sk-abcdefghijklmnopqrstuvwxyz123456".into())],
-            metrics: vec![wit::Metric { name: "x".into(), value: f64::NAN, unit: "".into() }],
+            evidence: vec![(
+                "k".into(),
+                "Bearer sk-abcdefghijklmnopqrstuvwxyz123456".into(),
+            )],
+            metrics: vec![wit::Metric {
+                name: "x".into(),
+                value: f64::NAN,
+                unit: "".into(),
+            }],
             covers: vec!["logs-redacted".into(), "made-up".into()],
         }
     }
 
     #[test]
     fn normalises_ids_and_dedups() {
-        let out = from_guest("p", vec![raw("a b", ""), raw("a b", ""), raw("", "")], 4096, &Redactor::new());
+        let out = from_guest(
+            "p",
+            vec![raw("a b", ""), raw("a b", ""), raw("", "")],
+            4096,
+            &Redactor::new(),
+        );
         assert_eq!(out[0].id, "a_b");
         assert_eq!(out[1].id, "a_b#2");
         assert_eq!(out[2].id, "unnamed");
@@ -226,10 +263,19 @@ mod tests {
 
     #[test]
     fn redacts_caps_and_drops_unknown_covers() {
-        let out = from_guest("p", vec![raw("x", &"d".repeat(10_000))], 1024, &Redactor::new());
+        let out = from_guest(
+            "p",
+            vec![raw("x", &"d".repeat(10_000))],
+            1024,
+            &Redactor::new(),
+        );
         let f = &out[0];
         assert!(f.detail.len() < 1100);
-        assert!(!serde_json::to_string(f).unwrap().contains("sk-abcdefghijklmnop"));
+        assert!(
+            !serde_json::to_string(f)
+                .unwrap()
+                .contains("sk-abcdefghijklmnop")
+        );
         assert_eq!(f.covers, vec!["logs-redacted".to_owned()]);
         assert!(f.evidence.iter().any(|e| e.key == "unknown_checklist_ids"));
         assert!(f.metrics.is_empty());

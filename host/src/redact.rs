@@ -52,7 +52,10 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         replacement,
     };
     vec![
-        p(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", "$1 [REDACTED]"),
+        p(
+            r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}",
+            "$1 [REDACTED]",
+        ),
         p(r"\bsk-[A-Za-z0-9_-]{20,}", "[REDACTED:sk-key]"),
         p(
             r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
@@ -74,7 +77,9 @@ pub struct Redactor {
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor").field("known_secrets", &self.known.len()).finish()
+        f.debug_struct("Redactor")
+            .field("known_secrets", &self.known.len())
+            .finish()
     }
 }
 
@@ -132,7 +137,8 @@ impl Redactor {
             }
             serde_json::Value::Array(a) => a.iter_mut().for_each(|v| self.redact_json(v)),
             serde_json::Value::Object(o) => {
-                let entries: Vec<(String, serde_json::Value)> = std::mem::take(o).into_iter().collect();
+                let entries: Vec<(String, serde_json::Value)> =
+                    std::mem::take(o).into_iter().collect();
                 for (k, mut v) in entries {
                     self.redact_json(&mut v);
                     o.insert(self.redact(&k).into_owned(), v);
@@ -182,10 +188,16 @@ mod tests {
         for (text, leaked) in [
             (format!("Authorization: Bearer {KEY}"), KEY),
             (format!("key was {KEY}."), KEY),
-            ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlX2hlcmU".into(), "eyJhbGciOiJIUzI1NiJ9"),
+            (
+                "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlX2hlcmU".into(),
+                "eyJhbGciOiJIUzI1NiJ9",
+            ),
             ("AKIAABCDEFGHIJKLMNOP".into(), "AKIAABCDEFGHIJKLMNOP"),
             ("api_key=abcdef0123456789xyz".into(), "abcdef0123456789xyz"),
-            ("\"token\": \"abcdef0123456789xyz\"".into(), "abcdef0123456789xyz"),
+            (
+                "\"token\": \"abcdef0123456789xyz\"".into(),
+                "abcdef0123456789xyz",
+            ),
         ] {
             let out = Redactor::new().redact(&text).into_owned();
             assert!(!out.contains(leaked), "{text} -> {out}");

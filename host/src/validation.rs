@@ -12,7 +12,9 @@ use crate::contract::Contract;
 use crate::decision;
 use crate::plan::{Plan, PluginSource, PluginSpec};
 use crate::redact::{Redactor, Secret};
-use crate::report::record::{FailureMode, FieldObservation, HostInfo, Record, RECORD_VERSION, ToolInfo};
+use crate::report::record::{
+    FailureMode, FieldObservation, HostInfo, RECORD_VERSION, Record, ToolInfo,
+};
 use crate::runtime::{LoadError, LoadedPlugin, PluginRun, RunEnv, Runtime};
 use crate::telemetry::RequestTelemetry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,15 +83,25 @@ impl Validation<'_> {
             .map(|spec| {
                 let (label, bytes): (String, Vec<u8>) = match &spec.source {
                     PluginSource::Bundled(n) => {
-                        let bytes = self.bundled.iter().find(|(b, _)| b == n).map(|(_, b)| b.to_vec()).unwrap_or_default();
+                        let bytes = self
+                            .bundled
+                            .iter()
+                            .find(|(b, _)| b == n)
+                            .map(|(_, b)| b.to_vec())
+                            .unwrap_or_default();
                         (format!("bundled:{n}"), bytes)
                     }
                     PluginSource::File(p) => {
-                        let bytes = std::fs::read(p).map_err(|e| SetupError::Read { path: p.display().to_string(), reason: e.to_string() })?;
+                        let bytes = std::fs::read(p).map_err(|e| SetupError::Read {
+                            path: p.display().to_string(),
+                            reason: e.to_string(),
+                        })?;
                         (p.display().to_string(), bytes)
                     }
                 };
-                Ok(self.runtime.load(&spec.name, &label, &bytes, spec.sha256.as_deref())?)
+                Ok(self
+                    .runtime
+                    .load(&spec.name, &label, &bytes, spec.sha256.as_deref())?)
             })
             .collect()
     }
@@ -104,7 +116,11 @@ impl Validation<'_> {
         let run_id = uuid::Uuid::new_v4().to_string();
         let plugins = self.load_plugins()?;
         let contract = self.contract;
-        let credentials = Credentials::new(contract.auth.header.get_ref(), &contract.auth.scheme, self.secret.clone());
+        let credentials = Credentials::new(
+            contract.auth.header.get_ref(),
+            &contract.auth.scheme,
+            self.secret.clone(),
+        );
         let mut redactor = Redactor::new().with_secret(&credentials.honeytoken, "honeytoken");
         if let Some(s) = &self.secret {
             redactor = redactor.with_secret(s, "credential");
@@ -124,17 +140,36 @@ impl Validation<'_> {
         let denials: Arc<Mutex<Vec<Denial>>> = Arc::default();
         let run_log: RunLog = Arc::default();
         let contract_json = contract.to_json().to_string();
-        log::append(&run_log, &redactor, "host", "info", "run started", BTreeMap::from([
-            ("run_id".to_owned(), run_id.clone()),
-            ("plugins".to_owned(), plugins.len().to_string()),
-            ("base_url".to_owned(), contract.base_url.url.get_ref().clone()),
-        ]));
+        log::append(
+            &run_log,
+            &redactor,
+            "host",
+            "info",
+            "run started",
+            BTreeMap::from([
+                ("run_id".to_owned(), run_id.clone()),
+                ("plugins".to_owned(), plugins.len().to_string()),
+                (
+                    "base_url".to_owned(),
+                    contract.base_url.url.get_ref().clone(),
+                ),
+            ]),
+        );
 
         let mut runs: Vec<PluginRun> = Vec::new();
         let mut incomplete = None;
         tokio::pin!(cancel);
         for (spec, plugin) in self.plan.plugins.iter().zip(&plugins) {
-            let env = self.env(spec, &target, &redactor, &telemetry, &denials, &run_log, &contract_json, &run_id);
+            let env = self.env(
+                spec,
+                &target,
+                &redactor,
+                &telemetry,
+                &denials,
+                &run_log,
+                &contract_json,
+                &run_id,
+            );
             tokio::select! {
                 run = self.runtime.run(plugin, env) => {
                     log::append(&run_log, &redactor, "host", "info", "plugin finished", BTreeMap::from([
@@ -154,13 +189,30 @@ impl Validation<'_> {
         let telemetry = telemetry.lock().expect("telemetry lock").clone();
         let denials = denials.lock().expect("denials lock").clone();
         let findings: Vec<_> = runs.iter().flat_map(|r| r.findings.clone()).collect();
-        let decision = decision::decide(&findings, contract, &self.plan.decision, &self.plan.attestations, incomplete.as_deref());
-        let chat: Vec<&RequestTelemetry> = telemetry.iter().filter(|t| t.genai_operation == "chat").collect();
-        let request_template = chat.iter().find(|t| t.outcome == "response" && t.auth_mode == "configured").and_then(|t| t.request_shape.clone());
+        let decision = decision::decide(
+            &findings,
+            contract,
+            &self.plan.decision,
+            &self.plan.attestations,
+            incomplete.as_deref(),
+        );
+        let chat: Vec<&RequestTelemetry> = telemetry
+            .iter()
+            .filter(|t| t.genai_operation == "chat")
+            .collect();
+        let request_template = chat
+            .iter()
+            .find(|t| t.outcome == "response" && t.auth_mode == "configured")
+            .and_then(|t| t.request_shape.clone());
         let observed: BTreeSet<FieldObservation> = chat
             .iter()
             .filter(|t| t.status.is_some_and(|s| (200..300).contains(&s)))
-            .flat_map(|t| t.response_fields.iter().map(|(p, ty)| FieldObservation { pointer: p.clone(), json_type: ty.clone() }))
+            .flat_map(|t| {
+                t.response_fields.iter().map(|(p, ty)| FieldObservation {
+                    pointer: p.clone(),
+                    json_type: ty.clone(),
+                })
+            })
             .collect();
         let failure_modes = telemetry
             .iter()
@@ -181,7 +233,11 @@ impl Validation<'_> {
             tool: ToolInfo {
                 name: "shipgate".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
-                wit: format!("{}@{}", crate::runtime::load_info::WIT_PACKAGE, crate::runtime::load_info::WIT_VERSION),
+                wit: format!(
+                    "{}@{}",
+                    crate::runtime::load_info::WIT_PACKAGE,
+                    crate::runtime::load_info::WIT_VERSION
+                ),
             },
             run_id,
             started_at,
@@ -208,10 +264,17 @@ impl Validation<'_> {
             decision,
         };
         let log = run_log.lock().expect("run log lock").clone();
-        Ok(RunOutput { record, log, redactor })
+        Ok(RunOutput {
+            record,
+            log,
+            redactor,
+        })
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one call site; the parts are distinct shared handles")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site; the parts are distinct shared handles"
+    )]
     fn env(
         &self,
         spec: &PluginSpec,
@@ -250,7 +313,14 @@ impl Validation<'_> {
             telemetry.clone(),
             denials.clone(),
         );
-        let log = LogCtx::new(&spec.name, run_log.clone(), redactor.clone(), self.plan.content_capture, l.max_log_records, l.max_log_bytes);
+        let log = LogCtx::new(
+            &spec.name,
+            run_log.clone(),
+            redactor.clone(),
+            self.plan.content_capture,
+            l.max_log_records,
+            l.max_log_bytes,
+        );
         let c = self.contract;
         let context = ContextCtx {
             target: Target {
@@ -275,7 +345,13 @@ impl Validation<'_> {
             settings: spec.settings.clone(),
             run_id: run_id.to_owned(),
         };
-        RunEnv { http, log, context, limits: l.clone(), redactor: redactor.clone() }
+        RunEnv {
+            http,
+            log,
+            context,
+            limits: l.clone(),
+            redactor: redactor.clone(),
+        }
     }
 }
 

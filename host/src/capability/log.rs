@@ -16,7 +16,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Field keys that carry prompt or completion content.
-pub const CONTENT_KEYS: &[&str] = &["prompt", "completion", "content", "messages", "input", "output"];
+pub const CONTENT_KEYS: &[&str] = &[
+    "prompt",
+    "completion",
+    "content",
+    "messages",
+    "input",
+    "output",
+];
 
 /// One log line of the run (`log.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +44,22 @@ pub struct LogRecord {
 pub type RunLog = Arc<Mutex<Vec<LogRecord>>>;
 
 /// Append a redacted record to the run log (used by the host and the capability).
-pub fn append(log: &RunLog, redactor: &Redactor, source: &str, level: &str, message: &str, fields: BTreeMap<String, String>) {
+pub fn append(
+    log: &RunLog,
+    redactor: &Redactor,
+    source: &str,
+    level: &str,
+    message: &str,
+    fields: BTreeMap<String, String>,
+) {
     let fields = fields
         .into_iter()
-        .map(|(k, v)| (redactor.redact(&k).into_owned(), redactor.redact(&v).into_owned()))
+        .map(|(k, v)| {
+            (
+                redactor.redact(&k).into_owned(),
+                redactor.redact(&v).into_owned(),
+            )
+        })
         .collect();
     let rec = LogRecord {
         ts: crate::now_rfc3339(),
@@ -69,7 +88,14 @@ pub struct LogCtx {
 
 impl LogCtx {
     /// Log state for one plugin run.
-    pub fn new(plugin: &str, log: RunLog, redactor: Arc<Redactor>, content_capture: bool, max_records: u32, max_bytes: u64) -> Self {
+    pub fn new(
+        plugin: &str,
+        log: RunLog,
+        redactor: Arc<Redactor>,
+        content_capture: bool,
+        max_records: u32,
+        max_bytes: u64,
+    ) -> Self {
         LogCtx {
             plugin: plugin.to_owned(),
             log,
@@ -85,7 +111,11 @@ impl LogCtx {
 
     /// Keep one record from the guest's stdout/stderr or `log.emit`.
     pub fn write(&mut self, level: &str, message: &str, fields: Vec<(String, String)>) {
-        let size = message.len() as u64 + fields.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum::<u64>();
+        let size = message.len() as u64
+            + fields
+                .iter()
+                .map(|(k, v)| (k.len() + v.len()) as u64)
+                .sum::<u64>();
         // Enforce: sandbox.max_log_records and sandbox.max_log_bytes.
         if self.records >= self.max_records || self.bytes + size > self.max_bytes {
             self.dropped = self.dropped.saturating_add(1);
@@ -105,12 +135,24 @@ impl LogCtx {
                 (k, v)
             })
             .collect();
-        append(&self.log, &self.redactor, &self.plugin, level, message, fields);
+        append(
+            &self.log,
+            &self.redactor,
+            &self.plugin,
+            level,
+            message,
+            fields,
+        );
     }
 }
 
 impl Host for LogCtx {
-    async fn emit(&mut self, level: Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+    async fn emit(
+        &mut self,
+        level: Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         let level = match level {
             Level::Trace => "trace",
             Level::Debug => "debug",

@@ -122,15 +122,32 @@ mod tests {
     #[test]
     fn run_defaults_fail_on_flag_and_demo_never() {
         let c = Cli::try_parse_from(["shipgate", "run", "--contract", "c.toml"]).unwrap();
-        assert!(matches!(c.command, Command::Run { fail_on: FailOn::Flag, .. }));
+        assert!(matches!(
+            c.command,
+            Command::Run {
+                fail_on: FailOn::Flag,
+                ..
+            }
+        ));
         let c = Cli::try_parse_from(["shipgate", "demo"]).unwrap();
-        assert!(matches!(c.command, Command::Demo { fail_on: FailOn::Never, .. }));
+        assert!(matches!(
+            c.command,
+            Command::Demo {
+                fail_on: FailOn::Never,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn set_is_repeatable() {
-        let c = Cli::try_parse_from(["shipgate", "run", "-c", "c.toml", "--set", "a.b=1", "--set", "c.d=2"]).unwrap();
-        let Command::Run { set, .. } = c.command else { panic!() };
+        let c = Cli::try_parse_from([
+            "shipgate", "run", "-c", "c.toml", "--set", "a.b=1", "--set", "c.d=2",
+        ])
+        .unwrap();
+        let Command::Run { set, .. } = c.command else {
+            panic!()
+        };
         assert_eq!(set.len(), 2);
     }
 }

@@ -26,18 +26,37 @@ pub struct Failure {
 }
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
-    Failure { code: exit::USAGE, message: message.into() }.into()
+    Failure {
+        code: exit::USAGE,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// Run one parsed command; returns the exit code.
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo { output, fail_on } => demo(output, fail_on).await,
-        Command::Run { contract, plan, plugins, set, fail_on, output } => {
-            run_contract(&contract, plan.as_deref(), &plugins, &set, fail_on, output).await
-        }
-        Command::MockServer { port, key_env, models, faults, fault_rate } => mock_server(port, &key_env, models, &faults, fault_rate).await,
-        Command::Init { provider, out, force } => init(provider, &out, force),
+        Command::Run {
+            contract,
+            plan,
+            plugins,
+            set,
+            fail_on,
+            output,
+        } => run_contract(&contract, plan.as_deref(), &plugins, &set, fail_on, output).await,
+        Command::MockServer {
+            port,
+            key_env,
+            models,
+            faults,
+            fault_rate,
+        } => mock_server(port, &key_env, models, &faults, fault_rate).await,
+        Command::Init {
+            provider,
+            out,
+            force,
+        } => init(provider, &out, force),
         Command::Plugins => plugins(),
     }
 }
@@ -58,7 +77,10 @@ fn overrides(set: &[String]) -> Result<Vec<Override>> {
         out.extend(Override::parse_list(&env).map_err(|e| usage(format!("SHIPGATE_SET: {e}")))?);
     }
     for s in set {
-        out.push(s.parse().map_err(|e: String| usage(format!("--set: {e}")))?);
+        out.push(
+            s.parse()
+                .map_err(|e: String| usage(format!("--set: {e}")))?,
+        );
     }
     Ok(out)
 }
@@ -66,14 +88,30 @@ fn overrides(set: &[String]) -> Result<Vec<Override>> {
 async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     // The demo key is made here for the in-process mock; it is not a real secret,
     // but it is treated as one (redacted everywhere) to show the path a real key takes.
-    let key = crate::capability::http::credentials::honeytoken().expose().replace("honeytoken", "demo");
-    let mock = MockServer::start(MockConfig::new(key.clone()), 0).await.context("starting the mock server")?;
+    let key = crate::capability::http::credentials::honeytoken()
+        .expose()
+        .replace("honeytoken", "demo");
+    let mock = MockServer::start(MockConfig::new(key.clone()), 0)
+        .await
+        .context("starting the mock server")?;
     let text = template(Provider::Mock, Some(&mock.base_url()));
     let contract = Contract::parse(Path::new("<built-in mock contract>"), &text)?;
     let bundled = crate::bundled::names();
     let plan = Plan::builtin(&bundled, &[])?;
-    eprintln!("shipgate: demo against the built-in mock at {} ({} checks)", mock.base_url(), plan.plugins.len());
-    execute(&contract, "built-in mock contract".into(), &plan, Some(Secret::new(key)), output, fail_on).await
+    eprintln!(
+        "shipgate: demo against the built-in mock at {} ({} checks)",
+        mock.base_url(),
+        plan.plugins.len()
+    );
+    execute(
+        &contract,
+        "built-in mock contract".into(),
+        &plan,
+        Some(Secret::new(key)),
+        output,
+        fail_on,
+    )
+    .await
 }
 
 async fn run_contract(
@@ -96,9 +134,19 @@ async fn run_contract(
         plan.plugins = plugin_files
             .iter()
             .map(|f| {
-                let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let base = template.clone().expect("a plan always has plugins");
-                PluginSpec { name, source: PluginSource::File(f.clone()), sha256: None, settings: Default::default(), grants: Default::default(), ..base }
+                PluginSpec {
+                    name,
+                    source: PluginSource::File(f.clone()),
+                    sha256: None,
+                    settings: Default::default(),
+                    grants: Default::default(),
+                    ..base
+                }
             })
             .collect();
     }
@@ -106,13 +154,38 @@ async fn run_contract(
     // Enforce: the secret is read only from the variable the contract names.
     let secret = match std::env::var(&var) {
         Ok(v) if !v.trim().is_empty() => Secret::new(v.trim().to_owned()),
-        Ok(_) => return Err(usage(format!("the environment variable {var} (auth.credential_env in {}) is empty; export the API key in it", contract_path.display()))),
-        Err(_) => return Err(usage(format!("the environment variable {var} (auth.credential_env in {}) is not set; export the API key in it", contract_path.display()))),
+        Ok(_) => {
+            return Err(usage(format!(
+                "the environment variable {var} (auth.credential_env in {}) is empty; export the API key in it",
+                contract_path.display()
+            )));
+        }
+        Err(_) => {
+            return Err(usage(format!(
+                "the environment variable {var} (auth.credential_env in {}) is not set; export the API key in it",
+                contract_path.display()
+            )));
+        }
     };
-    execute(&contract, contract_path.display().to_string(), &plan, Some(secret), output, fail_on).await
+    execute(
+        &contract,
+        contract_path.display().to_string(),
+        &plan,
+        Some(secret),
+        output,
+        fail_on,
+    )
+    .await
 }
 
-async fn execute(contract: &Contract, source: String, plan: &Plan, secret: Option<Secret>, output: OutputArgs, fail_on: FailOn) -> Result<u8> {
+async fn execute(
+    contract: &Contract,
+    source: String,
+    plan: &Plan,
+    secret: Option<Secret>,
+    output: OutputArgs,
+    fail_on: FailOn,
+) -> Result<u8> {
     let runtime = Runtime::new(cache_dir().as_deref())?;
     let validation = Validation {
         contract,
@@ -127,22 +200,42 @@ async fn execute(contract: &Contract, source: String, plan: &Plan, secret: Optio
     };
     let out = match validation.run(cancel).await {
         Ok(out) => out,
-        Err(e @ (SetupError::Load(_) | SetupError::Read { .. })) => return Err(usage(e.to_string())),
+        Err(e @ (SetupError::Load(_) | SetupError::Read { .. })) => {
+            return Err(usage(e.to_string()));
+        }
         Err(e) => return Err(usage(e.to_string())),
     };
-    let paths = report::write_record_dir(&output.out, &out.record, &out.log, &out.redactor, plan.decision.junit_warn)
-        .context("writing the validation record")?;
-    let color = !output.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let paths = report::write_record_dir(
+        &output.out,
+        &out.record,
+        &out.log,
+        &out.redactor,
+        plan.decision.junit_warn,
+    )
+    .context("writing the validation record")?;
+    let color = !output.no_color
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
     let mut human = Vec::new();
     report::human::render(&out.record, &mut human, color && !output.json)?;
-    let human = out.redactor.redact(&String::from_utf8_lossy(&human)).into_owned();
+    let human = out
+        .redactor
+        .redact(&String::from_utf8_lossy(&human))
+        .into_owned();
     if output.json {
         eprint!("{human}");
         eprintln!("\n  record: {}", paths.record.display());
-        println!("{}", serde_json::to_string_pretty(&out.record.to_json(&out.redactor))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out.record.to_json(&out.redactor))?
+        );
     } else {
         print!("{human}");
-        println!("\n  record: {}\n  report: {}", paths.record.display(), paths.report.display());
+        println!(
+            "\n  record: {}\n  report: {}",
+            paths.record.display(),
+            paths.report.display()
+        );
     }
     let code = match (out.record.decision.outcome, fail_on) {
         (_, FailOn::Never) | (Outcome::Ship, _) => exit::OK,
@@ -153,24 +246,51 @@ async fn execute(contract: &Contract, source: String, plan: &Plan, secret: Optio
     Ok(code)
 }
 
-async fn mock_server(port: u16, key_env: &str, models: Vec<String>, faults: &[String], fault_rate: Option<String>) -> Result<u8> {
+async fn mock_server(
+    port: u16,
+    key_env: &str,
+    models: Vec<String>,
+    faults: &[String],
+    fault_rate: Option<String>,
+) -> Result<u8> {
     let key = std::env::var(key_env).ok().filter(|k| !k.is_empty()).ok_or_else(|| {
         usage(format!("set {key_env} to the key the mock should accept (e.g. export {key_env}=sk-local-test-key)"))
     })?;
-    let script = faults.iter().map(|f| f.parse::<Fault>()).collect::<Result<Vec<_>, _>>().map_err(|e| usage(format!("--fault: {e}")))?;
+    let script = faults
+        .iter()
+        .map(|f| f.parse::<Fault>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(format!("--fault: {e}")))?;
     let rate = match fault_rate {
         None => None,
         Some(s) => {
-            let (r, f) = s.split_once(':').ok_or_else(|| usage("--fault-rate is RATE:FAULT, e.g. 0.1:status:503"))?;
-            let r: f64 = r.parse().ok().filter(|r: &f64| (0.0..=1.0).contains(r)).ok_or_else(|| usage(format!("--fault-rate: {r:?} is not a rate between 0 and 1")))?;
-            Some((r, f.parse::<Fault>().map_err(|e| usage(format!("--fault-rate: {e}")))?))
+            let (r, f) = s
+                .split_once(':')
+                .ok_or_else(|| usage("--fault-rate is RATE:FAULT, e.g. 0.1:status:503"))?;
+            let r: f64 = r
+                .parse()
+                .ok()
+                .filter(|r: &f64| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    usage(format!("--fault-rate: {r:?} is not a rate between 0 and 1"))
+                })?;
+            Some((
+                r,
+                f.parse::<Fault>()
+                    .map_err(|e| usage(format!("--fault-rate: {e}")))?,
+            ))
         }
     };
     let mut config = MockConfig::new(key).with_script(script);
     config.models = models;
     config.rate = rate;
-    let server = MockServer::start(config, port).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
-    println!("shipgate mock listening on {} (key from ${key_env}; Ctrl-C to stop)", server.base_url());
+    let server = MockServer::start(config, port)
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    println!(
+        "shipgate mock listening on {} (key from ${key_env}; Ctrl-C to stop)",
+        server.base_url()
+    );
     let _ = tokio::signal::ctrl_c().await;
     Ok(exit::OK)
 }
@@ -182,26 +302,44 @@ fn init(provider: Provider, out: &Path, force: bool) -> Result<u8> {
         return Ok(exit::OK);
     }
     if out.exists() && !force {
-        return Err(usage(format!("{} exists; pass --force to overwrite it", out.display())));
+        return Err(usage(format!(
+            "{} exists; pass --force to overwrite it",
+            out.display()
+        )));
     }
-    report::record::write_atomic(out, text.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
-    eprintln!(
-        "shipgate: wrote {}. Every section is `assumed`: verify each against its source, set status = \"verified\", then run `shipgate run --contract {}`",
-        out.display(),
-        out.display()
-    );
+    report::record::write_atomic(out, text.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    if provider == Provider::Mock {
+        eprintln!(
+            "shipgate: wrote {} for the built-in mock (start it with `shipgate mock-server`)",
+            out.display()
+        );
+    } else {
+        eprintln!(
+            "shipgate: wrote {}. Every section is `assumed`: verify each against its source, set status = \"verified\", then run `shipgate run --contract {}`",
+            out.display(),
+            out.display()
+        );
+    }
     Ok(exit::OK)
 }
 
 fn plugins() -> Result<u8> {
     for (name, bytes) in crate::bundled::BUNDLED {
-        println!("{name:<18} {} bytes  sha256 {}", bytes.len(), crate::runtime::sha256_hex(bytes));
+        println!(
+            "{name:<18} {} bytes  sha256 {}",
+            bytes.len(),
+            crate::runtime::sha256_hex(bytes)
+        );
     }
     Ok(exit::OK)
 }
 
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
-        Failure { code: exit::USAGE, message: e.to_string() }
+        Failure {
+            code: exit::USAGE,
+            message: e.to_string(),
+        }
     }
 }

@@ -13,7 +13,10 @@ use std::process::ExitCode;
 /// Run the CLI: parse arguments, run the command, print one clear line on error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("shipgate: cannot start the async runtime: {e}");
@@ -29,7 +32,10 @@ pub fn main() -> ExitCode {
                 ExitCode::from(exit::USAGE)
             }
             Err(err) => {
-                let code = err.downcast_ref::<commands::Failure>().map(|f| f.code).unwrap_or(exit::TOOL_ERROR);
+                let code = err
+                    .downcast_ref::<commands::Failure>()
+                    .map(|f| f.code)
+                    .unwrap_or(exit::TOOL_ERROR);
                 eprintln!("shipgate: {err:#}");
                 ExitCode::from(code)
             }

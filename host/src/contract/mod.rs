@@ -395,7 +395,9 @@ impl Contract {
                 path,
                 format!("`schema = {}` is not supported", self.schema),
             )
-            .help(format!("this shipgate reads contract schema {CONTRACT_SCHEMA}")));
+            .help(format!(
+                "this shipgate reads contract schema {CONTRACT_SCHEMA}"
+            )));
         }
         let url = &self.base_url.url;
         match Url::parse(url.get_ref()) {
@@ -409,7 +411,10 @@ impl Contract {
                 }
                 if u.query().is_some() || u.fragment().is_some() {
                     return Err(err(
-                        format!("`base_url.url` = {:?} has a query or fragment", url.get_ref()),
+                        format!(
+                            "`base_url.url` = {:?} has a query or fragment",
+                            url.get_ref()
+                        ),
                         url.span(),
                         "write scheme, host, port and path prefix only, e.g. \"https://api.cometapi.com/v1\"",
                     ));
@@ -424,23 +429,37 @@ impl Contract {
             }
         }
         let p = &self.endpoint.path;
-        if !p.get_ref().starts_with('/') || p.get_ref().contains("..") || p.get_ref().contains("//") {
+        if !p.get_ref().starts_with('/') || p.get_ref().contains("..") || p.get_ref().contains("//")
+        {
             return Err(err(
-                format!("`endpoint.path` = {:?} is not a path relative to the base URL", p.get_ref()),
+                format!(
+                    "`endpoint.path` = {:?} is not a path relative to the base URL",
+                    p.get_ref()
+                ),
                 p.span(),
                 "write it like \"/chat/completions\"",
             ));
         }
         let m = &self.endpoint.method;
-        if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.get_ref().to_ascii_uppercase().as_str()) {
+        if !["GET", "POST", "PUT", "PATCH", "DELETE"]
+            .contains(&m.get_ref().to_ascii_uppercase().as_str())
+        {
             return Err(err(
-                format!("`endpoint.method` = {:?} is not an HTTP method", m.get_ref()),
+                format!(
+                    "`endpoint.method` = {:?} is not an HTTP method",
+                    m.get_ref()
+                ),
                 m.span(),
                 "chat completions are documented as \"POST\"",
             ));
         }
         let h = &self.auth.header;
-        if h.get_ref().is_empty() || !h.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if h.get_ref().is_empty()
+            || !h
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(err(
                 format!("`auth.header` = {:?} is not a header name", h.get_ref()),
                 h.span(),
@@ -451,7 +470,9 @@ impl Contract {
         let name = env.get_ref();
         let looks_like_name = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
             && !name.as_bytes()[0].is_ascii_digit();
         if !looks_like_name {
             // Do not echo the value: it may be a pasted token.
@@ -468,7 +489,7 @@ impl Contract {
                 "name the model id validated for this integration",
             ));
         }
-        for (pointer, _) in &self.response.fields {
+        for pointer in self.response.fields.keys() {
             if !pointer.starts_with('/') {
                 return Err(ConfigError::new(
                     path,
@@ -483,15 +504,26 @@ impl Contract {
                     path,
                     format!("`errors.classify` category {:?} is unknown", rule.category),
                 )
-                .help("use one of: request-construction, auth, validation, transient, rate-limit"));
+                .help(
+                    "use one of: request-construction, auth, validation, transient, rate-limit",
+                ));
             }
         }
         for section in Section::ALL {
             let p = self.provenance(section);
-            if time::Date::parse(&p.accessed, time::macros::format_description!("[year]-[month]-[day]")).is_err() {
+            if time::Date::parse(
+                &p.accessed,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .is_err()
+            {
                 return Err(ConfigError::new(
                     path,
-                    format!("`{}.accessed` = {:?} is not a date", section.key(), p.accessed),
+                    format!(
+                        "`{}.accessed` = {:?} is not a date",
+                        section.key(),
+                        p.accessed
+                    ),
                 )
                 .help("write the day you read the source as \"YYYY-MM-DD\""));
             }
@@ -547,40 +579,56 @@ mod tests {
         assert_eq!(c.base_url.url.get_ref(), "https://api.cometapi.com/v1");
         assert_eq!(c.auth.credential_env.get_ref(), "COMETAPI_KEY");
         assert_eq!(c.errors.cases["missing_messages"].status, vec![500]);
-        assert_eq!(c.errors.cases["unknown_model"].code.as_deref(), Some("model_not_found"));
-        assert!(Section::ALL.iter().all(|s| c.provenance(*s).status == Status::Assumed));
+        assert_eq!(
+            c.errors.cases["unknown_model"].code.as_deref(),
+            Some("model_not_found")
+        );
+        assert!(
+            Section::ALL
+                .iter()
+                .all(|s| c.provenance(*s).status == Status::Assumed)
+        );
     }
 
     #[test]
     fn rejects_unknown_key_with_line() {
         let text = template(Provider::Openai, None).replace("[usage]", "[usage]\ncolour = 1");
         let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("colour"), "{}", e.message);
-        assert!(e.message.starts_with("line "), "{}", e.message);
+        assert!(e.message().contains("colour"), "{}", e.message());
+        assert!(e.message().starts_with("line "), "{}", e.message());
     }
 
     #[test]
     fn rejects_token_in_credential_env_without_echoing_it() {
         let token = "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL";
-        let text = template(Provider::Openai, None)
-            .replace("credential_env = \"OPENAI_API_KEY\"", &format!("credential_env = \"{token}\""));
+        let text = template(Provider::Openai, None).replace(
+            "credential_env = \"OPENAI_API_KEY\"",
+            &format!("credential_env = \"{token}\""),
+        );
         let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("credential_env"));
-        assert!(!e.message.contains(token));
+        assert!(e.message().contains("credential_env"));
+        assert!(!e.message().contains(token));
     }
 
     #[test]
     fn rejects_base_url_with_credentials() {
-        let text = template(Provider::Openai, None)
-            .replace("https://api.openai.com/v1", "https://user:pw@api.openai.com/v1");
-        assert!(parse(&text).unwrap_err().message.contains("credentials"));
+        let text = template(Provider::Openai, None).replace(
+            "https://api.openai.com/v1",
+            "https://user:pw@api.openai.com/v1",
+        );
+        assert!(parse(&text).unwrap_err().message().contains("credentials"));
     }
 
     #[test]
     fn rejects_relative_path_escape() {
         let text = template(Provider::Openai, None)
             .replace("path = \"/chat/completions\"", "path = \"/../admin\"");
-        assert!(parse(&text).unwrap_err().message.contains("endpoint.path"));
+        assert!(
+            parse(&text)
+                .unwrap_err()
+                .message()
+                .contains("endpoint.path")
+        );
     }
 
     #[test]
@@ -588,14 +636,16 @@ mod tests {
         let text = template(Provider::Openai, None);
         let start = text.find("[billing]").unwrap();
         let e = parse(&text[..start]).unwrap_err();
-        assert!(e.message.contains("billing"), "{}", e.message);
+        assert!(e.message().contains("billing"), "{}", e.message());
     }
 
     #[test]
     fn rejects_bad_date_and_status() {
-        let text = template(Provider::Openai, None).replacen("status = \"assumed\"", "status = \"maybe\"", 1);
-        assert!(parse(&text).unwrap_err().message.contains("maybe"));
-        let text = template(Provider::Openai, None).replacen("accessed = \"", "accessed = \"yesterday", 1);
-        assert!(parse(&text).unwrap_err().message.contains("not a date"));
+        let text = template(Provider::Openai, None)
+            .replace("status = \"assumed\"\nurl", "status = \"maybe\"\nurl");
+        assert!(parse(&text).unwrap_err().message().contains("maybe"));
+        let text =
+            template(Provider::Openai, None).replace("accessed = \"", "accessed = \"yesterday");
+        assert!(parse(&text).unwrap_err().message().contains("not a date"));
     }
 }

@@ -60,7 +60,11 @@ fn facts(p: Provider, mock_base_url: Option<&str>) -> Facts {
             classify: "\n# CometAPI answers some client errors with 5xx: these are not transient.\n[[errors.classify]]\nstatus = 500\ncode = \"invalid_request\"\ncategory = \"validation\"\nretry = false\n\n[[errors.classify]]\nstatus = 503\ncode = \"model_not_found\"\ncategory = \"validation\"\nretry = false\n",
         },
         Provider::Openai | Provider::Generic => Facts {
-            provider: if p == Provider::Openai { "openai" } else { "generic" },
+            provider: if p == Provider::Openai {
+                "openai"
+            } else {
+                "generic"
+            },
             docs: "https://platform.openai.com/docs/api-reference/chat",
             api_page: "https://platform.openai.com/docs/api-reference/chat/create",
             help_center: "https://help.openai.com/",
@@ -82,7 +86,9 @@ fn facts(p: Provider, mock_base_url: Option<&str>) -> Facts {
             docs: "shipgate built-in mock (host/src/mock)",
             api_page: "shipgate built-in mock (host/src/mock)",
             help_center: "shipgate built-in mock (host/src/mock)",
-            base_url: mock_base_url.unwrap_or("http://127.0.0.1:8787/v1").to_owned(),
+            base_url: mock_base_url
+                .unwrap_or("http://127.0.0.1:8787/v1")
+                .to_owned(),
             credential_env: "SHIPGATE_MOCK_KEY",
             model: "mock-gpt",
             request_id_header: Some("x-request-id"),
@@ -210,9 +216,17 @@ correlation_header = "x-client-request-id"
             .map(|h| format!("request_id_header = \"{h}\"\n"))
             .unwrap_or_else(|| "# no request-id header is documented\n".into()),
         mm_status = f.missing_messages.0,
-        mm_code = f.missing_messages.1.map(|c| format!(", code = \"{c}\"")).unwrap_or_default(),
+        mm_code = f
+            .missing_messages
+            .1
+            .map(|c| format!(", code = \"{c}\""))
+            .unwrap_or_default(),
         um_status = f.unknown_model.0,
-        um_code = f.unknown_model.1.map(|c| format!(", code = \"{c}\"")).unwrap_or_default(),
+        um_code = f
+            .unknown_model
+            .1
+            .map(|c| format!(", code = \"{c}\""))
+            .unwrap_or_default(),
         classify = f.classify,
         rl_doc = f.rate_limits_documented,
         rl_notes = f.rate_limit_notes,

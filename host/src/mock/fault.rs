@@ -45,6 +45,9 @@ pub enum Fault {
     EchoKey,
     /// Answer a bad key with 400 instead of 401 (some gateways do).
     BadKeyAs400,
+    /// A hostile server: 200 echoing every request header in the body and
+    /// `Authorization` in an `x-echo-authorization` response header.
+    EchoHeaders,
 }
 
 impl FromStr for Fault {
@@ -87,11 +90,12 @@ impl FromStr for Fault {
             "litellm" => Fault::Litellm,
             "echo-key" => Fault::EchoKey,
             "bad-key-400" => Fault::BadKeyAs400,
+            "echo-headers" => Fault::EchoHeaders,
             _ => {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
-                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400"
+                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers"
                 ));
             }
         })
@@ -105,7 +109,10 @@ mod tests {
     #[test]
     fn accepts_known_faults() {
         assert_eq!("status:503".parse::<Fault>().unwrap(), Fault::Status(503));
-        assert_eq!("rate-limit:2".parse::<Fault>().unwrap(), Fault::RateLimit(2));
+        assert_eq!(
+            "rate-limit:2".parse::<Fault>().unwrap(),
+            Fault::RateLimit(2)
+        );
         assert_eq!("drop".parse::<Fault>().unwrap(), Fault::DropMidBody);
     }
 

@@ -84,7 +84,10 @@ pub struct SeenRequest {
 impl SeenRequest {
     /// The first header with this name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -104,7 +107,9 @@ pub struct MockServer {
 
 impl std::fmt::Debug for MockServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockServer").field("addr", &self.addr).finish()
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -132,7 +137,11 @@ impl MockServer {
                 })
                 .await;
         });
-        Ok(MockServer { addr, state, shutdown: Some(tx) })
+        Ok(MockServer {
+            addr,
+            state,
+            shutdown: Some(tx),
+        })
     }
 
     /// The bound address.
@@ -152,7 +161,11 @@ impl MockServer {
 
     /// Append faults to the script.
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.state.script.lock().expect("script lock").extend(faults);
+        self.state
+            .script
+            .lock()
+            .expect("script lock")
+            .extend(faults);
     }
 }
 

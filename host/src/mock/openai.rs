@@ -31,7 +31,13 @@ fn with_request_id(mut resp: Response, id: &str) -> Response {
     resp
 }
 
-fn error(status: StatusCode, message: &str, etype: &str, param: Option<&str>, code: Option<&str>) -> Response {
+fn error(
+    status: StatusCode,
+    message: &str,
+    etype: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response {
     let body = json!({"error": {"message": message, "type": etype, "param": param, "code": code}});
     (status, axum::Json(body)).into_response()
 }
@@ -39,18 +45,32 @@ fn error(status: StatusCode, message: &str, etype: &str, param: Option<&str>, co
 fn record(st: &MockState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
     let headers = headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut seen = st.seen.lock().expect("seen lock");
     // Bounded: the mock keeps the last 10 000 requests.
     if seen.len() >= 10_000 {
         seen.remove(0);
     }
-    seen.push(SeenRequest { method: method.to_string(), path: uri.path().to_owned(), headers, body: body.to_vec() });
+    seen.push(SeenRequest {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+    });
 }
 
 fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
-    if let Some(f) = headers.get(FAULT_HEADER).and_then(|v| v.to_str().ok()).and_then(|s| s.parse().ok()) {
+    if let Some(f) = headers
+        .get(FAULT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse().ok())
+    {
         return f;
     }
     if let Some(f) = st.script.lock().expect("script lock").pop_front() {
@@ -66,7 +86,10 @@ fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
 
 /// Check `Authorization: Bearer <key>`; the error response when it fails.
 fn check_auth(st: &MockState, headers: &HeaderMap, fault: &Fault) -> Option<Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Some(error(
             StatusCode::UNAUTHORIZED,
             "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
@@ -82,14 +105,25 @@ fn check_auth(st: &MockState, headers: &HeaderMap, fault: &Fault) -> Option<Resp
     let shown = if *fault == Fault::EchoKey {
         token.to_owned()
     } else if token.len() > 8 {
-        format!("{}{}{}", &token[..3], "*".repeat(4), &token[token.len() - 4..])
+        format!(
+            "{}{}{}",
+            &token[..3],
+            "*".repeat(4),
+            &token[token.len() - 4..]
+        )
     } else {
         "****".to_owned()
     };
-    let status = if *fault == Fault::BadKeyAs400 { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
+    let status = if *fault == Fault::BadKeyAs400 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
     Some(error(
         status,
-        &format!("Incorrect API key provided: {shown}. You can find your API key in your account settings."),
+        &format!(
+            "Incorrect API key provided: {shown}. You can find your API key in your account settings."
+        ),
         "invalid_request_error",
         None,
         Some("invalid_api_key"),
@@ -150,7 +184,13 @@ fn early_fault(st: &MockState, fault: &Fault, rid: &str) -> Option<Response> {
     })
 }
 
-async fn chat(State(st): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat(
+    State(st): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     record(&st, &method, &uri, &headers, &body);
     let rid = request_id();
     let fault = pick_fault(&st, &headers);
@@ -160,11 +200,14 @@ async fn chat(State(st): State<Arc<MockState>>, method: Method, uri: Uri, header
     if let Some(r) = early_fault(&st, &fault, &rid) {
         return with_request_id(r, &rid);
     }
+    if fault == Fault::EchoHeaders {
+        return with_request_id(echo_headers(&headers), &rid);
+    }
     if let Some(r) = check_auth(&st, &headers, &fault) {
         return with_request_id(r, &rid);
     }
     let resp = match validate(&st, &body) {
-        Err(r) => r,
+        Err(r) => *r,
         Ok(req) => complete(&req, &fault, &rid),
     };
     with_request_id(resp, &rid)
@@ -179,21 +222,39 @@ struct ChatReq {
     include_usage: bool,
 }
 
-fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Response> {
+fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Box<Response>> {
     let bad = |msg: &str, param: Option<&str>, code: Option<&str>| {
-        Err(error(StatusCode::BAD_REQUEST, msg, "invalid_request_error", param, code))
+        Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            msg,
+            "invalid_request_error",
+            param,
+            code,
+        )))
     };
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return bad("We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.", None, None);
+        return bad(
+            "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload.",
+            None,
+            None,
+        );
     };
     let Some(model) = v.get("model").and_then(Value::as_str) else {
         return bad("You must provide a model parameter.", Some("model"), None);
     };
     let Some(messages) = v.get("messages") else {
-        return bad("Missing required parameter: 'messages'.", Some("messages"), Some("missing_required_parameter"));
+        return bad(
+            "Missing required parameter: 'messages'.",
+            Some("messages"),
+            Some("missing_required_parameter"),
+        );
     };
     let Some(messages) = messages.as_array().filter(|m| !m.is_empty()) else {
-        return bad("Invalid 'messages': expected a non-empty array.", Some("messages"), Some("invalid_type"));
+        return bad(
+            "Invalid 'messages': expected a non-empty array.",
+            Some("messages"),
+            Some("invalid_type"),
+        );
     };
     let mut prompt_chars = 0;
     let mut last_user = String::new();
@@ -201,38 +262,54 @@ fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Response> {
         let role = m.get("role").and_then(Value::as_str);
         let content = m.get("content");
         if role.is_none() || content.is_none() {
-            return bad(&format!("Missing required parameter: 'messages[{i}].role' or 'content'."), Some("messages"), Some("missing_required_parameter"));
+            return bad(
+                &format!("Missing required parameter: 'messages[{i}].role' or 'content'."),
+                Some("messages"),
+                Some("missing_required_parameter"),
+            );
         }
-        let text = content.and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| content.map(Value::to_string).unwrap_or_default());
+        let text = content
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| content.map(Value::to_string).unwrap_or_default());
         prompt_chars += text.chars().count();
         if role == Some("user") {
             last_user = text;
         }
     }
     if !st.config.models.iter().any(|m| m == model) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::NOT_FOUND,
             &format!("The model `{model}` does not exist or you do not have access to it."),
             "invalid_request_error",
             None,
             Some("model_not_found"),
-        ));
+        )));
     }
     if prompt_chars > st.config.context_limit_chars {
         return bad(
-            &format!("This model's maximum context length is {} characters. However, your messages resulted in {prompt_chars} characters.", st.config.context_limit_chars),
+            &format!(
+                "This model's maximum context length is {} characters. However, your messages resulted in {prompt_chars} characters.",
+                st.config.context_limit_chars
+            ),
             Some("messages"),
             Some("context_length_exceeded"),
         );
     }
-    let max_tokens = v.get("max_tokens").or_else(|| v.get("max_completion_tokens")).and_then(Value::as_u64);
+    let max_tokens = v
+        .get("max_tokens")
+        .or_else(|| v.get("max_completion_tokens"))
+        .and_then(Value::as_u64);
     Ok(ChatReq {
         model: model.to_owned(),
         prompt: last_user,
         prompt_chars,
         max_tokens,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        include_usage: v.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: v
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -249,7 +326,10 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
     };
     let completion_tokens = content.split_whitespace().count() as u64;
     let prompt_tokens = (req.prompt_chars as u64).div_ceil(4) + 7;
-    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let id = format!("chatcmpl-{}", &rid[4..]);
     let usage = json!({
         "prompt_tokens": prompt_tokens,
@@ -290,8 +370,12 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
     let text = body.to_string();
     let json_ct = [(header::CONTENT_TYPE, "application/json")];
     match fault {
-        Fault::Truncated => (StatusCode::OK, json_ct, text[..text.len() / 2].to_owned()).into_response(),
-        Fault::InvalidJson => (StatusCode::OK, json_ct, "{\"id\": chatcmpl-oops,, }").into_response(),
+        Fault::Truncated => {
+            (StatusCode::OK, json_ct, text[..text.len() / 2].to_owned()).into_response()
+        }
+        Fault::InvalidJson => {
+            (StatusCode::OK, json_ct, "{\"id\": chatcmpl-oops,, }").into_response()
+        }
         Fault::Empty => (StatusCode::OK, json_ct, "").into_response(),
         Fault::Huge(n) => {
             let pad = " ".repeat((*n).min(512 * 1024 * 1024));
@@ -299,25 +383,47 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
         }
         Fault::DropMidBody => {
             let half = Bytes::from(text.as_bytes()[..text.len() / 2].to_vec());
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock dropped the connection"))];
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "mock dropped the connection",
+                )),
+            ];
             let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             r
         }
         _ => (StatusCode::OK, json_ct, text).into_response(),
     }
 }
 
-fn stream(req: &ChatReq, id: &str, created: u64, content: &str, finish: &str, usage: Value) -> Response {
+fn stream(
+    req: &ChatReq,
+    id: &str,
+    created: u64,
+    content: &str,
+    finish: &str,
+    usage: Value,
+) -> Response {
     let chunk = |delta: Value, finish: Value| {
         json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": req.model,
                "system_fingerprint": "fp_shipgate_mock",
                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     for (i, w) in content.split_whitespace().enumerate() {
-        let piece = if i == 0 { w.to_owned() } else { format!(" {w}") };
+        let piece = if i == 0 {
+            w.to_owned()
+        } else {
+            format!(" {w}")
+        };
         events.push(chunk(json!({"content": piece}), Value::Null));
     }
     events.push(chunk(json!({}), json!(finish)));
@@ -330,13 +436,50 @@ fn stream(req: &ChatReq, id: &str, created: u64, content: &str, finish: &str, us
         body.push_str(&format!("data: {e}\n\n"));
     }
     body.push_str("data: [DONE]\n\n");
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-async fn models(State(st): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+fn echo_headers(headers: &HeaderMap) -> Response {
+    let all: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let mut r = axum::Json(json!({ "headers": all })).into_response();
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        r.headers_mut().insert("x-echo-authorization", v.clone());
+    }
+    r
+}
+
+async fn models(
+    State(st): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     record(&st, &method, &uri, &headers, &[]);
     let rid = request_id();
-    if let Some(r) = check_auth(&st, &headers, &Fault::None) {
+    let fault = pick_fault(&st, &headers);
+    if let Some(r) = early_fault(&st, &fault, &rid) {
+        return with_request_id(r, &rid);
+    }
+    if fault == Fault::EchoHeaders {
+        return with_request_id(echo_headers(&headers), &rid);
+    }
+    if let Some(r) = check_auth(&st, &headers, &fault) {
         return with_request_id(r, &rid);
     }
     let data: Vec<Value> = st
@@ -345,15 +488,29 @@ async fn models(State(st): State<Arc<MockState>>, method: Method, uri: Uri, head
         .iter()
         .map(|m| json!({"id": m, "object": "model", "created": 1_700_000_000u64, "owned_by": "shipgate"}))
         .collect();
-    with_request_id(axum::Json(json!({"object": "list", "data": data})).into_response(), &rid)
+    with_request_id(
+        axum::Json(json!({"object": "list", "data": data})).into_response(),
+        &rid,
+    )
 }
 
-async fn not_found(State(st): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn not_found(
+    State(st): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     record(&st, &method, &uri, &headers, &[]);
     let _ = &st.origin;
     let rid = request_id();
     with_request_id(
-        error(StatusCode::NOT_FOUND, &format!("Invalid URL ({method} {})", uri.path()), "invalid_request_error", None, None),
+        error(
+            StatusCode::NOT_FOUND,
+            &format!("Invalid URL ({method} {})", uri.path()),
+            "invalid_request_error",
+            None,
+            None,
+        ),
         &rid,
     )
 }

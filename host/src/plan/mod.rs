@@ -282,10 +282,16 @@ struct PluginWire {
     // Read only to validate keys and types with line numbers; the effective
     // values are merged from the raw tables.
     #[serde(default)]
-    #[expect(dead_code, reason = "validated on parse; effective values come from the merged tables")]
+    #[expect(
+        dead_code,
+        reason = "validated on parse; effective values come from the merged tables"
+    )]
     thresholds: Option<Thresholds>,
     #[serde(default)]
-    #[expect(dead_code, reason = "validated on parse; effective values come from the merged tables")]
+    #[expect(
+        dead_code,
+        reason = "validated on parse; effective values come from the merged tables"
+    )]
     limits: Option<SandboxLimits>,
     #[serde(default)]
     grants: Grants,
@@ -320,7 +326,8 @@ impl Plan {
     ) -> Result<Plan, ConfigError> {
         let help = "see the plan section of the README for every key";
         // 1. Validate the file as written, so errors point at its lines.
-        let _: PlanWire = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e, help))?;
+        let _: PlanWire =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e, help))?;
         // 2. Apply overrides on the document, then read the effective plan.
         let mut doc: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e, help))?;
@@ -332,38 +339,67 @@ impl Plan {
                 .help("check the --set / SHIPGATE_SET assignments")
         })?;
         if wire.schema != PLAN_SCHEMA {
-            return Err(ConfigError::new(path, format!("`schema = {}` is not supported", wire.schema))
-                .help(format!("this shipgate reads plan schema {PLAN_SCHEMA}")));
+            return Err(ConfigError::new(
+                path,
+                format!("`schema = {}` is not supported", wire.schema),
+            )
+            .help(format!("this shipgate reads plan schema {PLAN_SCHEMA}")));
         }
         let base_dir = path.parent().unwrap_or(Path::new("."));
-        let raw_plugins = doc.get("plugins").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+        let raw_plugins = doc
+            .get("plugins")
+            .and_then(|p| p.as_array())
+            .cloned()
+            .unwrap_or_default();
         let mut plugins = Vec::new();
         for (i, (p, raw)) in wire.plugins.into_iter().zip(raw_plugins).enumerate() {
             let at = format!("plugins[{i}]");
             let source = match (&p.name, &p.path) {
                 (_, Some(file)) => PluginSource::File(base_dir.join(file)),
-                (Some(n), None) if bundled.contains(&n.as_str()) => PluginSource::Bundled(n.clone()),
+                (Some(n), None) if bundled.contains(&n.as_str()) => {
+                    PluginSource::Bundled(n.clone())
+                }
                 (Some(n), None) => {
-                    return Err(ConfigError::new(path, format!("`{at}.name` = {n:?} is not a bundled check"))
-                        .help(format!("bundled checks: {}; or give `path = \"check.wasm\"`", bundled.join(", "))));
+                    return Err(ConfigError::new(
+                        path,
+                        format!("`{at}.name` = {n:?} is not a bundled check"),
+                    )
+                    .help(format!(
+                        "bundled checks: {}; or give `path = \"check.wasm\"`",
+                        bundled.join(", ")
+                    )));
                 }
                 (None, None) => {
-                    return Err(ConfigError::new(path, format!("`{at}` has neither `name` nor `path`"))
-                        .help("write `name = \"canary\"` for a bundled check or `path = \"my.wasm\"`"));
+                    return Err(ConfigError::new(
+                        path,
+                        format!("`{at}` has neither `name` nor `path`"),
+                    )
+                    .help(
+                        "write `name = \"canary\"` for a bundled check or `path = \"my.wasm\"`",
+                    ));
                 }
             };
             let name = p.name.clone().unwrap_or_else(|| match &source {
-                PluginSource::File(f) => f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                PluginSource::File(f) => f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 PluginSource::Bundled(n) => n.clone(),
             });
             if let Some(h) = &p.sha256
                 && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
             {
-                return Err(ConfigError::new(path, format!("`{at}.sha256` is not 64 hex digits"))
-                    .help("pin with the output of `sha256sum check.wasm`"));
+                return Err(
+                    ConfigError::new(path, format!("`{at}.sha256` is not 64 hex digits"))
+                        .help("pin with the output of `sha256sum check.wasm`"),
+                );
             }
             let merged = |key: &str| -> toml::Table {
-                let mut t = doc.get(key).and_then(|v| v.as_table()).cloned().unwrap_or_default();
+                let mut t = doc
+                    .get(key)
+                    .and_then(|v| v.as_table())
+                    .cloned()
+                    .unwrap_or_default();
                 let own_key = if key == "sandbox" { "limits" } else { key };
                 if let Some(own) = raw.get(own_key).and_then(|v| v.as_table()) {
                     for (k, v) in own {
@@ -372,16 +408,27 @@ impl Plan {
                 }
                 t
             };
-            let thresholds: Thresholds = merged("thresholds").try_into().map_err(|e: toml::de::Error| {
-                ConfigError::new(path, format!("`{at}.thresholds`: {}", e.message().trim()))
-            })?;
-            let limits: SandboxLimits = merged("sandbox").try_into().map_err(|e: toml::de::Error| {
-                ConfigError::new(path, format!("`{at}.limits`: {}", e.message().trim()))
-            })?;
+            let thresholds: Thresholds =
+                merged("thresholds")
+                    .try_into()
+                    .map_err(|e: toml::de::Error| {
+                        ConfigError::new(path, format!("`{at}.thresholds`: {}", e.message().trim()))
+                    })?;
+            let limits: SandboxLimits =
+                merged("sandbox").try_into().map_err(|e: toml::de::Error| {
+                    ConfigError::new(path, format!("`{at}.limits`: {}", e.message().trim()))
+                })?;
             let settings = p
                 .settings
                 .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
                 .collect();
             plugins.push(PluginSpec {
                 name,
@@ -400,17 +447,27 @@ impl Plan {
         let mut seen = std::collections::BTreeSet::new();
         for p in &plugins {
             if !seen.insert(p.name.clone()) {
-                return Err(ConfigError::new(path, format!("plugin name {:?} appears twice", p.name))
-                    .help("give each [[plugins]] entry a distinct `name`"));
+                return Err(ConfigError::new(
+                    path,
+                    format!("plugin name {:?} appears twice", p.name),
+                )
+                .help("give each [[plugins]] entry a distinct `name`"));
             }
         }
         for item in wire.attestations.keys() {
             if !crate::checklist::ITEMS.iter().any(|c| c.id == item) {
-                return Err(ConfigError::new(path, format!("`attestations.{item}` is not a checklist item"))
-                    .help(format!(
-                        "checklist items: {}",
-                        crate::checklist::ITEMS.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
-                    )));
+                return Err(ConfigError::new(
+                    path,
+                    format!("`attestations.{item}` is not a checklist item"),
+                )
+                .help(format!(
+                    "checklist items: {}",
+                    crate::checklist::ITEMS
+                        .iter()
+                        .map(|c| c.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         Ok(Plan {
@@ -429,7 +486,11 @@ impl Plan {
     /// # Errors
     ///
     /// As [`Plan::parse`], plus an unreadable file.
-    pub fn load(path: &Path, bundled: &[&str], overrides: &[Override]) -> Result<Plan, ConfigError> {
+    pub fn load(
+        path: &Path,
+        bundled: &[&str],
+        overrides: &[Override],
+    ) -> Result<Plan, ConfigError> {
         let text = ConfigError::read(path, "plan")?;
         Plan::parse(path, &text, bundled, overrides)
     }
@@ -440,7 +501,12 @@ impl Plan {
     ///
     /// Only when an override is invalid.
     pub fn builtin(bundled: &[&str], overrides: &[Override]) -> Result<Plan, ConfigError> {
-        let mut plan = Plan::parse(Path::new("<built-in plan>"), &default_plan_toml(bundled), bundled, overrides)?;
+        let mut plan = Plan::parse(
+            Path::new("<built-in plan>"),
+            &default_plan_toml(bundled),
+            bundled,
+            overrides,
+        )?;
         plan.origin = "built-in".into();
         Ok(plan)
     }
@@ -471,7 +537,15 @@ mod tests {
         let p = parse(text, &[]).unwrap();
         assert_eq!(p.plugins[0].thresholds.latency_ms, 900);
         assert_eq!(p.plugins[0].thresholds.latency_hard_ms, 5000);
-        let p = parse(text, &["canary.latency_ms=800", "sandbox.deadline_ms=1234", "canary.mode=fast"]).unwrap();
+        let p = parse(
+            text,
+            &[
+                "canary.latency_ms=800",
+                "sandbox.deadline_ms=1234",
+                "canary.mode=fast",
+            ],
+        )
+        .unwrap();
         assert_eq!(p.plugins[0].thresholds.latency_ms, 800);
         assert_eq!(p.plugins[0].limits.deadline_ms, 1234);
         assert_eq!(p.plugins[0].settings["mode"], "fast");
@@ -480,36 +554,57 @@ mod tests {
     #[test]
     fn rejects_unknown_key_with_line() {
         let e = parse("schema = 1\n[thresholds]\nlatency = 5\n", &[]).unwrap_err();
-        assert!(e.message.starts_with("line 3"), "{}", e.message);
-        assert!(e.message.contains("latency"), "{}", e.message);
+        assert!(e.message().starts_with("line 3"), "{}", e.message());
+        assert!(e.message().contains("latency"), "{}", e.message());
     }
 
     #[test]
     fn rejects_wrong_type() {
         let e = parse("schema = 1\n[thresholds]\nlatency_ms = \"fast\"\n", &[]).unwrap_err();
-        assert!(e.message.contains("line 3"), "{}", e.message);
+        assert!(e.message().contains("line 3"), "{}", e.message());
     }
 
     #[test]
     fn rejects_unknown_plugin_and_bad_pin() {
         let e = parse("schema = 1\n[[plugins]]\nname = \"nope\"\n", &[]).unwrap_err();
-        assert!(e.message.contains("not a bundled check"));
-        let e = parse("schema = 1\n[[plugins]]\nname = \"canary\"\nsha256 = \"abc\"\n", &[]).unwrap_err();
-        assert!(e.message.contains("sha256"));
+        assert!(e.message().contains("not a bundled check"));
+        let e = parse(
+            "schema = 1\n[[plugins]]\nname = \"canary\"\nsha256 = \"abc\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message().contains("sha256"));
     }
 
     #[test]
     fn rejects_bad_override() {
-        let e = parse("schema = 1\n[[plugins]]\nname = \"canary\"\n", &["thresholds.latency_ms=soon"]).unwrap_err();
-        assert!(e.message.contains("after overrides"), "{}", e.message);
-        let e = parse("schema = 1\n[[plugins]]\nname = \"canary\"\n", &["ghost.latency_ms=1"]).unwrap_err();
-        assert!(e.message.contains("ghost"), "{}", e.message);
+        let e = parse(
+            "schema = 1\n[[plugins]]\nname = \"canary\"\n",
+            &["thresholds.latency_ms=soon"],
+        )
+        .unwrap_err();
+        assert!(e.message().contains("after overrides"), "{}", e.message());
+        let e = parse(
+            "schema = 1\n[[plugins]]\nname = \"canary\"\n",
+            &["ghost.latency_ms=1"],
+        )
+        .unwrap_err();
+        assert!(e.message().contains("ghost"), "{}", e.message());
     }
 
     #[test]
     fn rejects_unknown_attestation_and_empty_plan() {
-        let e = parse("schema = 1\n[attestations]\nvibes = \"ok\"\n[[plugins]]\nname = \"canary\"\n", &[]).unwrap_err();
-        assert!(e.message.contains("vibes"));
-        assert!(parse("schema = 1\n", &[]).unwrap_err().message.contains("no plugins"));
+        let e = parse(
+            "schema = 1\n[attestations]\nvibes = \"ok\"\n[[plugins]]\nname = \"canary\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message().contains("vibes"));
+        assert!(
+            parse("schema = 1\n", &[])
+                .unwrap_err()
+                .message()
+                .contains("no plugins")
+        );
     }
 }

@@ -20,12 +20,14 @@ impl FromStr for Override {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| format!("override {s:?} is not KEY=VALUE (e.g. thresholds.latency_ms=800)"))?;
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            format!("override {s:?} is not KEY=VALUE (e.g. thresholds.latency_ms=800)")
+        })?;
         let key: Vec<String> = k.trim().split('.').map(str::to_owned).collect();
         if key.len() < 2 || key.iter().any(String::is_empty) {
-            return Err(format!("override key {k:?} needs a table and a key, e.g. canary.latency_ms"));
+            return Err(format!(
+                "override key {k:?} needs a table and a key, e.g. canary.latency_ms"
+            ));
         }
         let value = toml::from_str::<toml::Table>(&format!("v = {}", v.trim()))
             .ok()
@@ -93,7 +95,10 @@ impl Override {
                     self.raw
                 )
             })?;
-        let path: Vec<String> = if matches!(rest[0].as_str(), "settings" | "thresholds" | "limits" | "grants") {
+        let path: Vec<String> = if matches!(
+            rest[0].as_str(),
+            "settings" | "thresholds" | "limits" | "grants"
+        ) {
             rest.to_vec()
         } else if rest.len() == 1 && keys_of(&Thresholds::default()).contains(&rest[0]) {
             vec!["thresholds".into(), rest[0].clone()]

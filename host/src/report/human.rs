@@ -11,18 +11,41 @@ use std::io::{self, Write};
 ///
 /// The writer's error.
 pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
     let outcome = r.decision.outcome;
     let badge = match outcome {
         Outcome::Ship => paint("1;32", outcome.label()),
         Outcome::ShipBehindFlag => paint("1;33", outcome.label()),
         Outcome::Hold => paint("1;31", outcome.label()),
     };
-    let provider = r.contract.pointer("/provider").and_then(|v| v.as_str()).unwrap_or("?");
-    let base = r.contract.pointer("/base_url/url").and_then(|v| v.as_str()).unwrap_or("?");
+    let provider = r
+        .contract
+        .pointer("/provider")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?");
+    let base = r
+        .contract
+        .pointer("/base_url/url")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?");
     writeln!(w, "\n  decision: {badge}   ({provider} at {base})")?;
-    let failed_plugins = r.plugins.iter().filter(|p| p.status != crate::runtime::RunStatus::Completed).count();
-    let verified = r.decision.checklist.iter().filter(|e| matches!(e.status, ItemStatus::Verified | ItemStatus::Attested)).count();
+    let failed_plugins = r
+        .plugins
+        .iter()
+        .filter(|p| p.status != crate::runtime::RunStatus::Completed)
+        .count();
+    let verified = r
+        .decision
+        .checklist
+        .iter()
+        .filter(|e| matches!(e.status, ItemStatus::Verified | ItemStatus::Attested))
+        .count();
     writeln!(
         w,
         "  findings: {} pass, {} warn, {} fail, {} skip · plugins: {} ran, {} failed · checklist: {verified}/{} verified · requests: {}",
@@ -36,7 +59,17 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
         r.telemetry.len()
     )?;
     if !r.complete {
-        writeln!(w, "  {}", paint("1;31", &format!("incomplete run: {}", r.incomplete_reason.as_deref().unwrap_or("?"))))?;
+        writeln!(
+            w,
+            "  {}",
+            paint(
+                "1;31",
+                &format!(
+                    "incomplete run: {}",
+                    r.incomplete_reason.as_deref().unwrap_or("?")
+                )
+            )
+        )?;
     }
     let shown = r.decision.reasons.iter().take(8);
     for reason in shown {
@@ -48,7 +81,11 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
         writeln!(w, "    {tag}  {}", reason.message)?;
     }
     if r.decision.reasons.len() > 8 {
-        writeln!(w, "    … {} more reasons in report.md", r.decision.reasons.len() - 8)?;
+        writeln!(
+            w,
+            "    … {} more reasons in report.md",
+            r.decision.reasons.len() - 8
+        )?;
     }
     for p in &r.plugins {
         let state = match &p.status {

@@ -23,7 +23,12 @@ pub fn render(record: &Record, warn: JunitWarn) -> Result<String, quick_junit::S
     } else {
         TestCaseStatus::non_success(NonSuccessKind::Failure)
     };
-    let why: Vec<String> = record.decision.reasons.iter().map(|r| r.message.clone()).collect();
+    let why: Vec<String> = record
+        .decision
+        .reasons
+        .iter()
+        .map(|r| r.message.clone())
+        .collect();
     if record.decision.outcome != Outcome::Ship {
         status.set_message(format!("decision: {}", record.decision.outcome.label()));
         status.set_description(why.join("\n"));
@@ -38,9 +43,13 @@ pub fn render(record: &Record, warn: JunitWarn) -> Result<String, quick_junit::S
             let mut status = match (f.verdict, warn) {
                 (Verdict::Pass, _) | (Verdict::Warn, JunitWarn::Pass) => TestCaseStatus::success(),
                 (Verdict::Skip, _) => TestCaseStatus::skipped(),
-                (Verdict::Fail, _) | (Verdict::Warn, JunitWarn::Failure) => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                (Verdict::Fail, _) | (Verdict::Warn, JunitWarn::Failure) => {
+                    TestCaseStatus::non_success(NonSuccessKind::Failure)
+                }
             };
-            if matches!(f.verdict, Verdict::Fail | Verdict::Skip) || (f.verdict == Verdict::Warn && warn == JunitWarn::Failure) {
+            if matches!(f.verdict, Verdict::Fail | Verdict::Skip)
+                || (f.verdict == Verdict::Warn && warn == JunitWarn::Failure)
+            {
                 status.set_message(f.detail.clone());
             }
             let mut case = TestCase::new(format!("{} {}", f.id, f.title), status);

@@ -26,23 +26,51 @@ fn mark(v: Verdict) -> &'static str {
 ///
 /// The writer's error.
 pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
-    let provider = r.contract.pointer("/provider").and_then(|v| v.as_str()).unwrap_or("?");
-    let base = r.contract.pointer("/base_url/url").and_then(|v| v.as_str()).unwrap_or("?");
+    let provider = r
+        .contract
+        .pointer("/provider")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?");
+    let base = r
+        .contract
+        .pointer("/base_url/url")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?");
     writeln!(w, "# shipgate validation record\n")?;
     writeln!(w, "## Decision: **{}**\n", r.decision.outcome.label())?;
     if !r.complete {
-        writeln!(w, "> **Incomplete run:** {}\n", r.incomplete_reason.as_deref().unwrap_or("unknown"))?;
+        writeln!(
+            w,
+            "> **Incomplete run:** {}\n",
+            r.incomplete_reason.as_deref().unwrap_or("unknown")
+        )?;
     }
     if r.decision.reasons.is_empty() {
-        writeln!(w, "Every covered checklist item passed and the contract is verified.\n")?;
+        writeln!(
+            w,
+            "Every covered checklist item passed and the contract is verified.\n"
+        )?;
     }
     for reason in &r.decision.reasons {
-        writeln!(w, "- **{}** ({}): {}", reason.leads_to.label(), reason.rule, reason.message)?;
+        writeln!(
+            w,
+            "- **{}** ({}): {}",
+            reason.leads_to.label(),
+            reason.rule,
+            reason.message
+        )?;
     }
     writeln!(
         w,
         "\nRun `{}` against `{provider}` (`{base}`), {} → {}, shipgate {}. Findings: {} pass, {} warn, {} fail, {} skip.\n",
-        r.run_id, r.started_at, r.ended_at, r.tool.version, r.counts.pass, r.counts.warn, r.counts.fail, r.counts.skip
+        r.run_id,
+        r.started_at,
+        r.ended_at,
+        r.tool.version,
+        r.counts.pass,
+        r.counts.warn,
+        r.counts.fail,
+        r.counts.skip
     )?;
     writeln!(w, "## Production readiness checklist\n")?;
     writeln!(w, "| Item | Status | Covered by |\n|---|---|---|")?;
@@ -54,7 +82,11 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
             ItemStatus::Attested => "📝 attested",
             ItemStatus::NotVerified => "— not verified",
         };
-        let by = if let Some(a) = &e.attestation { format!("attested: {a}") } else { e.findings.join(", ") };
+        let by = if let Some(a) = &e.attestation {
+            format!("attested: {a}")
+        } else {
+            e.findings.join(", ")
+        };
         writeln!(w, "| {} | {status} | {} |", cell(&e.title), cell(&by))?;
     }
     writeln!(w, "\n## Findings\n")?;
@@ -75,20 +107,48 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         )?;
         writeln!(w, "| Verdict | Finding | Detail |\n|---|---|---|")?;
         for f in r.findings.iter().filter(|f| f.plugin == p.name) {
-            writeln!(w, "| {} | `{}` {} | {} |", mark(f.verdict), f.id, cell(&f.title), cell(&f.detail))?;
+            writeln!(
+                w,
+                "| {} | `{}` {} | {} |",
+                mark(f.verdict),
+                f.id,
+                cell(&f.title),
+                cell(&f.detail)
+            )?;
         }
         writeln!(w)?;
     }
     writeln!(w, "## Contract snapshot ({})\n", r.contract_source)?;
-    writeln!(w, "| Section | Status | Source | Accessed |\n|---|---|---|---|")?;
+    writeln!(
+        w,
+        "| Section | Status | Source | Accessed |\n|---|---|---|---|"
+    )?;
     for s in crate::contract::Section::ALL {
         let sec = r.contract.get(s.key());
-        let g = |k: &str| sec.and_then(|x| x.get(k)).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-        let status = if g("status") == "verified" { "verified".to_owned() } else { format!("**{}**", g("status")) };
-        writeln!(w, "| {} | {status} | {} | {} |", s.key(), cell(&g("source")), g("accessed"))?;
+        let g = |k: &str| {
+            sec.and_then(|x| x.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let status = if g("status") == "verified" {
+            "verified".to_owned()
+        } else {
+            format!("**{}**", g("status"))
+        };
+        writeln!(
+            w,
+            "| {} | {status} | {} | {} |",
+            s.key(),
+            cell(&g("source")),
+            g("accessed")
+        )?;
     }
     writeln!(w, "\n## Telemetry\n")?;
-    writeln!(w, "| Operation | Requests | Statuses | p50 ms | p95 ms | Retries | Timeouts |\n|---|---|---|---|---|---|---|")?;
+    writeln!(
+        w,
+        "| Operation | Requests | Statuses | p50 ms | p95 ms | Retries | Timeouts |\n|---|---|---|---|---|---|---|"
+    )?;
     for o in &r.telemetry_summary {
         let statuses: Vec<String> = o.statuses.iter().map(|(k, v)| format!("{k}×{v}")).collect();
         writeln!(

@@ -179,11 +179,18 @@ impl Record {
         by_op
             .into_iter()
             .map(|(operation, ts)| {
-                let mut lat: Vec<u64> = ts.iter().filter(|t| t.status.is_some()).map(|t| t.latency_ms).collect();
+                let mut lat: Vec<u64> = ts
+                    .iter()
+                    .filter(|t| t.status.is_some())
+                    .map(|t| t.latency_ms)
+                    .collect();
                 lat.sort_unstable();
                 let mut statuses = BTreeMap::new();
                 for t in &ts {
-                    let k = t.status.map(|s| s.to_string()).unwrap_or_else(|| t.outcome.clone());
+                    let k = t
+                        .status
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| t.outcome.clone());
                     *statuses.entry(k).or_insert(0) += 1;
                 }
                 OperationSummary {
@@ -240,13 +247,16 @@ pub struct RecordPaths {
 /// The I/O error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".shipgate-").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".shipgate-")
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     // Records are shared with later operators: readable like any other file.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -266,8 +276,9 @@ pub fn write_record_dir(
     junit_warn: JunitWarn,
 ) -> std::io::Result<RecordPaths> {
     let dir = out.join(&record.run_id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+    })?;
     let paths = RecordPaths {
         record: dir.join("record.json"),
         report: dir.join("report.md"),
@@ -275,7 +286,8 @@ pub fn write_record_dir(
         log: dir.join("log.jsonl"),
         dir,
     };
-    let json = serde_json::to_vec_pretty(&record.to_json(redactor)).map_err(std::io::Error::other)?;
+    let json =
+        serde_json::to_vec_pretty(&record.to_json(redactor)).map_err(std::io::Error::other)?;
     let mut md = Vec::new();
     super::markdown::render(record, &mut md)?;
     let md = redactor.redact(&String::from_utf8_lossy(&md)).into_owned();
@@ -295,8 +307,9 @@ pub fn write_record_dir(
         (&paths.report, md.as_bytes()),
         (&paths.record, json.as_slice()),
     ] {
-        write_atomic(path, bytes)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))?;
+        write_atomic(path, bytes).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?;
     }
     Ok(paths)
 }
@@ -321,6 +334,10 @@ mod tests {
         write_atomic(&p, b"first").unwrap();
         write_atomic(&p, b"second").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 }

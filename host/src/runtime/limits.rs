@@ -30,16 +30,28 @@ pub struct Limiter {
 impl Limiter {
     /// A limiter with a linear-memory cap in bytes (summed over memories).
     pub fn new(memory_cap: usize) -> Self {
-        Limiter { memory_cap, total: 0, hit: None }
+        Limiter {
+            memory_cap,
+            total: 0,
+            hit: None,
+        }
     }
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let next = self.total.saturating_sub(current).saturating_add(desired);
         // Enforce: sandbox.memory_mib.
         if next > self.memory_cap {
-            let msg = format!("linear memory growth to {} MiB refused", next / (1024 * 1024));
+            let msg = format!(
+                "linear memory growth to {} MiB refused",
+                next / (1024 * 1024)
+            );
             self.hit = Some(msg.clone());
             wasmtime::bail!(msg);
         }
@@ -47,9 +59,16 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
-            self.hit = Some(format!("table growth to {desired} elements refused (cap {MAX_TABLE_ELEMENTS})"));
+            self.hit = Some(format!(
+                "table growth to {desired} elements refused (cap {MAX_TABLE_ELEMENTS})"
+            ));
             wasmtime::bail!("table limit");
         }
         Ok(true)

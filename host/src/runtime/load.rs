@@ -23,7 +23,9 @@ pub enum LoadError {
         found: String,
     },
     /// A core module, not a component.
-    #[error("{file}: a core wasm module, not a component (build it with `cargo build --target wasm32-wasip2`)")]
+    #[error(
+        "{file}: a core wasm module, not a component (build it with `cargo build --target wasm32-wasip2`)"
+    )]
     CoreModule {
         /// The file.
         file: String,
@@ -39,7 +41,9 @@ pub enum LoadError {
         found: String,
     },
     /// Built against another version of the WIT package.
-    #[error("{file}: built for {WIT_PACKAGE}@{found}, this shipgate implements {WIT_PACKAGE}@{WIT_VERSION}")]
+    #[error(
+        "{file}: built for {WIT_PACKAGE}@{found}, this shipgate implements {WIT_PACKAGE}@{WIT_VERSION}"
+    )]
     IncompatibleVersion {
         /// The file.
         file: String,
@@ -47,7 +51,9 @@ pub enum LoadError {
         found: String,
     },
     /// A component of another world.
-    #[error("{file}: not a shipgate plugin (expected the `{WIT_PACKAGE}/plugin@{WIT_VERSION}` world: {detail})")]
+    #[error(
+        "{file}: not a shipgate plugin (expected the `{WIT_PACKAGE}/plugin@{WIT_VERSION}` world: {detail})"
+    )]
     WrongWorld {
         /// The file.
         file: String,
@@ -77,7 +83,10 @@ pub struct LoadedPlugin {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("name", &self.name).field("sha256", &self.sha256).finish()
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
@@ -93,7 +102,13 @@ impl Runtime {
     ///
     /// A [`LoadError`] naming `source` when the bytes are not a component, the
     /// pin does not match, or the component targets another world or version.
-    pub fn load(&self, name: &str, source: &str, bytes: &[u8], pin: Option<&str>) -> Result<LoadedPlugin, LoadError> {
+    pub fn load(
+        &self,
+        name: &str,
+        source: &str,
+        bytes: &[u8],
+        pin: Option<&str>,
+    ) -> Result<LoadedPlugin, LoadError> {
         let file = source.to_owned();
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             let found = if bytes.is_empty() {
@@ -111,42 +126,79 @@ impl Runtime {
         if let Some(expected) = pin
             && !expected.eq_ignore_ascii_case(&sha256)
         {
-            return Err(LoadError::Sha256Mismatch { file, expected: expected.to_owned(), found: sha256 });
+            return Err(LoadError::Sha256Mismatch {
+                file,
+                expected: expected.to_owned(),
+                found: sha256,
+            });
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| LoadError::Invalid { file: file.clone(), detail: first_line(&e) })?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            file: file.clone(),
+            detail: first_line(&e),
+        })?;
         let ty = component.component_type();
-        let mut names: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        let mut names: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
         names.extend(exports.iter().cloned());
         for n in &names {
             if let Some(rest) = n.strip_prefix(WIT_PACKAGE)
                 && let Some((_, version)) = rest.split_once('@')
                 && version != WIT_VERSION
             {
-                return Err(LoadError::IncompatibleVersion { file, found: version.to_owned() });
+                return Err(LoadError::IncompatibleVersion {
+                    file,
+                    found: version.to_owned(),
+                });
             }
         }
         let check_export = format!("{WIT_PACKAGE}/check@{WIT_VERSION}");
         if !exports.contains(&check_export) {
             return Err(LoadError::WrongWorld {
                 file,
-                detail: format!("it does not export `{check_export}` (exports: {})", list(&exports)),
+                detail: format!(
+                    "it does not export `{check_export}` (exports: {})",
+                    list(&exports)
+                ),
             });
         }
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::WrongWorld { file: file.clone(), detail: first_line(&e) })?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| LoadError::WrongWorld { file: file.clone(), detail: first_line(&e) })?;
-        Ok(LoadedPlugin { name: name.to_owned(), source: file, sha256, pre })
+            .map_err(|e| LoadError::WrongWorld {
+                file: file.clone(),
+                detail: first_line(&e),
+            })?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| LoadError::WrongWorld {
+            file: file.clone(),
+            detail: first_line(&e),
+        })?;
+        Ok(LoadedPlugin {
+            name: name.to_owned(),
+            source: file,
+            sha256,
+            pre,
+        })
     }
 }
 
 fn list(v: &[String]) -> String {
-    if v.is_empty() { "none".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 fn first_line(e: &wasmtime::Error) -> String {
-    format!("{e:#}").lines().next().unwrap_or_default().to_owned()
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -152,11 +152,18 @@ impl Runtime {
         let mut linker = Linker::<HostState>::new(&engine);
         let link = |r: wasmtime::Result<()>| r.map_err(|e| RuntimeError(format!("{e:#}")));
         link(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
-        link(bindings::shipgate::plugin::http::add_to_linker::<_, HasSelf<HttpCtx>>(&mut linker, |s| &mut s.http))?;
-        link(bindings::shipgate::plugin::log::add_to_linker::<_, HasSelf<LogCtx>>(&mut linker, |s| &mut s.log))?;
-        link(bindings::shipgate::plugin::context::add_to_linker::<_, HasSelf<ContextCtx>>(&mut linker, |s| {
-            &mut s.context
-        }))?;
+        link(bindings::shipgate::plugin::http::add_to_linker::<
+            _,
+            HasSelf<HttpCtx>,
+        >(&mut linker, |s| &mut s.http))?;
+        link(bindings::shipgate::plugin::log::add_to_linker::<
+            _,
+            HasSelf<LogCtx>,
+        >(&mut linker, |s| &mut s.log))?;
+        link(bindings::shipgate::plugin::context::add_to_linker::<
+            _,
+            HasSelf<ContextCtx>,
+        >(&mut linker, |s| &mut s.context))?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker_engine = engine.weak();
         let ticker_stop = stop.clone();
@@ -172,7 +179,11 @@ impl Runtime {
                 }
             })
             .map_err(|e| RuntimeError(e.to_string()))?;
-        Ok(Runtime { engine, linker, stop })
+        Ok(Runtime {
+            engine,
+            linker,
+            stop,
+        })
     }
 
     /// The engine.
@@ -206,7 +217,11 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let fuel = if limits.fuel > 0 { limits.fuel } else { u64::MAX };
+        let fuel = if limits.fuel > 0 {
+            limits.fuel
+        } else {
+            u64::MAX
+        };
         let _ = store.set_fuel(fuel);
         // Enforce: sandbox.deadline_ms for guest code (epochs) ...
         let until = started + deadline;
@@ -256,8 +271,16 @@ impl Runtime {
                     );
                 }
                 let kept: Vec<_> = raw.into_iter().take(limits.max_findings as usize).collect();
-                findings_out.extend(findings::from_guest(&name, kept, limits.max_finding_bytes, &redactor));
-                if findings_out.iter().any(|f| f.kind == FindingKind::PluginError) {
+                findings_out.extend(findings::from_guest(
+                    &name,
+                    kept,
+                    limits.max_finding_bytes,
+                    &redactor,
+                ));
+                if findings_out
+                    .iter()
+                    .any(|f| f.kind == FindingKind::PluginError)
+                {
                     RunStatus::Failed("findings over sandbox.max_findings".into())
                 } else {
                     RunStatus::Completed
@@ -275,7 +298,14 @@ impl Runtime {
                 RunStatus::Failed(format!("check returned an error: {msg}"))
             }
             Ok(Err(trap)) => {
-                let f = trap_finding(&name, &limits, &trap, store.data().limiter.hit.as_deref(), elapsed, &redactor);
+                let f = trap_finding(
+                    &name,
+                    &limits,
+                    &trap,
+                    store.data().limiter.hit.as_deref(),
+                    elapsed,
+                    &redactor,
+                );
                 let reason = f.detail.clone();
                 findings_out.push(f);
                 RunStatus::Failed(reason)
@@ -301,8 +331,16 @@ impl Runtime {
         }
         for (stream, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
             let bytes = pipe.contents();
-            for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()).take(200) {
-                data.log.write(if stream == "stderr" { "warn" } else { "info" }, line, vec![("stream".into(), stream.into())]);
+            for line in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .take(200)
+            {
+                data.log.write(
+                    if stream == "stderr" { "warn" } else { "info" },
+                    line,
+                    vec![("stream".into(), stream.into())],
+                );
             }
         }
         if data.log.dropped > 0 {
@@ -322,12 +360,24 @@ impl Runtime {
             );
         }
         let requests = data.http.requests_sent();
-        let fuel_used = (limits.fuel > 0).then(|| fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
+        let fuel_used =
+            (limits.fuel > 0).then(|| fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
         let (version, summary, covers) = match descriptor {
             Some(d) => (
-                Some(redactor.redact(&d.version.chars().take(64).collect::<String>()).into_owned()),
-                Some(redactor.redact(&d.summary.chars().take(512).collect::<String>()).into_owned()),
-                d.covers.into_iter().filter(|c| crate::checklist::item(c).is_some()).collect(),
+                Some(
+                    redactor
+                        .redact(&d.version.chars().take(64).collect::<String>())
+                        .into_owned(),
+                ),
+                Some(
+                    redactor
+                        .redact(&d.summary.chars().take(512).collect::<String>())
+                        .into_owned(),
+                ),
+                d.covers
+                    .into_iter()
+                    .filter(|c| crate::checklist::item(c).is_some())
+                    .collect(),
             ),
             None => (None, None, Vec::new()),
         };

@@ -68,43 +68,63 @@ fn judge(r: &ChatResponse, target: &context::Target, limits: &context::Limits) -
             .evidence("base_url", &target.base_url)
             .evidence("path", &target.chat_path)
             .covers([item::BASE_URL_VERIFIED]),
-        Finding::check(status != 401 && status != 403, "canary.auth", "authentication succeeds")
-            .detail(format!("HTTP {status} with the credential from ${}", target.credential_env))
-            .evidence("status", status)
-            .covers([item::AUTH_VERIFIED]),
-        Finding::check(r.http.is_success(), "canary.status", "response status is successful")
-            .detail(format!("HTTP {status}, classified {}", r.http.category))
-            .evidence("status", status)
-            .evidence("category", r.http.category)
-            .covers([item::ENDPOINT_VERIFIED]),
+        Finding::check(
+            status != 401 && status != 403,
+            "canary.auth",
+            "authentication succeeds",
+        )
+        .detail(format!(
+            "HTTP {status} with the credential from ${}",
+            target.credential_env
+        ))
+        .evidence("status", status)
+        .covers([item::AUTH_VERIFIED]),
+        Finding::check(
+            r.http.is_success(),
+            "canary.status",
+            "response status is successful",
+        )
+        .detail(format!("HTTP {status}, classified {}", r.http.category))
+        .evidence("status", status)
+        .evidence("category", r.http.category)
+        .covers([item::ENDPOINT_VERIFIED]),
     ];
     if !r.http.is_success() {
         return out;
     }
-    out.push(match r.content() {
-        Some(c) if c.trim() == "READY" => {
-            Finding::pass("canary.content", "parser extracts the assistant content")
-                .detail("choices[0].message.content is \"READY\"")
+    out.push(
+        match r.content() {
+            Some(c) if c.trim() == "READY" => {
+                Finding::pass("canary.content", "parser extracts the assistant content")
+                    .detail("choices[0].message.content is \"READY\"")
+            }
+            Some(c) => {
+                Finding::warn("canary.content", "parser extracts the assistant content").detail(
+                    format!("content parsed but is not READY ({} chars)", c.len()),
+                )
+            }
+            None => Finding::fail("canary.content", "parser extracts the assistant content")
+                .detail(match &r.body {
+                    Ok(_) => "choices[0].message.content is missing or not a string".to_owned(),
+                    Err(e) => format!("body is not JSON: {e}"),
+                }),
         }
-        Some(c) => Finding::warn("canary.content", "parser extracts the assistant content")
-            .detail(format!("content parsed but is not READY ({} chars)", c.len())),
-        None => Finding::fail("canary.content", "parser extracts the assistant content")
-            .detail(match &r.body {
-                Ok(_) => "choices[0].message.content is missing or not a string".to_owned(),
-                Err(e) => format!("body is not JSON: {e}"),
-            }),
-    }
-    .evidence("pointer", "/choices/0/message/content")
-    .covers([item::RESPONSE_PARSER_TESTED]));
-    out.push(match r.finish_reason().as_deref() {
-        Some("stop") => Finding::pass("canary.finish-reason", "finish reason is recorded")
-            .detail("finish_reason is \"stop\""),
-        Some(other) => Finding::warn("canary.finish-reason", "finish reason is recorded")
-            .detail(format!("finish_reason is {other:?}, expected \"stop\" for a one-word answer")),
-        None => Finding::warn("canary.finish-reason", "finish reason is recorded")
-            .detail("choices[0].finish_reason is missing"),
-    }
-    .covers([item::RESPONSE_PARSER_TESTED]));
+        .evidence("pointer", "/choices/0/message/content")
+        .covers([item::RESPONSE_PARSER_TESTED]),
+    );
+    out.push(
+        match r.finish_reason().as_deref() {
+            Some("stop") => Finding::pass("canary.finish-reason", "finish reason is recorded")
+                .detail("finish_reason is \"stop\""),
+            Some(other) => Finding::warn("canary.finish-reason", "finish reason is recorded")
+                .detail(format!(
+                    "finish_reason is {other:?}, expected \"stop\" for a one-word answer"
+                )),
+            None => Finding::warn("canary.finish-reason", "finish reason is recorded")
+                .detail("choices[0].finish_reason is missing"),
+        }
+        .covers([item::RESPONSE_PARSER_TESTED]),
+    );
     let documented = context::contract_value("/usage/documented").and_then(|v| v.as_bool());
     out.push(match (documented, r.usage()) {
         (Some(true), Some(u)) if u.prompt_tokens.is_some() && u.completion_tokens.is_some() => {
@@ -126,29 +146,54 @@ fn judge(r: &ChatResponse, target: &context::Target, limits: &context::Limits) -
     } else {
         Finding::fail("canary.latency", "latency is under the configured limit")
     };
-    out.push(latency
-        .detail(format!("{ms} ms (limit {} ms, hard limit {} ms)", limits.latency_ms, limits.latency_hard_ms))
-        .metric("latency_ms", f64::from(ms), "ms")
-        .covers([item::METRICS_ATTACHED]));
+    out.push(
+        latency
+            .detail(format!(
+                "{ms} ms (limit {} ms, hard limit {} ms)",
+                limits.latency_ms, limits.latency_hard_ms
+            ))
+            .metric("latency_ms", f64::from(ms), "ms")
+            .covers([item::METRICS_ATTACHED]),
+    );
     out.push(match r.model() {
-        Some(m) if m.starts_with(&target.model) => Finding::pass("canary.model", "response names the validated model")
-            .evidence("model", m),
-        Some(m) => Finding::warn("canary.model", "response names the validated model")
-            .detail(format!("asked for {:?}, response names {m:?}", target.model)),
+        Some(m) if m.starts_with(&target.model) => {
+            Finding::pass("canary.model", "response names the validated model").evidence("model", m)
+        }
+        Some(m) => Finding::warn("canary.model", "response names the validated model").detail(
+            format!("asked for {:?}, response names {m:?}", target.model),
+        ),
         None => Finding::warn("canary.model", "response names the validated model")
             .detail("response has no model field"),
     });
-    out.push(Finding::check(!r.http.correlation_id.is_empty(), "canary.correlation-id", "correlation id is sent")
+    out.push(
+        Finding::check(
+            !r.http.correlation_id.is_empty(),
+            "canary.correlation-id",
+            "correlation id is sent",
+        )
         .evidence("header", &target.correlation_header)
         .evidence("correlation_id", &r.http.correlation_id)
-        .covers([item::METRICS_ATTACHED]));
+        .covers([item::METRICS_ATTACHED]),
+    );
     out.push(match &r.http.provider_request_id {
-        Some(id) => Finding::pass("canary.provider-request-id", "provider request id is captured")
-            .evidence("provider_request_id", id),
-        None => Finding::skip("canary.provider-request-id", "provider request id is captured")
-            .detail("the provider returned no request id"),
+        Some(id) => Finding::pass(
+            "canary.provider-request-id",
+            "provider request id is captured",
+        )
+        .evidence("provider_request_id", id),
+        None => Finding::skip(
+            "canary.provider-request-id",
+            "provider request id is captured",
+        )
+        .detail("the provider returned no request id"),
     });
-    log::info("canary done", &[("status", &status.to_string()), ("latency_ms", &ms.to_string())]);
+    log::info(
+        "canary done",
+        &[
+            ("status", &status.to_string()),
+            ("latency_ms", &ms.to_string()),
+        ],
+    );
     out
 }
 

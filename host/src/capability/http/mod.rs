@@ -30,6 +30,9 @@ use retry::{RetryAfter, RetryPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+/// Status, headers and body of one exchange.
+type Exchange = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// The longest client timeout any request may ask for.
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -67,7 +70,9 @@ pub enum TargetError {
         reason: String,
     },
     /// It resolved only to forbidden addresses.
-    #[error("{host} resolves to {addr}, a link-local/metadata or unroutable address; shipgate will not connect there")]
+    #[error(
+        "{host} resolves to {addr}, a link-local/metadata or unroutable address; shipgate will not connect there"
+    )]
     ForbiddenAddress {
         /// Host name.
         host: String,
@@ -107,17 +112,25 @@ impl HttpTarget {
             Some(ip) => vec![std::net::SocketAddr::new(ip, port)],
             None => tokio::net::lookup_host((host.as_str(), port))
                 .await
-                .map_err(|e| TargetError::Resolve { host: host.clone(), reason: e.to_string() })?
+                .map_err(|e| TargetError::Resolve {
+                    host: host.clone(),
+                    reason: e.to_string(),
+                })?
                 .collect(),
         };
         if let Some(bad) = addrs.iter().find(|a| !policy::address_allowed(a.ip())) {
-            return Err(TargetError::ForbiddenAddress { host, addr: bad.ip() });
+            return Err(TargetError::ForbiddenAddress {
+                host,
+                addr: bad.ip(),
+            });
         }
         if literal.is_none() {
             // Enforce: connect only to the addresses checked here (DNS cannot widen the target).
             builder = builder.resolve_to_addrs(&host, &addrs);
         }
-        let client = builder.build().map_err(|e| TargetError::Client(e.to_string()))?;
+        let client = builder
+            .build()
+            .map_err(|e| TargetError::Client(e.to_string()))?;
         Ok(HttpTarget {
             base_url,
             provider: provider.to_owned(),
@@ -219,7 +232,9 @@ impl HttpCtx {
     /// Remove the credential from anything bound for the guest.
     fn scrub(&self, bytes: Vec<u8>) -> Vec<u8> {
         match &self.scrub {
-            Some(re) if re.is_match(&bytes) => re.replace_all(&bytes, &b"[REDACTED:credential]"[..]).into_owned(),
+            Some(re) if re.is_match(&bytes) => re
+                .replace_all(&bytes, &b"[REDACTED:credential]"[..])
+                .into_owned(),
             _ => bytes,
         }
     }
@@ -244,14 +259,21 @@ impl HttpCtx {
         self.telemetry.lock().expect("telemetry lock").push(tel);
     }
 
-    async fn send_checked(&mut self, req: Request, tel: &mut RequestTelemetry) -> Result<Response, HttpError> {
+    async fn send_checked(
+        &mut self,
+        req: Request,
+        tel: &mut RequestTelemetry,
+    ) -> Result<Response, HttpError> {
         // Enforce: sandbox.max_requests.
         if self.sent >= self.limits.max_requests {
             self.budget_exceeded = true;
-            return Err(self.deny(tel, format!(
-                "request budget spent: sandbox.max_requests = {} (raise it in the plan)",
-                self.limits.max_requests
-            )));
+            return Err(self.deny(
+                tel,
+                format!(
+                    "request budget spent: sandbox.max_requests = {} (raise it in the plan)",
+                    self.limits.max_requests
+                ),
+            ));
         }
         // Enforce: base_url origin.
         let url = match policy::join(&self.target.base_url, &req.path) {
@@ -259,7 +281,12 @@ impl HttpCtx {
             Err(reason) => return Err(self.deny(tel, reason)),
         };
         for (k, v) in &req.headers {
-            if let Err(reason) = policy::check_header(k, v, &self.target.credentials.header, &self.target.correlation_header) {
+            if let Err(reason) = policy::check_header(
+                k,
+                v,
+                &self.target.credentials.header,
+                &self.target.correlation_header,
+            ) {
                 return Err(self.deny(tel, reason));
             }
         }
@@ -316,7 +343,10 @@ impl HttpCtx {
         let policy = if req.retry {
             self.limits.retry
         } else {
-            RetryPolicy { max_attempts: 1, ..self.limits.retry }
+            RetryPolicy {
+                max_attempts: 1,
+                ..self.limits.retry
+            }
         };
         let started = Instant::now();
         let mut attempts: Vec<Attempt> = Vec::new();
@@ -332,13 +362,20 @@ impl HttpCtx {
                 .client
                 .request(method(req.method), url.clone())
                 .timeout(timeout)
-                .header(self.target.correlation_header.as_str(), correlation_id.as_str());
+                .header(
+                    self.target.correlation_header.as_str(),
+                    correlation_id.as_str(),
+                );
             for (k, v) in &req.headers {
                 rb = rb.header(k.as_str(), v.as_str());
             }
             if let Some(t) = &token {
-                let mut value = reqwest::header::HeaderValue::from_str(&self.target.credentials.header_value(t))
-                    .map_err(|_| HttpError::Rejected("credential is not a valid header value".into()))?;
+                let mut value = reqwest::header::HeaderValue::from_str(
+                    &self.target.credentials.header_value(t),
+                )
+                .map_err(|_| {
+                    HttpError::Rejected("credential is not a valid header value".into())
+                })?;
                 value.set_sensitive(true);
                 rb = rb.header(self.target.credentials.header.as_str(), value);
             }
@@ -346,10 +383,15 @@ impl HttpCtx {
                 rb = rb.body(req.body.clone());
             }
             let t0 = Instant::now();
-            let outcome = tokio::time::timeout(timeout, exchange(rb, self.limits.max_response_bytes)).await;
+            let outcome =
+                tokio::time::timeout(timeout, exchange(rb, self.limits.max_response_bytes)).await;
             let latency = t0.elapsed();
             let (result, class, timed_out) = match outcome {
-                Err(_) => (Err(HttpError::Timeout(timeout.as_millis() as u32)), Classifier::transport_failure(), true),
+                Err(_) => (
+                    Err(HttpError::Timeout(timeout.as_millis() as u32)),
+                    Classifier::transport_failure(),
+                    true,
+                ),
                 Ok(Err(e)) => {
                     let timed_out = matches!(e, HttpError::Timeout(_));
                     (Err(e), Classifier::transport_failure(), timed_out)
@@ -368,11 +410,16 @@ impl HttpCtx {
                 timed_out,
             });
             // Decide whether to retry, within attempts and budget.
-            let headers_for_retry: Vec<(String, String)> = result.as_ref().map(|r| r.1.clone()).unwrap_or_default();
+            let headers_for_retry: Vec<(String, String)> =
+                result.as_ref().map(|r| r.1.clone()).unwrap_or_default();
             let mut next_wait = None;
             if class.retryable && number < policy.max_attempts {
                 let backoff = policy.backoff(number, rand::rng().random::<f64>());
-                let w = match retry::retry_after(&headers_for_retry, policy.retry_after_cap, SystemTime::now()) {
+                let w = match retry::retry_after(
+                    &headers_for_retry,
+                    policy.retry_after_cap,
+                    SystemTime::now(),
+                ) {
                     RetryAfter::Wait(d) => Some(d),
                     RetryAfter::TooLong(_) => None,
                     RetryAfter::None => Some(backoff),
@@ -398,7 +445,7 @@ impl HttpCtx {
     fn finish(
         &self,
         tel: &mut RequestTelemetry,
-        result: Result<(u16, Vec<(String, String)>, Vec<u8>), HttpError>,
+        result: Result<Exchange, HttpError>,
         class: Classification,
         latency: Duration,
         attempts: Vec<Attempt>,
@@ -458,17 +505,28 @@ impl HttpCtx {
             tel.finish_reasons = v
                 .pointer("/choices")
                 .and_then(|c| c.as_array())
-                .map(|a| a.iter().filter_map(|c| c.get("finish_reason")?.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.get("finish_reason")?.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             tel.input_tokens = v.pointer("/usage/prompt_tokens").and_then(|x| x.as_u64());
-            tel.output_tokens = v.pointer("/usage/completion_tokens").and_then(|x| x.as_u64());
+            tel.output_tokens = v
+                .pointer("/usage/completion_tokens")
+                .and_then(|x| x.as_u64());
             tel.response_fields = field_types(v);
         }
         // Enforce: the guest never sees the credential, even when the server echoes it.
         let headers: Vec<(String, String)> = headers
             .into_iter()
             .filter(|(k, _)| k != "set-cookie")
-            .map(|(k, v)| (k, String::from_utf8_lossy(&self.scrub(v.into_bytes())).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k,
+                    String::from_utf8_lossy(&self.scrub(v.into_bytes())).into_owned(),
+                )
+            })
             .collect();
         Ok(Response {
             status,
@@ -485,16 +543,18 @@ impl HttpCtx {
 }
 
 /// One request/response exchange with a capped body read.
-async fn exchange(
-    rb: reqwest::RequestBuilder,
-    cap: u64,
-) -> Result<(u16, Vec<(String, String)>, Vec<u8>), HttpError> {
+async fn exchange(rb: reqwest::RequestBuilder, cap: u64) -> Result<Exchange, HttpError> {
     let resp = rb.send().await.map_err(transport_error)?;
     let status = resp.status().as_u16();
     let headers: Vec<(String, String)> = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     // Enforce: sandbox.max_response_bytes, while streaming.
     if resp.content_length().is_some_and(|n| n > cap) {
@@ -505,7 +565,9 @@ async fn exchange(
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(transport_error)?;
         if body.len() as u64 + chunk.len() as u64 > cap {
-            return Err(HttpError::BodyTooLarge(body.len() as u64 + chunk.len() as u64));
+            return Err(HttpError::BodyTooLarge(
+                body.len() as u64 + chunk.len() as u64,
+            ));
         }
         body.extend_from_slice(&chunk);
     }
@@ -540,12 +602,14 @@ fn request_id_in_message(v: &serde_json::Value) -> Option<String> {
 /// The request body as a template: message content replaced by its size
 /// unless the plan allows content capture.
 fn request_shape(mut body: serde_json::Value, content_capture: bool) -> serde_json::Value {
-    if !content_capture
-        && let Some(msgs) = body.get_mut("messages").and_then(|m| m.as_array_mut())
+    if !content_capture && let Some(msgs) = body.get_mut("messages").and_then(|m| m.as_array_mut())
     {
         for m in msgs {
             if let Some(c) = m.get_mut("content") {
-                let n = c.as_str().map(str::len).unwrap_or_else(|| c.to_string().len());
+                let n = c
+                    .as_str()
+                    .map(str::len)
+                    .unwrap_or_else(|| c.to_string().len());
                 *c = serde_json::Value::String(format!("<{n} bytes of content>"));
             }
         }
@@ -617,14 +681,29 @@ impl Host for HttpCtx {
             operation: req.operation.chars().take(128).collect(),
             genai_operation: if is_chat { "chat" } else { "http" }.into(),
             provider: self.target.provider.clone(),
-            request_category: if is_chat { "chat.completions".into() } else { "other".into() },
-            request_model: body_json.as_ref().and_then(|v| v.get("model")?.as_str().map(str::to_owned)),
+            request_category: if is_chat {
+                "chat.completions".into()
+            } else {
+                "other".into()
+            },
+            request_model: body_json
+                .as_ref()
+                .and_then(|v| v.get("model")?.as_str().map(str::to_owned)),
             request_max_tokens: body_json.as_ref().and_then(|v| {
-                v.get("max_tokens").or_else(|| v.get("max_completion_tokens"))?.as_u64()
+                v.get("max_tokens")
+                    .or_else(|| v.get("max_completion_tokens"))?
+                    .as_u64()
             }),
-            method: format!("{:?}", method(req.method)).trim_matches('"').to_owned(),
+            method: format!("{:?}", method(req.method))
+                .trim_matches('"')
+                .to_owned(),
             path: req.path.chars().take(512).collect(),
-            server_address: self.target.base_url.host_str().unwrap_or_default().to_owned(),
+            server_address: self
+                .target
+                .base_url
+                .host_str()
+                .unwrap_or_default()
+                .to_owned(),
             server_port: self.target.base_url.port_or_known_default().unwrap_or(0),
             auth_mode: match req.auth {
                 AuthMode::Configured => "configured",
@@ -670,7 +749,10 @@ mod tests {
     fn finds_cometapi_request_id_in_message() {
         let v = serde_json::json!({"error": {"message": "model not found (request id: 2025abc)"}});
         assert_eq!(request_id_in_message(&v).as_deref(), Some("2025abc"));
-        assert_eq!(request_id_in_message(&serde_json::json!({"error": {"message": "x"}})), None);
+        assert_eq!(
+            request_id_in_message(&serde_json::json!({"error": {"message": "x"}})),
+            None
+        );
     }
 
     #[test]

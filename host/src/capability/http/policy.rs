@@ -50,7 +50,9 @@ pub fn join(base: &Url, path: &str) -> Result<Url, String> {
         || path.contains('#')
         || path.chars().any(|c| c.is_control() || c == ' ')
     {
-        return Err(format!("path {path:?} could leave the target; use a plain path like /chat/completions"));
+        return Err(format!(
+            "path {path:?} could leave the target; use a plain path like /chat/completions"
+        ));
     }
     let prefix = base.path().trim_end_matches('/');
     let mut url = base.clone();
@@ -71,9 +73,18 @@ pub fn join(base: &Url, path: &str) -> Result<Url, String> {
 /// # Errors
 ///
 /// A reason naming the header when it is forbidden or malformed.
-pub fn check_header(name: &str, value: &str, auth_header: &str, correlation_header: &str) -> Result<(), String> {
+pub fn check_header(
+    name: &str,
+    value: &str,
+    auth_header: &str,
+    correlation_header: &str,
+) -> Result<(), String> {
     let lower = name.to_ascii_lowercase();
-    if lower.is_empty() || !lower.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if lower.is_empty()
+        || !lower
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(format!("header name {name:?} is malformed"));
     }
     // Enforce: credentials are injected by the host only.
@@ -86,7 +97,9 @@ pub fn check_header(name: &str, value: &str, auth_header: &str, correlation_head
         return Err(format!("header {name:?} is set by the host"));
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(format!("header {name:?} has a control character in its value"));
+        return Err(format!(
+            "header {name:?} has a control character in its value"
+        ));
     }
     Ok(())
 }
@@ -100,7 +113,9 @@ pub fn address_allowed(ip: std::net::IpAddr) -> bool {
         }
         std::net::IpAddr::V6(v6) => {
             let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
-            let mapped_bad = v6.to_ipv4_mapped().is_some_and(|v4| !address_allowed(v4.into()));
+            let mapped_bad = v6
+                .to_ipv4_mapped()
+                .is_some_and(|v4| !address_allowed(v4.into()));
             !(link_local || v6.is_unspecified() || v6.is_multicast() || mapped_bad)
         }
     }
@@ -116,8 +131,14 @@ mod tests {
 
     #[test]
     fn accepts_paths_under_base() {
-        assert_eq!(join(&base(), "/chat/completions").unwrap().as_str(), "https://api.example.test:8443/v1/chat/completions");
-        assert_eq!(join(&base(), "/models?limit=1").unwrap().as_str(), "https://api.example.test:8443/v1/models?limit=1");
+        assert_eq!(
+            join(&base(), "/chat/completions").unwrap().as_str(),
+            "https://api.example.test:8443/v1/chat/completions"
+        );
+        assert_eq!(
+            join(&base(), "/models?limit=1").unwrap().as_str(),
+            "https://api.example.test:8443/v1/models?limit=1"
+        );
         let root = Url::parse("http://127.0.0.1:9/").unwrap();
         assert_eq!(join(&root, "/x").unwrap().as_str(), "http://127.0.0.1:9/x");
     }
@@ -125,8 +146,16 @@ mod tests {
     #[test]
     fn rejects_paths_that_leave_the_target() {
         for p in [
-            "chat", "//evil.test/x", "/../admin", "/a/%2e%2e/..", "/x@evil.test", "/http://evil.test",
-            "/a\\b", "/a b", "/a\r\nHost: evil", "/#frag",
+            "chat",
+            "//evil.test/x",
+            "/../admin",
+            "/a/%2e%2e/..",
+            "/x@evil.test",
+            "/http://evil.test",
+            "/a\\b",
+            "/a b",
+            "/a\r\nHost: evil",
+            "/#frag",
         ] {
             assert!(join(&base(), p).is_err(), "{p}");
         }
@@ -134,8 +163,20 @@ mod tests {
 
     #[test]
     fn rejects_credential_and_host_headers() {
-        for h in ["Authorization", "cookie", "Host", "proxy-authorization", "X-Api-Key", "api-key", "x-client-request-id", "Transfer-Encoding"] {
-            assert!(check_header(h, "v", "Authorization", "x-client-request-id").is_err(), "{h}");
+        for h in [
+            "Authorization",
+            "cookie",
+            "Host",
+            "proxy-authorization",
+            "X-Api-Key",
+            "api-key",
+            "x-client-request-id",
+            "Transfer-Encoding",
+        ] {
+            assert!(
+                check_header(h, "v", "Authorization", "x-client-request-id").is_err(),
+                "{h}"
+            );
         }
         assert!(check_header("my-auth", "v", "my-auth", "x").is_err());
         assert!(check_header("x-test", "a\r\nb", "Authorization", "x").is_err());
@@ -144,7 +185,14 @@ mod tests {
 
     #[test]
     fn rejects_metadata_addresses() {
-        for ip in ["169.254.169.254", "0.0.0.0", "fe80::1", "::", "::ffff:169.254.169.254", "224.0.0.1"] {
+        for ip in [
+            "169.254.169.254",
+            "0.0.0.0",
+            "fe80::1",
+            "::",
+            "::ffff:169.254.169.254",
+            "224.0.0.1",
+        ] {
             assert!(!address_allowed(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["127.0.0.1", "10.0.0.1", "93.184.216.34", "::1"] {

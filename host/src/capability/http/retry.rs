@@ -35,7 +35,12 @@ pub enum RetryAfter {
 
 /// Read `retry-after-ms` then `retry-after` from response headers.
 pub fn retry_after(headers: &[(String, String)], cap: Duration, now: SystemTime) -> RetryAfter {
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.trim());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.trim())
+    };
     let wait = get("retry-after-ms")
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms > 0.0)
@@ -59,7 +64,9 @@ pub fn retry_after(headers: &[(String, String)], cap: Duration, now: SystemTime)
 impl RetryPolicy {
     /// Backoff before retry number `retry` (1 for the first retry); `jitter` in `[0, 1)`.
     pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
         let d = exp.min(self.max_delay);
         d.mul_f64(1.0 - 0.25 * jitter.clamp(0.0, 1.0))
     }
@@ -96,14 +103,31 @@ mod tests {
     fn reads_retry_after_forms() {
         let now = SystemTime::now();
         let cap = Duration::from_secs(60);
-        assert_eq!(retry_after(&h("retry-after-ms", "250"), cap, now), RetryAfter::Wait(Duration::from_millis(250)));
-        assert_eq!(retry_after(&h("Retry-After", "2"), cap, now), RetryAfter::Wait(Duration::from_secs(2)));
-        assert_eq!(retry_after(&h("retry-after", "600"), cap, now), RetryAfter::TooLong(Duration::from_secs(600)));
-        assert_eq!(retry_after(&h("retry-after", "0"), cap, now), RetryAfter::None);
-        assert_eq!(retry_after(&h("retry-after", "soon"), cap, now), RetryAfter::None);
+        assert_eq!(
+            retry_after(&h("retry-after-ms", "250"), cap, now),
+            RetryAfter::Wait(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_after(&h("Retry-After", "2"), cap, now),
+            RetryAfter::Wait(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(&h("retry-after", "600"), cap, now),
+            RetryAfter::TooLong(Duration::from_secs(600))
+        );
+        assert_eq!(
+            retry_after(&h("retry-after", "0"), cap, now),
+            RetryAfter::None
+        );
+        assert_eq!(
+            retry_after(&h("retry-after", "soon"), cap, now),
+            RetryAfter::None
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
         match retry_after(&h("retry-after", &date), cap, now) {
-            RetryAfter::Wait(d) => assert!(d > Duration::from_secs(28) && d <= Duration::from_secs(30)),
+            RetryAfter::Wait(d) => {
+                assert!(d > Duration::from_secs(28) && d <= Duration::from_secs(30))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -1,0 +1,107 @@
+//! The bundled canary against the mock.
+
+use crate::support::{Harness, bundled, finding};
+use shipgate::decision::Outcome;
+use shipgate::findings::Verdict;
+use shipgate::runtime::RunStatus;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_passes_against_the_mock() {
+    let h = Harness::new().await;
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
+    assert_eq!(out.record.plugins[0].status, RunStatus::Completed);
+    let canary: Vec<_> = out
+        .record
+        .findings
+        .iter()
+        .filter(|f| f.plugin == "canary")
+        .collect();
+    assert!(canary.len() >= 9, "{canary:?}");
+    for f in &canary {
+        assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+    }
+    // The correlation id went out as a header and is in the telemetry.
+    let seen = h.mock.requests();
+    assert_eq!(seen.len(), 1);
+    let t = &out.record.telemetry[0];
+    assert_eq!(
+        seen[0].header("x-client-request-id"),
+        Some(t.correlation_id.as_str())
+    );
+    assert!(
+        t.provider_request_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("req_"))
+    );
+    assert_eq!(t.request_model.as_deref(), Some("mock-gpt"));
+    assert_eq!(t.status, Some(200));
+    // The request template records the prompt's size, not the prompt.
+    let template = out.record.request_template.as_ref().unwrap().to_string();
+    assert!(!template.contains("READY"), "{template}");
+    assert!(template.contains("bytes of content"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_is_a_failing_auth_finding_not_a_crash() {
+    let h = Harness::new().await;
+    let out = h
+        .run_with(
+            &h.plan(&bundled("canary", ""), &[]),
+            "sk-wrongwrongwrongwrongwrongwrongwrong",
+        )
+        .await;
+    assert_eq!(out.record.plugins[0].status, RunStatus::Completed);
+    assert_eq!(finding(&out, "canary.auth").verdict, Verdict::Fail);
+    assert_eq!(finding(&out, "canary.status").verdict, Verdict::Fail);
+    assert_eq!(out.record.decision.outcome, Outcome::Hold);
+    assert!(
+        out.record
+            .decision
+            .reasons
+            .iter()
+            .any(|r| r.finding.as_deref() == Some("canary/canary.auth"))
+    );
+    assert_eq!(out.record.telemetry[0].error_category, "auth");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_provider_warns_then_fails_on_latency() {
+    let h = Harness::new().await;
+    h.mock.push_faults(["delay:300".parse().unwrap()]);
+    let plan = h.plan(
+        &bundled("canary", ""),
+        &["canary.latency_ms=50", "canary.latency_hard_ms=5000"],
+    );
+    let out = h.run(&plan).await;
+    assert_eq!(finding(&out, "canary.latency").verdict, Verdict::Warn);
+    assert_ne!(out.record.decision.outcome, Outcome::Ship);
+    h.mock.push_faults(["delay:300".parse().unwrap()]);
+    let plan = h.plan(
+        &bundled("canary", ""),
+        &["canary.latency_ms=50", "canary.latency_hard_ms=100"],
+    );
+    let out = h.run(&plan).await;
+    assert_eq!(finding(&out, "canary.latency").verdict, Verdict::Fail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_target_is_a_finding() {
+    // Bind and drop a listener to get a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut h = Harness::new().await;
+    let text = shipgate::contract::template(
+        shipgate::contract::Provider::Mock,
+        Some(&format!("http://127.0.0.1:{port}/v1")),
+    );
+    h.contract =
+        shipgate::contract::Contract::parse(std::path::Path::new("c.toml"), &text).unwrap();
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
+    let f = finding(&out, "canary.reached-host");
+    assert_eq!(f.verdict, Verdict::Fail);
+    assert!(f.detail.contains("connection failed"), "{}", f.detail);
+    assert_eq!(out.record.decision.outcome, Outcome::Hold);
+}

@@ -1,0 +1,9 @@
+//! shipgate end to end: the host, the bundled checks and hostile plugins
+//! against the built-in mock server on 127.0.0.1. One module per concept.
+
+mod support;
+
+mod canary;
+mod hostile;
+mod record;
+mod secrets;

@@ -1,0 +1,129 @@
+//! Test harness: a mock server, a contract pointing at it, and a shared runtime.
+
+use shipgate::contract::{Contract, Provider, template};
+use shipgate::mock::{MockConfig, MockServer};
+use shipgate::plan::{Override, Plan};
+use shipgate::redact::Secret;
+use shipgate::runtime::Runtime;
+use shipgate::validation::{RunOutput, Validation};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The key the mock accepts in tests. Shaped like a CometAPI key (`sk-` + 48).
+pub const KEY: &str = "sk-TESTkey0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+
+/// One runtime per test binary: compiled components are cached on disk.
+pub fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipgate-wasm-cache");
+        Runtime::new(Some(&cache)).expect("runtime")
+    })
+}
+
+/// A mock and a contract for it.
+pub struct Harness {
+    pub mock: MockServer,
+    pub contract: Contract,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Harness::with(MockConfig::new(KEY)).await
+    }
+
+    pub async fn with(config: MockConfig) -> Harness {
+        let mock = MockServer::start(config, 0).await.expect("mock starts");
+        let text = template(Provider::Mock, Some(&mock.base_url()));
+        let contract = Contract::parse(Path::new("mock.toml"), &text).expect("mock contract");
+        Harness { mock, contract }
+    }
+
+    /// A plan from TOML plugin entries, with overrides.
+    pub fn plan(&self, plugins_toml: &str, overrides: &[&str]) -> Plan {
+        let text = format!("schema = 1\n{plugins_toml}");
+        let o: Vec<Override> = overrides.iter().map(|s| s.parse().unwrap()).collect();
+        Plan::parse(
+            Path::new("plan.toml"),
+            &text,
+            &shipgate::bundled::names(),
+            &o,
+        )
+        .expect("plan parses")
+    }
+
+    /// Run a plan with the given credential.
+    pub async fn run_with(&self, plan: &Plan, secret: &str) -> RunOutput {
+        Validation {
+            contract: &self.contract,
+            contract_source: "mock.toml".into(),
+            plan,
+            secret: Some(Secret::new(secret)),
+            runtime: runtime(),
+            bundled: shipgate::bundled::BUNDLED,
+        }
+        .run(std::future::pending())
+        .await
+        .expect("run starts")
+    }
+
+    /// Run a plan with the right key.
+    pub async fn run(&self, plan: &Plan) -> RunOutput {
+        self.run_with(plan, KEY).await
+    }
+}
+
+/// A `[[plugins]]` entry for a fixture file.
+pub fn fixture(name: &str, path: &str, extra: &str) -> String {
+    format!("[[plugins]]\nname = \"{name}\"\npath = \"{path}\"\n{extra}\n")
+}
+
+/// A `[[plugins]]` entry for a bundled check.
+pub fn bundled(name: &str, extra: &str) -> String {
+    format!("[[plugins]]\nname = \"{name}\"\n{extra}\n")
+}
+
+/// Every byte the run would persist: record JSON, log lines, markdown, JUnit.
+pub fn persisted(out: &RunOutput) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = shipgate::report::write_record_dir(
+        dir.path(),
+        &out.record,
+        &out.log,
+        &out.redactor,
+        shipgate::plan::JunitWarn::Pass,
+    )
+    .unwrap();
+    let mut all = String::new();
+    for p in [&paths.record, &paths.log, &paths.report, &paths.junit] {
+        all.push_str(&std::fs::read_to_string(p).unwrap());
+    }
+    all
+}
+
+/// The findings of one plugin, by id.
+pub fn finding<'a>(out: &'a RunOutput, id: &str) -> &'a shipgate::findings::Finding {
+    out.record
+        .findings
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| {
+            panic!(
+                "no finding {id}; have {:?}",
+                out.record
+                    .findings
+                    .iter()
+                    .map(|f| &f.id)
+                    .collect::<Vec<_>>()
+            )
+        })
+}
+
+/// An evidence value.
+pub fn evidence<'a>(f: &'a shipgate::findings::Finding, key: &str) -> &'a str {
+    f.evidence
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| e.value.as_str())
+        .unwrap_or_else(|| panic!("no evidence {key} in {f:?}"))
+}
