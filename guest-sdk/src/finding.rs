@@ -96,6 +96,12 @@ impl Finding {
         Self::new(if ok { Verdict::Pass } else { Verdict::Fail }, id, title)
     }
 
+    /// Change the verdict.
+    pub fn verdict(mut self, verdict: Verdict) -> Self {
+        self.verdict = verdict;
+        self
+    }
+
     /// Set the explanation.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = detail.into();

@@ -176,6 +176,15 @@ impl Request {
     }
 }
 
+/// The attempts of this plugin's most recent [`Request::send`], whatever its
+/// outcome: a timeout returns [`HttpError::Timeout`], and its attempts are here.
+pub fn last_attempts() -> Vec<Attempt> {
+    wit::last_attempts()
+        .into_iter()
+        .map(Attempt::from)
+        .collect()
+}
+
 /// One attempt of a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
@@ -245,6 +254,19 @@ impl Response {
     }
 }
 
+impl From<wit::Attempt> for Attempt {
+    fn from(a: wit::Attempt) -> Self {
+        Attempt {
+            number: a.number,
+            status: a.status,
+            wait_ms: a.wait_ms,
+            latency_ms: a.latency_ms,
+            category: a.category,
+            timed_out: a.timed_out,
+        }
+    }
+}
+
 impl From<wit::Response> for Response {
     fn from(r: wit::Response) -> Self {
         Response {
@@ -256,18 +278,7 @@ impl From<wit::Response> for Response {
             provider_request_id: r.provider_request_id,
             category: r.category,
             retryable: r.retryable,
-            attempts: r
-                .attempts
-                .into_iter()
-                .map(|a| Attempt {
-                    number: a.number,
-                    status: a.status,
-                    wait_ms: a.wait_ms,
-                    latency_ms: a.latency_ms,
-                    category: a.category,
-                    timed_out: a.timed_out,
-                })
-                .collect(),
+            attempts: r.attempts.into_iter().map(Attempt::from).collect(),
         }
     }
 }

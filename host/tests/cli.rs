@@ -16,6 +16,16 @@ fn shipgate(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run shipgate")
 }
 
+/// A child process killed and reaped when dropped, even if the test panics.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -170,12 +180,14 @@ fn run_against_a_mock_server_exits_by_decision() {
         .local_addr()
         .unwrap()
         .port();
-    let mut mock = Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .args(["mock-server", "--port", &port.to_string()])
-        .env("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _mock = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_shipgate"))
+            .args(["mock-server", "--port", &port.to_string()])
+            .env("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
@@ -199,7 +211,6 @@ fn run_against_a_mock_server_exits_by_decision() {
         &["run", "-c", "c.toml"],
         &[("SHIPGATE_MOCK_KEY", "sk-wrong-key-0123456789")],
     );
-    let _ = mock.kill();
     // With the bundled checks the mock is not fully covered: Ship behind flag.
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(o_flag.status.code(), Some(3), "{}", stderr(&o_flag));

@@ -4,6 +4,8 @@
 mod support;
 
 mod canary;
+mod faults;
 mod hostile;
+mod probes;
 mod record;
 mod secrets;

@@ -97,7 +97,17 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     let text = template(Provider::Mock, Some(&mock.base_url()));
     let contract = Contract::parse(Path::new("<built-in mock contract>"), &text)?;
     let bundled = crate::bundled::names();
-    let plan = Plan::builtin(&bundled, &[])?;
+    // The mock answers in a millisecond; slow the timeout probe down so it can fire.
+    let overrides = if bundled.contains(&"negative-probes") {
+        vec![
+            "negative-probes.timeout_probe_header=x-shipgate-fault: delay:250"
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
+        ]
+    } else {
+        Vec::new()
+    };
+    let plan = Plan::builtin(&bundled, &overrides)?;
     eprintln!(
         "shipgate: demo against the built-in mock at {} ({} checks)",
         mock.base_url(),

@@ -45,6 +45,8 @@ pub enum Fault {
     EchoKey,
     /// Answer a bad key with 400 instead of 401 (some gateways do).
     BadKeyAs400,
+    /// Accept any key, or none (a gateway with auth switched off).
+    AcceptAnyKey,
     /// A hostile server: 200 echoing every request header in the body and
     /// `Authorization` in an `x-echo-authorization` response header.
     EchoHeaders,
@@ -91,11 +93,12 @@ impl FromStr for Fault {
             "echo-key" => Fault::EchoKey,
             "bad-key-400" => Fault::BadKeyAs400,
             "echo-headers" => Fault::EchoHeaders,
+            "accept-any-key" => Fault::AcceptAnyKey,
             _ => {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
-                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers"
+                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key"
                 ));
             }
         })

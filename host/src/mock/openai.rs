@@ -65,13 +65,28 @@ fn record(st: &MockState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
     });
 }
 
+/// The fault for this request. A header value `a|b|c` is a sequence: the n-th
+/// request carrying the same correlation id (the host repeats it on every
+/// retry) gets the n-th fault, the last one repeating.
 fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
-    if let Some(f) = headers
-        .get(FAULT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.parse().ok())
-    {
-        return f;
+    if let Some(v) = headers.get(FAULT_HEADER).and_then(|v| v.to_str().ok()) {
+        let steps: Vec<&str> = v.split('|').collect();
+        let n = match headers
+            .get("x-client-request-id")
+            .and_then(|c| c.to_str().ok())
+        {
+            Some(cid) if steps.len() > 1 => {
+                let seen = st.seen.lock().expect("seen lock");
+                seen.iter()
+                    .filter(|r| r.header("x-client-request-id") == Some(cid))
+                    .count()
+                    .saturating_sub(1)
+            }
+            _ => 0,
+        };
+        if let Ok(f) = steps[n.min(steps.len() - 1)].parse() {
+            return f;
+        }
     }
     if let Some(f) = st.script.lock().expect("script lock").pop_front() {
         return f;
@@ -86,6 +101,9 @@ fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
 
 /// Check `Authorization: Bearer <key>`; the error response when it fails.
 fn check_auth(st: &MockState, headers: &HeaderMap, fault: &Fault) -> Option<Response> {
+    if *fault == Fault::AcceptAnyKey {
+        return None;
+    }
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

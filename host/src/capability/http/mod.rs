@@ -187,6 +187,7 @@ pub struct HttpCtx {
     denials: Arc<Mutex<Vec<Denial>>>,
     scrub: Option<regex::bytes::Regex>,
     sent: u32,
+    last_attempts: Vec<Attempt>,
     /// Set when the request budget was exceeded, for the runtime's limit finding.
     pub budget_exceeded: bool,
 }
@@ -220,6 +221,7 @@ impl HttpCtx {
             denials,
             scrub,
             sent: 0,
+            last_attempts: Vec::new(),
             budget_exceeded: false,
         }
     }
@@ -392,10 +394,13 @@ impl HttpCtx {
                     Classifier::transport_failure(),
                     true,
                 ),
-                Ok(Err(e)) => {
-                    let timed_out = matches!(e, HttpError::Timeout(_));
-                    (Err(e), Classifier::transport_failure(), timed_out)
-                }
+                Ok(Err(HttpError::Timeout(_))) => (
+                    // reqwest's own timer fired first: report the configured timeout.
+                    Err(HttpError::Timeout(timeout.as_millis() as u32)),
+                    Classifier::transport_failure(),
+                    true,
+                ),
+                Ok(Err(e)) => (Err(e), Classifier::transport_failure(), false),
                 Ok(Ok((status, headers, body))) => {
                     let class = self.target.classifier.classify(status, &headers, &body);
                     (Ok((status, headers, body)), class, false)
@@ -436,6 +441,7 @@ impl HttpCtx {
                     continue;
                 }
                 None => {
+                    self.last_attempts = attempts.clone();
                     return self.finish(tel, result, class, latency, attempts, correlation_id);
                 }
             }
@@ -732,12 +738,17 @@ impl Host for HttpCtx {
             reason: None,
             request_shape: body_json.map(|b| request_shape(b, self.limits.content_capture)),
         };
+        self.last_attempts.clear();
         let result = self.send_checked(req, &mut tel).await;
         if matches!(result, Err(HttpError::Rejected(_))) {
             tel.error_type = Some("request-construction".into());
         }
         self.record(tel);
         Ok(result)
+    }
+
+    async fn last_attempts(&mut self) -> wasmtime::Result<Vec<Attempt>> {
+        Ok(self.last_attempts.clone())
     }
 }
 
