@@ -106,3 +106,9 @@ pub fn setting_or<T: FromStr>(key: &str, default: T) -> Result<T, String> {
 pub fn run_id() -> String {
     wit::run_id()
 }
+
+/// The telemetry recorded so far in this run: one JSON object per request,
+/// with OpenTelemetry GenAI attribute names (`gen_ai.request.model`, ...).
+pub fn telemetry() -> Vec<serde_json::Value> {
+    serde_json::from_str(&wit::telemetry_json()).unwrap_or_default()
+}

@@ -51,9 +51,12 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod chat;
 pub mod checklist;
 pub mod context;
+#[cfg(feature = "detect")]
+pub mod detect;
 mod finding;
 pub mod http;
 pub mod log;

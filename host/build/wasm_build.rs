@@ -58,44 +58,53 @@ pub fn wasm_target_dir() -> PathBuf {
     profile_dir.parent().unwrap_or(profile_dir).join("wasm")
 }
 
-/// Build `packages` from the workspace at `workspace` and return each
-/// package's `.wasm` path, in order.
+/// Build `packages` from the workspace at `workspace` as wasm components and
+/// return each package's `.wasm` path, in order.
+///
+/// Plugins are ordinary `rlib` crates in the workspace (so clippy and their
+/// native unit tests work); `cargo rustc --crate-type cdylib` makes the
+/// component. A `cdylib` crate type in their manifests would make
+/// `cargo test --workspace` link them natively, where the WIT export names
+/// (`shipgate:plugin/check@0.1.0#run`) are not valid linker symbols.
 pub fn build_components(workspace: &Path, packages: &[String]) -> Vec<PathBuf> {
     ensure_target();
     let target_dir = wasm_target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args([
-            "build",
-            "--target",
-            WASM_TARGET,
-            "--profile",
-            "plugin",
-            "--quiet",
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir);
     for p in packages {
-        cmd.args(["--package", p]);
-    }
-    // The outer build's flags are for the host target, not for wasm; clippy's
-    // wrapper would lint the guests a second time.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_TARGET_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
-    let status = cmd.status().expect("run cargo for the wasm plugins");
-    if !status.success() {
-        panic!("building the wasm components {packages:?} failed (see the errors above)");
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(workspace)
+            .args([
+                "rustc",
+                "--lib",
+                "--crate-type",
+                "cdylib",
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                "plugin",
+                "--quiet",
+            ])
+            .args(["--package", p])
+            .arg("--target-dir")
+            .arg(&target_dir);
+        // The outer build's flags are for the host target, not for wasm; clippy's
+        // wrapper would lint the guests a second time.
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_BUILD_TARGET",
+            "RUSTC_WRAPPER",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        let status = cmd.status().expect("run cargo for the wasm plugins");
+        if !status.success() {
+            panic!("building the wasm component {p} failed (see the errors above)");
+        }
     }
     packages
         .iter()

@@ -2,6 +2,7 @@
 //! against the contract's target, and build the [`Record`] with the decision.
 
 use crate::bindings::shipgate::plugin::context::{Limits, Target};
+use crate::capability::audit::{AuditCtx, RunOutputs};
 use crate::capability::context::ContextCtx;
 use crate::capability::http::credentials::Credentials;
 use crate::capability::http::retry::RetryPolicy;
@@ -122,8 +123,10 @@ impl Validation<'_> {
             self.secret.clone(),
         );
         let mut redactor = Redactor::new().with_secret(&credentials.honeytoken, "honeytoken");
+        let mut secrets = vec![("honeytoken", credentials.honeytoken.clone())];
         if let Some(s) = &self.secret {
             redactor = redactor.with_secret(s, "credential");
+            secrets.insert(0, ("credential", s.clone()));
         }
         let redactor = Arc::new(redactor);
         let target = HttpTarget::new(
@@ -136,9 +139,10 @@ impl Validation<'_> {
             Classifier::from_contract(contract),
         )
         .await?;
-        let telemetry: Arc<Mutex<Vec<RequestTelemetry>>> = Arc::default();
+        let outputs = RunOutputs::default();
+        let telemetry = outputs.telemetry.clone();
         let denials: Arc<Mutex<Vec<Denial>>> = Arc::default();
-        let run_log: RunLog = Arc::default();
+        let run_log: RunLog = outputs.log.clone();
         let contract_json = contract.to_json().to_string();
         log::append(
             &run_log,
@@ -164,11 +168,11 @@ impl Validation<'_> {
                 spec,
                 &target,
                 &redactor,
-                &telemetry,
+                &outputs,
                 &denials,
-                &run_log,
                 &contract_json,
                 &run_id,
+                &secrets,
             );
             tokio::select! {
                 run = self.runtime.run(plugin, env) => {
@@ -177,6 +181,7 @@ impl Validation<'_> {
                         ("status".to_owned(), format!("{:?}", run.status)),
                         ("duration_ms".to_owned(), run.duration_ms.to_string()),
                     ]));
+                    outputs.findings.lock().expect("findings lock").extend(run.findings.iter().cloned());
                     runs.push(run);
                 }
                 () = &mut cancel => {
@@ -280,11 +285,11 @@ impl Validation<'_> {
         spec: &PluginSpec,
         target: &HttpTarget,
         redactor: &Arc<Redactor>,
-        telemetry: &Arc<Mutex<Vec<RequestTelemetry>>>,
+        outputs: &RunOutputs,
         denials: &Arc<Mutex<Vec<Denial>>>,
-        run_log: &RunLog,
         contract_json: &str,
         run_id: &str,
+        secrets: &[(&'static str, Secret)],
     ) -> RunEnv {
         let t = &spec.thresholds;
         let l = &spec.limits;
@@ -310,12 +315,12 @@ impl Validation<'_> {
                 content_capture: self.plan.content_capture,
             },
             redactor.clone(),
-            telemetry.clone(),
+            outputs,
             denials.clone(),
         );
         let log = LogCtx::new(
             &spec.name,
-            run_log.clone(),
+            outputs.log.clone(),
             redactor.clone(),
             self.plan.content_capture,
             l.max_log_records,
@@ -344,11 +349,19 @@ impl Validation<'_> {
             contract_json: contract_json.to_owned(),
             settings: spec.settings.clone(),
             run_id: run_id.to_owned(),
+            telemetry: outputs.telemetry.clone(),
         };
+        let audit = AuditCtx::new(
+            spec.grants.audit,
+            outputs.clone(),
+            self.plan.audit.log_dirs.clone(),
+            secrets.to_vec(),
+        );
         RunEnv {
             http,
             log,
             context,
+            audit,
             limits: l.clone(),
             redactor: redactor.clone(),
         }

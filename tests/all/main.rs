@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit;
 mod canary;
 mod faults;
 mod hostile;

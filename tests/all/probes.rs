@@ -169,15 +169,11 @@ async fn retry_policy_passes_against_a_correct_mock_and_records_every_attempt() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contract_that_makes_400_retryable_is_caught_as_retried_non_retryable() {
     let mut h = Harness::new().await;
-    let text =
-        shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&h.mock.base_url()))
-            + "\n[[errors.classify]]\nstatus = 400\ncategory = \"transient\"\nretry = true\n";
-    // `[[errors.classify]]` must sit inside [errors]: insert it there.
-    let text = text
-        .replace("\n[[errors.classify]]", "\n#")
-        .replace("status = 400\ncategory", "#status")
-        .replace("retry = true\n", "");
-    let text = text.replace("[errors.cases]", "[[errors.classify]]\nstatus = 400\ncategory = \"transient\"\nretry = true\n\n[errors.cases]");
+    // A classification override inside [errors] that wrongly makes 400 retryable.
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&h.mock.base_url())).replace(
+        "[errors.cases]",
+        "[[errors.classify]]\nstatus = 400\ncategory = \"transient\"\nretry = true\n\n[errors.cases]",
+    );
     h.contract = Contract::parse(Path::new("c.toml"), &text).unwrap();
     let out = h.run(&h.plan(&bundled("retry-timeout", ""), &[])).await;
     let f = finding(&out, "retry.no-retry-400");

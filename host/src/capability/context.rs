@@ -7,7 +7,9 @@
 //! operator's own text.
 
 use crate::bindings::shipgate::plugin::context::{Host, Limits, Target};
+use crate::telemetry::RequestTelemetry;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// Per-plugin-run context.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct ContextCtx {
     pub settings: BTreeMap<String, String>,
     /// The run id.
     pub run_id: String,
+    /// The run's telemetry so far (already redacted).
+    pub telemetry: Arc<Mutex<Vec<RequestTelemetry>>>,
 }
 
 impl Host for ContextCtx {
@@ -43,5 +47,10 @@ impl Host for ContextCtx {
 
     async fn run_id(&mut self) -> wasmtime::Result<String> {
         Ok(self.run_id.clone())
+    }
+
+    async fn telemetry_json(&mut self) -> wasmtime::Result<String> {
+        let t = self.telemetry.lock().expect("telemetry lock").clone();
+        Ok(serde_json::to_string(&t).unwrap_or_else(|_| "[]".into()))
     }
 }

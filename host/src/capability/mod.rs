@@ -4,6 +4,7 @@
 //! interface's generated `Host` trait; [`crate::runtime`] links them. The
 //! capabilities never import the runtime.
 
+pub mod audit;
 pub mod context;
 pub mod http;
 pub mod log;

@@ -217,6 +217,11 @@ pub struct ResponseSection {
     pub provenance: Provenance,
     /// JSON pointer -> declared type, for every field the application reads.
     pub fields: BTreeMap<String, JsonType>,
+    /// The response fields the provider's documentation declares (JSON
+    /// pointers). A parsed field not listed here is "parsing an undocumented
+    /// field". Empty: not recorded, so that check is skipped.
+    #[serde(default)]
+    pub documented_fields: Vec<String>,
     /// Header carrying the provider's request id, when documented.
     #[serde(default)]
     pub request_id_header: Option<String>,

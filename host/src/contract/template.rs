@@ -157,7 +157,9 @@ output_ceiling_field = "max_tokens"
 # The response fields the application parses: JSON pointer = type.
 # Unknown extra fields are tolerated; fields not listed here are "undocumented".
 [response]
-{api_prov}{request_id_header}
+{api_prov}{request_id_header}# The fields the provider documents (a parsed field not listed here is flagged).
+documented_fields = ["/id", "/object", "/created", "/model", "/system_fingerprint", "/choices", "/choices/0/index", "/choices/0/message/role", "/choices/0/message/content", "/choices/0/message/refusal", "/choices/0/logprobs", "/choices/0/finish_reason", "/usage", "/usage/prompt_tokens", "/usage/completion_tokens", "/usage/total_tokens"]
+
 [response.fields]
 "/id" = "string"
 "/object" = "string"

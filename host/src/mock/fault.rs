@@ -47,6 +47,12 @@ pub enum Fault {
     BadKeyAs400,
     /// Accept any key, or none (a gateway with auth switched off).
     AcceptAnyKey,
+    /// Ignore `max_tokens` / `max_completion_tokens`.
+    IgnoreMaxTokens,
+    /// Report `usage.total_tokens` that is not prompt + completion.
+    BadUsage,
+    /// Answer without an `x-request-id` header.
+    NoRequestId,
     /// A hostile server: 200 echoing every request header in the body and
     /// `Authorization` in an `x-echo-authorization` response header.
     EchoHeaders,
@@ -94,11 +100,14 @@ impl FromStr for Fault {
             "bad-key-400" => Fault::BadKeyAs400,
             "echo-headers" => Fault::EchoHeaders,
             "accept-any-key" => Fault::AcceptAnyKey,
+            "ignore-max-tokens" => Fault::IgnoreMaxTokens,
+            "bad-usage" => Fault::BadUsage,
+            "no-request-id" => Fault::NoRequestId,
             _ => {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
-                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key"
+                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, ignore-max-tokens, bad-usage, no-request-id"
                 ));
             }
         })

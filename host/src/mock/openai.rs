@@ -228,6 +228,9 @@ async fn chat(
         Err(r) => *r,
         Ok(req) => complete(&req, &fault, &rid),
     };
+    if fault == Fault::NoRequestId {
+        return resp;
+    }
     with_request_id(resp, &rid)
 }
 
@@ -338,7 +341,12 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
         "This is a deterministic reply from the shipgate mock server.".to_owned()
     };
     let words: Vec<&str> = answer.split_whitespace().collect();
-    let (content, finish) = match req.max_tokens {
+    let max_tokens = if *fault == Fault::IgnoreMaxTokens {
+        None
+    } else {
+        req.max_tokens
+    };
+    let (content, finish) = match max_tokens {
         Some(n) if (words.len() as u64) > n => (words[..n as usize].join(" "), "length"),
         _ => (answer.clone(), "stop"),
     };
@@ -352,7 +360,7 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
     let usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens + if *fault == Fault::BadUsage { 5 } else { 0 },
         "prompt_tokens_details": {"cached_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0}
     });

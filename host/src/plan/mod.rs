@@ -144,6 +144,8 @@ pub struct Grants {
     pub auth: Vec<AuthGrant>,
     /// May send a prompt over `input_limit_bytes` to observe the provider.
     pub send_oversized: bool,
+    /// May use the `audit` capability (run output and `[audit] log_dirs`).
+    pub audit: bool,
 }
 
 impl Default for Grants {
@@ -151,6 +153,7 @@ impl Default for Grants {
         Grants {
             auth: vec![AuthGrant::Configured],
             send_oversized: false,
+            audit: false,
         }
     }
 }
@@ -231,6 +234,14 @@ pub struct PluginSpec {
     pub grants: Grants,
 }
 
+/// `[audit]`: what a redaction audit may read besides the run's own output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Directories of logs the team's own application wrote (relative to the plan file).
+    pub log_dirs: Vec<PathBuf>,
+}
+
 /// A validated plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -246,6 +257,8 @@ pub struct Plan {
     pub attestations: BTreeMap<String, String>,
     /// Whether prompts and completions may be written to logs and records.
     pub content_capture: bool,
+    /// What the audit may read.
+    pub audit: AuditConfig,
     /// Where the plan came from (`built-in` or a path).
     pub origin: String,
 }
@@ -264,6 +277,8 @@ struct PlanWire {
     attestations: BTreeMap<String, String>,
     #[serde(default)]
     content_capture: bool,
+    #[serde(default)]
+    audit: AuditConfig,
     #[serde(default)]
     plugins: Vec<PluginWire>,
 }
@@ -300,10 +315,31 @@ struct PluginWire {
 /// The built-in plan: every bundled check with default thresholds.
 pub fn default_plan_toml(bundled: &[&str]) -> String {
     let mut s = String::from("schema = 1\n");
-    for name in bundled {
+    // The guide's order; the redaction audit reads what the others wrote, so it runs last.
+    const ORDER: &[&str] = &[
+        "canary",
+        "contract",
+        "negative-probes",
+        "retry-timeout",
+        "guardrails",
+        "observability",
+        "redaction-audit",
+    ];
+    let rank = |n: &str| {
+        ORDER
+            .iter()
+            .position(|o| *o == n)
+            .unwrap_or(ORDER.len() - 1)
+    };
+    let mut bundled = bundled.to_vec();
+    bundled.sort_by_key(|n| rank(n));
+    for name in &bundled {
         s.push_str(&format!("\n[[plugins]]\nname = \"{name}\"\n"));
         if *name == "negative-probes" {
             s.push_str("grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\n");
+        }
+        if *name == "redaction-audit" {
+            s.push_str("grants = { audit = true }\n");
         }
     }
     s
@@ -470,6 +506,20 @@ impl Plan {
                 )));
             }
         }
+        let mut audit = wire.audit;
+        for (i, d) in audit.log_dirs.iter_mut().enumerate() {
+            *d = base_dir.join(&*d);
+            if !d.is_dir() {
+                return Err(ConfigError::new(
+                    path,
+                    format!(
+                        "`audit.log_dirs[{i}]` = {:?} is not a directory",
+                        d.display().to_string()
+                    ),
+                )
+                .help("name a directory of log files, relative to the plan file"));
+            }
+        }
         Ok(Plan {
             plugins,
             thresholds: wire.thresholds,
@@ -477,6 +527,7 @@ impl Plan {
             decision: wire.decision,
             attestations: wire.attestations,
             content_capture: wire.content_capture,
+            audit,
             origin: path.display().to_string(),
         })
     }

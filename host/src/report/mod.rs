@@ -3,6 +3,7 @@
 //! - [`human`]: the terminal summary, decision first.
 //! - [`markdown`]: `report.md`, for people reading the record later.
 //! - [`junit`]: `junit.xml`, one test case per finding, for CI test tabs.
+//! - [`sarif`]: `findings.sarif`, located findings for code-scanning UIs.
 //! - [`record`]: `record.json`, the versioned machine format, and the atomic
 //!   writer for the whole record directory.
 //!
@@ -13,5 +14,6 @@ pub mod human;
 pub mod junit;
 pub mod markdown;
 pub mod record;
+pub mod sarif;
 
 pub use record::{Record, RecordPaths, write_record_dir};

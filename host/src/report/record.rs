@@ -1,5 +1,5 @@
 //! `record.json`: the versioned validation record, and the atomic writer of
-//! the record directory (`record.json`, `report.md`, `junit.xml`, `log.jsonl`).
+//! the record directory (`record.json`, `report.md`, `junit.xml`, `findings.sarif`, `log.jsonl`).
 //!
 //! The JSON Schema for this format is `host/schema/record-v1.schema.json`;
 //! a test checks that every record written validates against it.
@@ -238,6 +238,8 @@ pub struct RecordPaths {
     pub junit: PathBuf,
     /// `log.jsonl`.
     pub log: PathBuf,
+    /// `findings.sarif`.
+    pub sarif: PathBuf,
 }
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory, then rename.
@@ -284,6 +286,7 @@ pub fn write_record_dir(
         report: dir.join("report.md"),
         junit: dir.join("junit.xml"),
         log: dir.join("log.jsonl"),
+        sarif: dir.join("findings.sarif"),
         dir,
     };
     let json =
@@ -293,6 +296,11 @@ pub fn write_record_dir(
     let md = redactor.redact(&String::from_utf8_lossy(&md)).into_owned();
     let junit = super::junit::render(record, junit_warn).map_err(std::io::Error::other)?;
     let junit = redactor.redact(&junit).into_owned();
+    let sarif =
+        serde_json::to_vec_pretty(&super::sarif::render(record)).map_err(std::io::Error::other)?;
+    let sarif = redactor
+        .redact(&String::from_utf8_lossy(&sarif))
+        .into_owned();
     let mut lines = String::new();
     for rec in log {
         let mut v = serde_json::to_value(rec).unwrap_or_default();
@@ -304,6 +312,7 @@ pub fn write_record_dir(
     for (path, bytes) in [
         (&paths.log, lines.as_bytes()),
         (&paths.junit, junit.as_bytes()),
+        (&paths.sarif, sarif.as_bytes()),
         (&paths.report, md.as_bytes()),
         (&paths.record, json.as_slice()),
     ] {

@@ -28,7 +28,7 @@ pub mod load_info {
 }
 
 use crate::bindings;
-use crate::capability::{context::ContextCtx, http::HttpCtx, log::LogCtx};
+use crate::capability::{audit::AuditCtx, context::ContextCtx, http::HttpCtx, log::LogCtx};
 use crate::findings::{self, Finding, FindingKind};
 use crate::redact::Redactor;
 use limits::Limiter;
@@ -121,6 +121,8 @@ pub struct RunEnv {
     pub log: LogCtx,
     /// Context capability.
     pub context: ContextCtx,
+    /// Audit capability.
+    pub audit: AuditCtx,
     /// Limits.
     pub limits: crate::plan::SandboxLimits,
     /// Redactor for findings.
@@ -160,6 +162,10 @@ impl Runtime {
             _,
             HasSelf<LogCtx>,
         >(&mut linker, |s| &mut s.log))?;
+        link(bindings::shipgate::plugin::audit::add_to_linker::<
+            _,
+            HasSelf<AuditCtx>,
+        >(&mut linker, |s| &mut s.audit))?;
         link(bindings::shipgate::plugin::context::add_to_linker::<
             _,
             HasSelf<ContextCtx>,
@@ -213,6 +219,7 @@ impl Runtime {
             http: env.http,
             log: env.log,
             context: env.context,
+            audit: env.audit,
             limiter: Limiter::new(limits.memory_mib.saturating_mul(1024 * 1024) as usize),
         };
         let mut store = Store::new(&self.engine, state);

@@ -1,7 +1,7 @@
 //! `HostState`: the `T` of `Store<T>`, one per plugin run.
 
 use super::limits::Limiter;
-use crate::capability::{context::ContextCtx, http::HttpCtx, log::LogCtx};
+use crate::capability::{audit::AuditCtx, context::ContextCtx, http::HttpCtx, log::LogCtx};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -12,6 +12,7 @@ pub struct HostState {
     pub(super) http: HttpCtx,
     pub(super) log: LogCtx,
     pub(super) context: ContextCtx,
+    pub(super) audit: AuditCtx,
     pub(super) limiter: Limiter,
 }
 

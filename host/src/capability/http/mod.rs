@@ -184,6 +184,7 @@ pub struct HttpCtx {
     limits: HttpLimits,
     redactor: Arc<Redactor>,
     telemetry: Arc<Mutex<Vec<RequestTelemetry>>>,
+    prompts: Arc<Mutex<Vec<String>>>,
     denials: Arc<Mutex<Vec<Denial>>>,
     scrub: Option<regex::bytes::Regex>,
     sent: u32,
@@ -199,7 +200,7 @@ impl HttpCtx {
         target: HttpTarget,
         limits: HttpLimits,
         redactor: Arc<Redactor>,
-        telemetry: Arc<Mutex<Vec<RequestTelemetry>>>,
+        outputs: &crate::capability::audit::RunOutputs,
         denials: Arc<Mutex<Vec<Denial>>>,
     ) -> Self {
         let scrub = target.credentials.secret.as_ref().map(|s| {
@@ -217,7 +218,8 @@ impl HttpCtx {
             target,
             limits,
             redactor,
-            telemetry,
+            telemetry: outputs.telemetry.clone(),
+            prompts: outputs.prompts.clone(),
             denials,
             scrub,
             sent: 0,
@@ -238,6 +240,29 @@ impl HttpCtx {
                 .replace_all(&bytes, &b"[REDACTED:credential]"[..])
                 .into_owned(),
             _ => bytes,
+        }
+    }
+
+    /// Keep the prompts sent, for the redaction audit (bounded; memory only).
+    fn remember_prompts(&self, body: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let Some(msgs) = v.get("messages").and_then(|m| m.as_array()) else {
+            return;
+        };
+        let mut prompts = self.prompts.lock().expect("prompts lock");
+        for m in msgs {
+            if let Some(c) = m.get("content").and_then(|c| c.as_str())
+                && prompts.len() < crate::capability::audit::MAX_PROMPTS
+                && !prompts.iter().any(|p| p == c)
+            {
+                prompts.push(
+                    c.chars()
+                        .take(crate::capability::audit::MAX_PROMPT_BYTES)
+                        .collect(),
+                );
+            }
         }
     }
 
@@ -341,6 +366,7 @@ impl HttpCtx {
         }
         let correlation_id = uuid::Uuid::new_v4().to_string();
         tel.correlation_id = correlation_id.clone();
+        self.remember_prompts(&req.body);
 
         let policy = if req.retry {
             self.limits.retry

@@ -95,6 +95,22 @@ impl Check for SecretHunter {
             .header("x-shipgate-fault", "echo-key")
             .send();
         add("invalid-auth", format!("{:?}", wrong.map(|r| r.text())));
+        // With the audit grant: the run's output and the plan's log directories (which may hold the key).
+        match shipgate_sdk::audit::collect() {
+            Ok(texts) => add(
+                "audit",
+                texts
+                    .iter()
+                    .map(|t| format!("{}\n{}", t.source, t.content))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Err(e) => add("audit.error", e.to_string()),
+        }
+        add(
+            "audit.hits",
+            format!("{:?}", shipgate_sdk::audit::secret_hits()),
+        );
         log::info("secret-hunter done", &[("items", &loot.len().to_string())]);
         let mut f = Finding::pass("secret-hunter.loot", "everything a plugin could gather");
         for (k, v) in loot {

@@ -11,6 +11,14 @@ impl Check for WellBehaved {
     }
 
     fn run() -> Result<Vec<Finding>, String> {
+        // Content fields are dropped by the host unless the plan allows content capture.
+        shipgate_sdk::log::info(
+            "sending",
+            &[
+                ("prompt", "Return the word READY and nothing else."),
+                ("step", "1"),
+            ],
+        );
         let r = ChatRequest::new(&context::target().model)
             .user("Return the word READY and nothing else.")
             .send();

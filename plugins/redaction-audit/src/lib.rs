@@ -1,0 +1,174 @@
+//! Redaction audit: the run's own output and the team's log directories must
+//! hold no secret, no credential-shaped value, no customer content and no PII.
+//!
+//! Sources come from the host's `audit` capability (needs `grants.audit`):
+//! the run's log, telemetry and findings so far, and `[audit] log_dirs` from
+//! the plan. The host reports where it found the run's own secrets (the
+//! credential in any form, and the honeytoken the negative probes sent); this
+//! check adds credential patterns, customer content (the prompts the run sent)
+//! and PII. Each leak is a finding with its source, line and column; the
+//! match is masked.
+//!
+//! Settings: `pii_patterns` (extra regular expressions, one per line).
+#![forbid(unsafe_code)]
+
+use shipgate_sdk::audit::{self, TextFile};
+use shipgate_sdk::checklist as item;
+use shipgate_sdk::detect::{self, Detection};
+use shipgate_sdk::{Check, Descriptor, Finding, context};
+
+struct RedactionAudit;
+
+fn located(f: Finding, source: &str, line: u32, column: u32) -> Finding {
+    f.evidence("source", source)
+        .evidence("line", line)
+        .evidence("column", column)
+        .covers([item::LOGS_REDACTED])
+}
+
+fn detection(kind: &str, t: &TextFile, d: &Detection, why: &str) -> Finding {
+    located(
+        Finding::fail(
+            format!("audit.{kind}"),
+            format!("{} in {}", d.rule, t.source),
+        )
+        .detail(format!("{why}: {} at line {}", d.masked, d.line)),
+        &t.source,
+        d.line,
+        d.column,
+    )
+    .evidence("rule", d.rule)
+    .evidence("match", &d.masked)
+}
+
+impl Check for RedactionAudit {
+    fn describe() -> Descriptor {
+        Descriptor::new(
+            "redaction-audit",
+            env!("CARGO_PKG_VERSION"),
+            "no secrets, credentials, customer content or PII in logs and records",
+        )
+        .covers([item::LOGS_REDACTED])
+    }
+
+    fn run() -> Result<Vec<Finding>, String> {
+        let texts = audit::collect().map_err(|e| e.to_string())?;
+        let hits = audit::secret_hits().map_err(|e| e.to_string())?;
+        let prompts = audit::sent_prompts().map_err(|e| e.to_string())?;
+        let extra: Vec<detect::regex::Regex> = context::setting("pii_patterns")
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|p| {
+                detect::regex::Regex::new(p)
+                    .map_err(|e| format!("setting pii_patterns: {p:?}: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for h in &hits {
+            let what = if h.secret == "honeytoken" {
+                "the invalid token the negative probes sent (a provider echoed it, and it was logged)"
+            } else {
+                "the configured credential"
+            };
+            out.push(
+                located(
+                    Finding::fail(
+                        "audit.secret",
+                        format!("{} found in {}", h.secret, h.source),
+                    )
+                    .detail(format!("{what}, {} form, at line {}", h.form, h.line)),
+                    &h.source,
+                    h.line,
+                    h.column,
+                )
+                .evidence("rule", format!("{}-{}", h.secret, h.form)),
+            );
+        }
+        let mut redactions = Vec::new();
+        for t in &texts {
+            for d in detect::credentials(&t.content) {
+                out.push(detection("credential", t, &d, "a credential-shaped value"));
+            }
+            for d in detect::pii(&t.content, &extra) {
+                out.push(detection("pii", t, &d, "personal data"));
+            }
+            for p in &prompts {
+                for (line, column) in detect::content(&t.content, p) {
+                    out.push(
+                        located(
+                            Finding::fail(
+                                "audit.content",
+                                format!("customer content in {}", t.source),
+                            )
+                            .detail(format!(
+                                "a prompt this run sent ({} chars) appears verbatim at line {line}",
+                                p.chars().count()
+                            )),
+                            &t.source,
+                            line,
+                            column,
+                        )
+                        .evidence("rule", "customer-content"),
+                    );
+                }
+            }
+            if t.source.starts_with("run:") {
+                let echoed = t.content.matches("[REDACTED:honeytoken]").count();
+                if echoed > 0 {
+                    out.push(
+                        Finding::warn("audit.honeytoken-echoed", format!("the provider echoed the probe's invalid token into {}", t.source))
+                            .detail(format!(
+                                "the invalid token the negative probes sent came back in a response and reached the run's output {echoed} time(s); \
+                                 shipgate redacted it, but an application that logs error bodies would log its callers' keys"
+                            ))
+                            .evidence("source", &t.source)
+                            .covers([item::LOGS_REDACTED]),
+                    );
+                }
+                let n = t.content.matches("[REDACTED:").count();
+                if n > 0 {
+                    redactions.push(format!("{} ({n})", t.source));
+                }
+            }
+        }
+        let bytes: usize = texts.iter().map(|t| t.content.len()).sum();
+        if !redactions.is_empty() {
+            out.push(
+                Finding::warn("audit.redaction-needed", "the run's output needed no redaction")
+                    .detail(format!(
+                        "the host had to redact credential-shaped values from {}: a plugin or the provider put them there (e.g. an error body echoing a key); make sure the application's own logs redact them too",
+                        redactions.join(", ")
+                    ))
+                    .covers([item::LOGS_REDACTED]),
+            );
+        }
+        if out.iter().all(|f| f.verdict != shipgate_sdk::Verdict::Fail) {
+            out.push(
+                Finding::pass(
+                    "audit.clean",
+                    "no secrets, credentials, customer content or PII in logs and records",
+                )
+                .detail(format!(
+                    "{} texts, {bytes} bytes scanned ({} prompts hunted)",
+                    texts.len(),
+                    prompts.len()
+                ))
+                .evidence("texts", texts.len())
+                .evidence(
+                    "sources",
+                    texts
+                        .iter()
+                        .map(|t| t.source.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+                .covers([item::LOGS_REDACTED]),
+            );
+        }
+        Ok(out)
+    }
+}
+
+shipgate_sdk::export_check!(RedactionAudit);
