@@ -24,6 +24,7 @@
 //! - [`capability`]: the `http`, `log` and `context` host implementations.
 //! - [`validation::Validation`]: one run of a plan against a contract.
 //! - [`decision`]: Ship / Ship behind flag / Hold, with reasons.
+//! - [`diff`]: drift between two records, spikes against a baseline.
 //! - [`report`]: the record (`record.json`, `report.md`, `junit.xml`, `log.jsonl`).
 //! - [`mock`]: an OpenAI-compatible mock server with fault injection.
 #![deny(missing_docs)]
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod config_error;
 pub mod contract;
 pub mod decision;
+pub mod diff;
 pub mod findings;
 pub mod mock;
 pub mod plan;

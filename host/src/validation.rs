@@ -69,6 +69,8 @@ pub struct Validation<'a> {
     pub runtime: &'a Runtime,
     /// Checks bundled into the binary.
     pub bundled: &'a [(&'a str, &'a [u8])],
+    /// A previous record: latency and usage spikes against it warn.
+    pub baseline: Option<&'a Record>,
 }
 
 impl Validation<'_> {
@@ -193,6 +195,36 @@ impl Validation<'_> {
         }
         let telemetry = telemetry.lock().expect("telemetry lock").clone();
         let denials = denials.lock().expect("denials lock").clone();
+        if let Some(baseline) = self.baseline {
+            let summary = Record::summarize(&telemetry);
+            let probe = Record {
+                telemetry_summary: summary,
+                ..baseline.clone()
+            };
+            let ratio = self.plan.decision.baseline_spike_ratio;
+            let found = crate::diff::spikes(baseline, &probe, ratio);
+            let sha = crate::runtime::sha256_hex(
+                serde_json::to_string(baseline)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+            runs.push(PluginRun {
+                name: "baseline".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+                summary: Some(format!(
+                    "latency and usage against baseline run {} (warn over {ratio}x)",
+                    baseline.run_id
+                )),
+                covers: vec!["usage-fields-verified".into(), "metrics-attached".into()],
+                sha256: sha,
+                source: format!("baseline:{}", baseline.run_id),
+                status: crate::runtime::RunStatus::Completed,
+                findings: found,
+                duration_ms: 0,
+                fuel_used: None,
+                requests: 0,
+            });
+        }
         let findings: Vec<_> = runs.iter().flat_map(|r| r.findings.clone()).collect();
         let decision = decision::decide(
             &findings,

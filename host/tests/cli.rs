@@ -220,3 +220,122 @@ fn run_against_a_mock_server_exits_by_decision() {
         assert!(!stderr(out).contains("sk-cli-test-key"));
     }
 }
+
+#[test]
+fn diff_compares_records_and_rejects_non_records() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        shipgate(dir.path(), &["demo", "--out", "a"], &[])
+            .status
+            .success()
+    );
+    let run = |d: &str| {
+        std::fs::read_dir(dir.path().join(d))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    };
+    let a = run("a");
+    let o = shipgate(
+        dir.path(),
+        &["diff", a.to_str().unwrap(), a.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("decision: "));
+    // A record whose decision changed is drift (exit 5), also as JSON.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("record.json")).unwrap()).unwrap();
+    v["decision"]["outcome"] = serde_json::json!("hold");
+    v["run_id"] = serde_json::json!("00000000-0000-0000-0000-000000000000");
+    std::fs::write(dir.path().join("b.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["diff", "--json", a.to_str().unwrap(), "b.json"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let drift: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(drift["decision"][1], "Hold");
+    std::fs::write(dir.path().join("c.json"), "{\"hello\": 1}").unwrap();
+    let o = shipgate(dir.path(), &["diff", "b.json", "c.json"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("c.json: not a shipgate record"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_scaffolded_check_builds_and_runs_against_the_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = shipgate(dir.path(), &["new-check", "ready-check"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        shipgate(dir.path(), &["new-check", "Bad Name"], &[])
+            .status
+            .code(),
+        Some(2)
+    );
+    // Build it the way the README says (offline: every crate it needs is already in the cache).
+    let crate_dir = dir.path().join("ready-check");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-target");
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&crate_dir)
+        .args(["build", "--release", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/ready_check.wasm");
+    assert!(wasm.exists());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _mock = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_shipgate"))
+            .args(["mock-server", "--port", &port.to_string()])
+            .env("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let text = shipgate::contract::template(
+        shipgate::contract::Provider::Mock,
+        Some(&format!("http://127.0.0.1:{port}/v1")),
+    );
+    std::fs::write(dir.path().join("c.toml"), text).unwrap();
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "c.toml",
+            "--plugin",
+            wasm.to_str().unwrap(),
+            "--fail-on",
+            "never",
+        ],
+        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("pass  the model answers READY"), "{stdout}");
+}

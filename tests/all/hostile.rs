@@ -212,4 +212,63 @@ async fn bad_plugin_files_are_rejected_before_anything_runs() {
         err(&good[..good.len() / 2], None),
         LoadError::Invalid { .. }
     ));
+    // A real component of another world.
+    let e = err(&std::fs::read(fixtures::WRONG_WORLD).unwrap(), None);
+    assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("does not export `shipgate:plugin/check@0.1.0`"),
+        "{e}"
+    );
+    // A plugin built against another version of the WIT package.
+    let e = err(&std::fs::read(fixtures::OLD_VERSION).unwrap(), None);
+    assert!(
+        matches!(e, LoadError::IncompatibleVersion { ref found, .. } if found == "0.0.9"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(
+            "built for shipgate:plugin@0.0.9, this shipgate implements shipgate:plugin@0.1.0"
+        ),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuel_budget_stops_a_loop_and_fuel_used_is_reported() {
+    let (_h, out, _) = contain(
+        "loop-forever",
+        fixtures::LOOP_FOREVER,
+        "limits = { fuel = 50000000, deadline_ms = 30000 }",
+        &[],
+    )
+    .await;
+    let f = host_finding(&out, "loop-forever.limit.fuel");
+    assert!(f.detail.contains("sandbox.fuel = 50000000"), "{}", f.detail);
+    let used = out.record.plugins[0]
+        .fuel_used
+        .expect("fuel used is reported");
+    assert!(used >= 50_000_000 - 10_000, "used {used}");
+    assert!(
+        out.record.plugins[1].fuel_used.is_none(),
+        "no fuel limit, no figure"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_body_over_the_cap_is_rejected_before_dispatch() {
+    let h = Harness::new().await;
+    let out = h
+        .run(&h.plan(
+            &crate::support::bundled("canary", ""),
+            &["canary.max_request_bytes=64"],
+        ))
+        .await;
+    let f = finding(&out, "canary.reached-host");
+    assert!(
+        f.detail.contains("over sandbox.max_request_bytes = 64"),
+        "{}",
+        f.detail
+    );
+    assert!(h.mock.requests().is_empty());
 }

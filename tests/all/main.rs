@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod canary;
+mod drift;
 mod faults;
 mod hostile;
 mod probes;

@@ -61,6 +61,7 @@ impl Harness {
             secret: Some(Secret::new(secret)),
             runtime: runtime(),
             bundled: shipgate::bundled::BUNDLED,
+            baseline: None,
         }
         .run(std::future::pending())
         .await

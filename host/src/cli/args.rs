@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// Decide whether an LLM chat-completions integration is safe to ship.
 ///
 /// Exit codes: 0 ship (or below --fail-on), 1 tool error, 2 usage or config
-/// error (nothing was sent), 3 ship behind flag, 4 hold.
+/// error (nothing was sent), 3 ship behind flag, 4 hold, 5 drift (`diff`).
 #[derive(Debug, Parser)]
 #[command(name = "shipgate", version, about, long_about)]
 pub struct Cli {
@@ -71,9 +71,22 @@ pub enum Command {
         /// Which decisions fail the command.
         #[arg(long, value_enum, default_value = "flag")]
         fail_on: FailOn,
+        /// A previous record.json: latency or usage over decision.baseline_spike_ratio times it warns.
+        #[arg(long, value_name = "RECORD")]
+        baseline: Option<PathBuf>,
         /// Output.
         #[command(flatten)]
         output: OutputArgs,
+    },
+    /// Compare two records: contract, response fields, statuses, latency, usage, decision.
+    Diff {
+        /// The older record.json (or its run directory).
+        old: PathBuf,
+        /// The newer record.json (or its run directory).
+        new: PathBuf,
+        /// Print the drift as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the OpenAI-compatible mock on 127.0.0.1.
     MockServer {
@@ -107,6 +120,14 @@ pub enum Command {
     },
     /// List the bundled checks.
     Plugins,
+    /// Write a new check crate (SDK, wasm32-wasip2 build, an example check) to start from.
+    NewCheck {
+        /// The check's name (lower-case letters, digits, dashes).
+        name: String,
+        /// The directory to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 #[cfg(test)]

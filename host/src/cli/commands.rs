@@ -43,8 +43,36 @@ pub async fn run(cli: Cli) -> Result<u8> {
             plugins,
             set,
             fail_on,
+            baseline,
             output,
-        } => run_contract(&contract, plan.as_deref(), &plugins, &set, fail_on, output).await,
+        } => {
+            let baseline = baseline.as_deref().map(load_record).transpose()?;
+            run_contract(
+                &contract,
+                plan.as_deref(),
+                &plugins,
+                &set,
+                fail_on,
+                output,
+                baseline.as_ref(),
+            )
+            .await
+        }
+        Command::Diff { old, new, json } => {
+            let drift = crate::diff::diff(&load_record(&old)?, &load_record(&new)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&drift)?);
+            } else {
+                let mut out = Vec::new();
+                crate::diff::render(&drift, &mut out)?;
+                print!("{}", String::from_utf8_lossy(&out));
+            }
+            Ok(if drift.is_empty() {
+                exit::OK
+            } else {
+                exit::DRIFT
+            })
+        }
         Command::MockServer {
             port,
             key_env,
@@ -58,6 +86,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             force,
         } => init(provider, &out, force),
         Command::Plugins => plugins(),
+        Command::NewCheck { name, dir } => new_check(&name, &dir),
     }
 }
 
@@ -83,6 +112,33 @@ fn overrides(set: &[String]) -> Result<Vec<Override>> {
         );
     }
     Ok(out)
+}
+
+/// Read a record.json (or the record.json inside a run directory).
+fn load_record(path: &Path) -> Result<report::Record> {
+    let file = if path.is_dir() {
+        path.join("record.json")
+    } else {
+        path.to_owned()
+    };
+    let bytes = std::fs::read(&file)
+        .map_err(|e| usage(format!("{}: cannot read the record: {e}", file.display())))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| usage(format!("{}: not JSON: {e}", file.display())))?;
+    let version = v.get("record_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(report::record::RECORD_VERSION)) {
+        return Err(usage(format!(
+            "{}: not a shipgate record of version {} (record_version is {version:?})",
+            file.display(),
+            report::record::RECORD_VERSION
+        )));
+    }
+    serde_json::from_value(v).map_err(|e| {
+        usage(format!(
+            "{}: not a valid shipgate record: {e}",
+            file.display()
+        ))
+    })
 }
 
 async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
@@ -120,6 +176,7 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
         Some(Secret::new(key)),
         output,
         fail_on,
+        None,
     )
     .await
 }
@@ -131,6 +188,7 @@ async fn run_contract(
     set: &[String],
     fail_on: FailOn,
     output: OutputArgs,
+    baseline: Option<&report::Record>,
 ) -> Result<u8> {
     let contract = Contract::load(contract_path)?;
     let bundled = crate::bundled::names();
@@ -184,6 +242,7 @@ async fn run_contract(
         Some(secret),
         output,
         fail_on,
+        baseline,
     )
     .await
 }
@@ -195,6 +254,7 @@ async fn execute(
     secret: Option<Secret>,
     output: OutputArgs,
     fail_on: FailOn,
+    baseline: Option<&report::Record>,
 ) -> Result<u8> {
     let runtime = Runtime::new(cache_dir().as_deref())?;
     let validation = Validation {
@@ -204,6 +264,7 @@ async fn execute(
         secret,
         runtime: &runtime,
         bundled: crate::bundled::BUNDLED,
+        baseline,
     };
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -331,6 +392,54 @@ fn init(provider: Provider, out: &Path, force: bool) -> Result<u8> {
             out.display()
         );
     }
+    Ok(exit::OK)
+}
+
+/// Write a standalone check crate that builds to a wasm component.
+fn new_check(name: &str, dir: &Path) -> Result<u8> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.as_bytes()[0].is_ascii_lowercase();
+    if !valid {
+        return Err(usage(format!(
+            "check name {name:?} must be lower-case letters, digits and dashes, starting with a letter"
+        )));
+    }
+    let root = dir.join(name);
+    if root.exists() {
+        return Err(usage(format!(
+            "{} exists; pick another name or --dir",
+            root.display()
+        )));
+    }
+    // The SDK of the shipgate this binary was built from.
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    let crate_name = name.replace('-', "_");
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n\
+         [dependencies]\nshipgate-sdk = {{ path = {:?} }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\npanic = \"abort\"\n\n\
+         # A standalone crate, not part of an enclosing workspace.\n[workspace]\n",
+        sdk.display().to_string()
+    );
+    let lib = include_str!("templates/check_lib.rs")
+        .replace("{{name}}", name)
+        .replace("{{crate}}", &crate_name);
+    std::fs::create_dir_all(root.join("src"))
+        .with_context(|| format!("creating {}", root.display()))?;
+    std::fs::create_dir_all(root.join(".cargo"))?;
+    report::record::write_atomic(&root.join("Cargo.toml"), manifest.as_bytes())?;
+    report::record::write_atomic(&root.join("src/lib.rs"), lib.as_bytes())?;
+    report::record::write_atomic(
+        &root.join(".cargo/config.toml"),
+        b"[build]\ntarget = \"wasm32-wasip2\"\n",
+    )?;
+    eprintln!(
+        "shipgate: wrote {root}. Next:\n  cd {root} && cargo build --release\n  shipgate run --contract CONTRACT.toml --plugin target/wasm32-wasip2/release/{crate_name}.wasm",
+        root = root.display()
+    );
     Ok(exit::OK)
 }
 

@@ -10,3 +10,5 @@ pub const USAGE: u8 = 2;
 pub const SHIP_BEHIND_FLAG: u8 = 3;
 /// The decision is Hold.
 pub const HOLD: u8 = 4;
+/// `shipgate diff` found drift beyond timings.
+pub const DRIFT: u8 = 5;

@@ -95,7 +95,6 @@ pub(crate) struct MockState {
     config: MockConfig,
     script: Mutex<VecDeque<Fault>>,
     seen: Mutex<Vec<SeenRequest>>,
-    origin: String,
 }
 
 /// A running mock server. Dropping it shuts it down.
@@ -126,7 +125,6 @@ impl MockServer {
             script: Mutex::new(config.script.iter().cloned().collect()),
             config,
             seen: Mutex::new(Vec::new()),
-            origin: format!("http://{addr}"),
         });
         let app = openai::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -149,7 +149,7 @@ fn check_auth(st: &MockState, headers: &HeaderMap, fault: &Fault) -> Option<Resp
 }
 
 /// Faults that replace the answer before auth and validation (gateway behaviour).
-fn early_fault(st: &MockState, fault: &Fault, rid: &str) -> Option<Response> {
+fn early_fault(fault: &Fault, rid: &str) -> Option<Response> {
     Some(match fault {
         Fault::Status(s) => {
             let status = StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -195,10 +195,7 @@ fn early_fault(st: &MockState, fault: &Fault, rid: &str) -> Option<Response> {
             Some("None"),
             Some("400"),
         ),
-        _ => {
-            let _ = st;
-            return None;
-        }
+        _ => return None,
     })
 }
 
@@ -215,7 +212,7 @@ async fn chat(
     if let Fault::Delay(ms) = fault {
         tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
     }
-    if let Some(r) = early_fault(&st, &fault, &rid) {
+    if let Some(r) = early_fault(&fault, &rid) {
         return with_request_id(r, &rid);
     }
     if fault == Fault::EchoHeaders {
@@ -499,7 +496,7 @@ async fn models(
     record(&st, &method, &uri, &headers, &[]);
     let rid = request_id();
     let fault = pick_fault(&st, &headers);
-    if let Some(r) = early_fault(&st, &fault, &rid) {
+    if let Some(r) = early_fault(&fault, &rid) {
         return with_request_id(r, &rid);
     }
     if fault == Fault::EchoHeaders {
@@ -527,7 +524,6 @@ async fn not_found(
     headers: HeaderMap,
 ) -> Response {
     record(&st, &method, &uri, &headers, &[]);
-    let _ = &st.origin;
     let rid = request_id();
     with_request_id(
         error(

@@ -65,3 +65,54 @@ pub fn render(record: &Record, warn: JunitWarn) -> Result<String, quick_junit::S
     }
     report.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{Decision, Outcome};
+    use crate::findings::{Finding, FindingKind};
+
+    fn record(verdicts: &[Verdict]) -> Record {
+        let findings: Vec<Finding> = verdicts
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Finding {
+                plugin: "p".into(),
+                id: format!("p.{i}"),
+                title: "t".into(),
+                verdict: *v,
+                kind: FindingKind::Check,
+                detail: format!("detail {i}"),
+                evidence: vec![],
+                metrics: vec![],
+                covers: vec![],
+            })
+            .collect();
+        let json = serde_json::json!({
+            "record_version": 1, "tool": {"name": "shipgate", "version": "0", "wit": "shipgate:plugin@0.1.0"},
+            "run_id": "r", "started_at": "", "ended_at": "", "complete": true, "incomplete_reason": null,
+            "host": {"hostname": "h", "os": "o", "arch": "a"}, "contract": {}, "contract_source": "", "plan": {},
+            "plugins": [{"name": "p", "version": null, "summary": null, "covers": [], "sha256": "0", "source": "s",
+                         "status": {"status": "completed"}, "duration_ms": 0, "fuel_used": null, "requests": 0}],
+            "request_template": null, "response_fields_observed": [], "failure_modes_tested": [], "telemetry": [],
+            "telemetry_summary": [], "denials": [], "findings": findings, "counts": {"pass": 0, "warn": 0, "fail": 0, "skip": 0},
+            "decision": Decision { outcome: Outcome::Hold, reasons: vec![], checklist: vec![] }
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn maps_verdicts_to_junit_and_warn_is_configurable() {
+        let r = record(&[Verdict::Pass, Verdict::Fail, Verdict::Skip, Verdict::Warn]);
+        let xml = render(&r, JunitWarn::Pass).unwrap();
+        assert_eq!(xml.matches("<failure").count(), 2, "decision + fail: {xml}");
+        assert_eq!(xml.matches("<skipped").count(), 1);
+        let xml = render(&r, JunitWarn::Failure).unwrap();
+        assert_eq!(
+            xml.matches("<failure").count(),
+            3,
+            "warn counts as failure: {xml}"
+        );
+        assert!(xml.contains("detail 1"));
+    }
+}
