@@ -339,3 +339,24 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("pass  the model answers READY"), "{stdout}");
 }
+
+#[test]
+fn the_example_files_in_the_repo_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for c in ["cometapi.contract.toml", "mock.contract.toml"] {
+        let contract = shipgate::contract::Contract::load(&root.join(c))
+            .unwrap_or_else(|e| panic!("{c}: {e}"));
+        assert!(!contract.provider.is_empty());
+    }
+    let cometapi =
+        shipgate::contract::Contract::load(&root.join("cometapi.contract.toml")).unwrap();
+    assert_eq!(
+        cometapi.base_url.url.get_ref(),
+        "https://api.cometapi.com/v1"
+    );
+    assert_eq!(cometapi.auth.credential_env.get_ref(), "COMETAPI_KEY");
+    let plan =
+        shipgate::plan::Plan::load(&root.join("plan.toml"), &shipgate::bundled::names(), &[])
+            .unwrap();
+    assert_eq!(plan.plugins.len(), 6);
+}

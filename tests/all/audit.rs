@@ -385,3 +385,28 @@ async fn observability_fails_when_a_field_is_missing() {
     // The id itself still came back, so that rule still passes: each rule judges only its attribute.
     assert_eq!(finding(&out, "obs.response-id").verdict, Verdict::Pass);
 }
+
+#[test]
+fn host_redaction_leaves_nothing_the_audit_detectors_flag() {
+    // The same credential shapes the audit hunts, through the host's redactor.
+    let redactor = shipgate::redact::Redactor::new()
+        .with_secret(&shipgate::redact::Secret::new(KEY), "credential");
+    let lines = [
+        format!("calling provider with key {KEY}"),
+        format!("Authorization: Bearer {KEY}"),
+        "upstream: Authorization: Bearer abcDEF123456ghiJKL789mnoPQR".to_owned(),
+        format!("other key sk-{}", "Q1w2E3r4".repeat(6)),
+        "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX2hlcmVfb2s".to_owned(),
+        "aws AKIAIOSFODNN7EXAMPLE".to_owned(),
+        "config api_key=Zx8Qp2Lm9Vt4Rw7Kc1Hd3Fg".to_owned(),
+    ];
+    for line in &lines {
+        assert!(
+            !shipgate_sdk::detect::credentials(line).is_empty(),
+            "the detector sees {line}"
+        );
+        let redacted = redactor.redact(line);
+        let left = shipgate_sdk::detect::credentials(&redacted);
+        assert!(left.is_empty(), "{line} -> {redacted} still has {left:?}");
+    }
+}

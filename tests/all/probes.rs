@@ -215,3 +215,35 @@ async fn a_target_that_ignores_faults_is_skipped_not_failed() {
     let f = finding(&out, "retry.faults-unsupported");
     assert_eq!(f.verdict, Verdict::Skip);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_the_oversized_prompt_is_opt_in() {
+    let h = Harness::new().await;
+    let grants =
+        "grants = { auth = [\"configured\", \"omitted\", \"invalid\"], send_oversized = true }";
+    let out = h
+        .run(&h.plan(
+            &bundled("negative-probes", grants),
+            &["thresholds.input_limit_bytes=1000"],
+        ))
+        .await;
+    let f = finding(&out, "probe.oversized-prompt");
+    assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+    assert!(f.detail.contains("provider accepted it"), "{}", f.detail);
+    let sent = out
+        .record
+        .telemetry
+        .iter()
+        .find(|t| t.operation == "probe.oversized-prompt")
+        .unwrap();
+    assert_eq!(sent.outcome, "response", "with the grant it left the host");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_at_a_rate_hit_every_request_at_rate_one() {
+    let mut config = shipgate::mock::MockConfig::new(crate::support::KEY);
+    config.rate = Some((1.0, "status:503".parse().unwrap()));
+    let h = Harness::with(config).await;
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
+    assert_eq!(out.record.telemetry[0].status, Some(503));
+}

@@ -246,16 +246,24 @@ impl Check for NegativeProbes {
                     "a prompt over the input limit is rejected before dispatch",
                 )
                 .detail(format!("rejected locally, nothing sent: {why}")),
+                // Opted in (grants.send_oversized): the provider's answer is information,
+                // not a verdict on it; the guide warns against inferring its limits.
+                Ok(resp) if resp.http.is_success() => Finding::pass(
+                    "probe.oversized-prompt",
+                    "a prompt over the input limit is handled",
+                )
+                .detail(format!(
+                    "sent (the plan grants send_oversized): the provider accepted it with HTTP {}; the application's limit is the stricter one",
+                    resp.status()
+                )),
                 Ok(resp) => judge(
                     "oversized-prompt",
-                    "a prompt over the input limit is rejected",
+                    "a prompt over the input limit is handled",
                     "oversized_prompt",
                     ErrorCategory::Validation,
                     Ok(resp),
                 )
-                .detail(
-                    "sent to the provider (the plan grants send_oversized); judged on its answer",
-                ),
+                .evidence("sent", "the plan grants send_oversized"),
                 Err(e) => Finding::fail(
                     "probe.oversized-prompt",
                     "a prompt over the input limit is rejected before dispatch",
