@@ -85,6 +85,32 @@ fn run(c: &mut Criterion) {
             black_box(rt.block_on(v.run(std::future::pending())).unwrap())
         })
     });
+    // The breakdown of a run: preparing the HTTP target (client, credentials, classifier) ...
+    g.bench_function("http_target_new", |b| {
+        b.iter(|| {
+            let creds = shipgate::capability::http::credentials::Credentials::new(
+                "Authorization",
+                "Bearer",
+                Some(Secret::new(KEY)),
+            );
+            black_box(
+                rt.block_on(shipgate::capability::http::HttpTarget::new(
+                    contract.base_url(),
+                    "mock",
+                    "/chat/completions",
+                    "x-client-request-id",
+                    None,
+                    creds,
+                    shipgate::classify::Classifier::default(),
+                ))
+                .unwrap(),
+            )
+        })
+    });
+    // ... and loading the plugin from the code cache (the rest is instantiate, run, record).
+    g.bench_function("load_from_cache", |b| {
+        b.iter(|| black_box(runtime.load("canary", "bench", canary(), None).unwrap()))
+    });
     let client = reqwest::Client::new();
     let url = format!("{}/chat/completions", mock.base_url());
     let body = r#"{"model":"mock-gpt","messages":[{"role":"user","content":"Return the word READY and nothing else."}],"temperature":0}"#;

@@ -155,6 +155,12 @@ async fn a_clean_full_run_finds_nothing() {
             "negative-probes.timeout_probe_header=x-shipgate-fault: delay:300"
                 .parse()
                 .unwrap(),
+            "attestations.rollout-flag-available=flag chat-v2, default off"
+                .parse()
+                .unwrap(),
+            "attestations.rollback-documented=runbook chat-v2-rollback"
+                .parse()
+                .unwrap(),
         ],
     )
     .unwrap();
@@ -176,18 +182,22 @@ async fn a_clean_full_run_finds_nothing() {
             .all(|f| f.plugin != "redaction-audit" || f.verdict == Verdict::Pass),
         "no false positives on ids and hashes"
     );
-    // Every checklist item but the two operator attestations is verified.
-    let unverified: Vec<&str> = out
-        .record
-        .decision
-        .checklist
-        .iter()
-        .filter(|e| e.status == shipgate::decision::ItemStatus::NotVerified)
-        .map(|e| e.id.as_str())
-        .collect();
+    // Every checklist item but the two operator attestations is verified by a check,
+    // and those two are attested: the decision is Ship.
+    for e in &out.record.decision.checklist {
+        let expected = if ["rollout-flag-available", "rollback-documented"].contains(&e.id.as_str())
+        {
+            shipgate::decision::ItemStatus::Attested
+        } else {
+            shipgate::decision::ItemStatus::Verified
+        };
+        assert_eq!(e.status, expected, "{}", e.id);
+    }
     assert_eq!(
-        unverified,
-        vec!["rollout-flag-available", "rollback-documented"]
+        out.record.decision.outcome,
+        shipgate::decision::Outcome::Ship,
+        "{:#?}",
+        out.record.decision.reasons
     );
     assert_sarif_valid(
         &serde_json::to_value(shipgate::report::sarif::render(&out.record)).unwrap(),
