@@ -9,7 +9,10 @@
 //! - [`http`]: send requests to the target the contract names. The host adds the
 //!   credential; a check never sees it. [`chat`] builds chat-completion requests.
 //! - [`log`]: structured records, redacted by the host.
-//! - [`context`]: the contract snapshot, the plan's thresholds, its own settings.
+//! - [`context`]: the contract snapshot, the plan's thresholds, its own settings,
+//!   the run's telemetry so far.
+//! - [`audit`]: with the plan's grant, the run's output and log directories,
+//!   secrets masked (the `detect` module, behind the `detect` feature, finds credentials and PII).
 //!
 //! A check returns [`Finding`]s; the host validates them and decides Ship,
 //! Ship behind flag or Hold.

@@ -8,8 +8,8 @@
 //! Plugins are untrusted (shared CI runs other teams' checks). A plugin can
 //! only call the `shipgate:plugin` imports: HTTP to the contract's origin
 //! (the host injects the credential; the plugin never sees it), redacted
-//! logging, and read-only context. It gets no files, environment, arguments
-//! or sockets. Time, memory, fuel, requests, body sizes, logs and findings are
+//! logging, read-only context, and (when granted) the run's output with
+//! secrets masked. It gets no files, environment, arguments or sockets. Time, memory, fuel, requests, body sizes, logs and findings are
 //! capped; any failure becomes a finding that holds the rollout. The host
 //! trusts its own binary, the contract and plan files, and the operator's
 //! environment. See `SECURITY.md`.
@@ -21,7 +21,7 @@
 //! - [`plan::Plan`]: which checks run, their settings, thresholds, limits and grants.
 //! - [`runtime::Runtime`]: the wasmtime engine; compiles each plugin once and
 //!   gives every run a fresh `Store` with its limits.
-//! - [`capability`]: the `http`, `log` and `context` host implementations.
+//! - [`capability`]: the `http`, `log`, `context` and `audit` host implementations.
 //! - [`validation::Validation`]: one run of a plan against a contract.
 //! - [`decision`]: Ship / Ship behind flag / Hold, with reasons.
 //! - [`diff`]: drift between two records, spikes against a baseline.

@@ -26,6 +26,28 @@ impl Drop for Reaped {
     }
 }
 
+/// `shipgate mock-server` on a free port, accepting `key`; returns the guard and its base URL.
+fn start_mock(key: &str) -> (Reaped, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
+        .args(["mock-server", "--port", &port.to_string()])
+        .env("SHIPGATE_MOCK_KEY", key)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (Reaped(child), format!("http://127.0.0.1:{port}/v1"))
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -175,29 +197,8 @@ fn bad_override_and_bad_plugin_file_are_exit_2() {
 fn run_against_a_mock_server_exits_by_decision() {
     // A mock on a free port, driven through the CLI as an operator would.
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _mock = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_shipgate"))
-            .args(["mock-server", "--port", &port.to_string()])
-            .env("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let text = shipgate::contract::template(
-        shipgate::contract::Provider::Mock,
-        Some(&format!("http://127.0.0.1:{port}/v1")),
-    );
+    let (_mock, base) = start_mock("sk-cli-test-key-0123456789");
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
     std::fs::write(dir.path().join("c.toml"), text).unwrap();
     let good = [("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789")];
     let o = shipgate(
@@ -298,29 +299,8 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     );
     let wasm = target.join("wasm32-wasip2/release/ready_check.wasm");
     assert!(wasm.exists());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _mock = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_shipgate"))
-            .args(["mock-server", "--port", &port.to_string()])
-            .env("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let text = shipgate::contract::template(
-        shipgate::contract::Provider::Mock,
-        Some(&format!("http://127.0.0.1:{port}/v1")),
-    );
+    let (_mock, base) = start_mock("sk-scaffold-test-key-0123456789");
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
     std::fs::write(dir.path().join("c.toml"), text).unwrap();
     let o = shipgate(
         dir.path(),

@@ -29,37 +29,18 @@ fn located<'a>(out: &'a RunOutput, rule: &str) -> Vec<(&'a str, &'a str, &'a str
         .collect()
 }
 
-fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() {
-                T[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_leaks_in_a_log_directory_are_found_where_they_are() {
     let logs = tempfile::tempdir().unwrap();
     let prompt = "Return the word READY and nothing else.";
     let lines = [
-        "service started".to_owned(),                 // 1
-        format!("calling provider with key {KEY}"),   // 2 raw
-        format!("auth blob {}", b64(KEY)),            // 3 base64
-        format!("debug prefix={}", &KEY[..10]),       // 4 prefix
-        format!("tail ...{}", &KEY[KEY.len() - 9..]), // 5 suffix
+        "service started".to_owned(),                             // 1
+        format!("calling provider with key {KEY}"),               // 2 raw
+        format!("auth blob {}", crate::support::base64_std(KEY)), // 3 base64
+        format!("debug prefix={}", &KEY[..10]),                   // 4 prefix
+        format!("tail ...{}", &KEY[KEY.len() - 9..]),             // 5 suffix
         "upstream: Authorization: Bearer abcDEF123456ghiJKL789mnoPQR".to_owned(), // 6 bearer
-        format!("other key sk-{}", "Q1w2E3r4".repeat(6)), // 7 sk- key
+        format!("other key sk-{}", "Q1w2E3r4".repeat(6)),         // 7 sk- key
         "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX2hlcmVfb2s".to_owned(), // 8 jwt
         "aws AKIAIOSFODNN7EXAMPLE".to_owned(), // 9 aws
         "config api_key=Zx8Qp2Lm9Vt4Rw7Kc1Hd3Fg".to_owned(), // 10 entropy
@@ -209,7 +190,7 @@ async fn the_audit_never_hands_the_secret_to_the_guest() {
     let logs = tempfile::tempdir().unwrap();
     std::fs::write(
         logs.path().join("app.log"),
-        format!("leaked {KEY} and {}\n", b64(KEY)),
+        format!("leaked {KEY} and {}\n", crate::support::base64_std(KEY)),
     )
     .unwrap();
     let h = Harness::new().await;
@@ -229,7 +210,7 @@ async fn the_audit_never_hands_the_secret_to_the_guest() {
         audit.contains("app.log") && audit.contains("leaked [SECRET] and [SECRET]"),
         "{audit}"
     );
-    assert!(!audit.contains(&KEY[..10]) && !audit.contains(&b64(KEY)[..12]));
+    assert!(!audit.contains(&KEY[..10]) && !audit.contains(&crate::support::base64_std(KEY)[..12]));
     let hits = String::from_utf8(hex::decode(evidence(loot, "audit.hits")).unwrap()).unwrap();
     assert!(
         hits.contains("raw") && hits.contains("base64"),

@@ -1,11 +1,9 @@
 //! Records over time: drift between two real records, spikes against a
 //! baseline, and an interrupted run that still leaves a complete record.
 
-use crate::support::{Harness, bundled, evidence, finding, fixture, runtime};
+use crate::support::{Harness, bundled, evidence, finding, fixture};
 use shipgate::decision::Outcome;
 use shipgate::findings::Verdict;
-use shipgate::redact::Secret;
-use shipgate::validation::Validation;
 use shipgate_e2e::fixtures;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,18 +62,7 @@ async fn a_spike_against_the_baseline_warns() {
         o.output_tokens = 1;
     }
     h.mock.push_faults(["delay:200".parse().unwrap()]);
-    let out = Validation {
-        contract: &h.contract,
-        contract_source: "mock.toml".into(),
-        plan: &plan,
-        secret: Some(Secret::new(crate::support::KEY)),
-        runtime: runtime(),
-        bundled: shipgate::bundled::BUNDLED,
-        baseline: Some(&baseline),
-    }
-    .run(std::future::pending())
-    .await
-    .unwrap();
+    let out = crate::support::run_full(&h, &plan, Some(&baseline), std::future::pending()).await;
     let lat = finding(&out, "baseline.latency-spike.canary");
     assert_eq!(lat.verdict, Verdict::Warn);
     assert_eq!(evidence(lat, "baseline"), "10");
@@ -107,18 +94,13 @@ async fn an_interrupted_run_writes_an_incomplete_record_that_holds() {
     );
     let plan = h.plan(&plugins, &[]);
     let t0 = std::time::Instant::now();
-    let out = Validation {
-        contract: &h.contract,
-        contract_source: "mock.toml".into(),
-        plan: &plan,
-        secret: Some(Secret::new(crate::support::KEY)),
-        runtime: runtime(),
-        bundled: shipgate::bundled::BUNDLED,
-        baseline: None,
-    }
-    .run(tokio::time::sleep(std::time::Duration::from_millis(500)))
-    .await
-    .unwrap();
+    let out = crate::support::run_full(
+        &h,
+        &plan,
+        None,
+        tokio::time::sleep(std::time::Duration::from_millis(500)),
+    )
+    .await;
     assert!(
         t0.elapsed() < std::time::Duration::from_secs(10),
         "stopped promptly: {:?}",

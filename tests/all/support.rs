@@ -128,3 +128,44 @@ pub fn evidence<'a>(f: &'a shipgate::findings::Finding, key: &str) -> &'a str {
         .map(|e| e.value.as_str())
         .unwrap_or_else(|| panic!("no evidence {key} in {f:?}"))
 }
+
+/// Standard base64 (padded), for planting and hunting encoded secrets.
+pub fn base64_std(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                T[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+/// Run a plan with every option: baseline and cancellation.
+pub async fn run_full(
+    h: &Harness,
+    plan: &Plan,
+    baseline: Option<&shipgate::report::Record>,
+    cancel: impl std::future::Future<Output = ()>,
+) -> RunOutput {
+    Validation {
+        contract: &h.contract,
+        contract_source: "mock.toml".into(),
+        plan,
+        secret: Some(Secret::new(KEY)),
+        runtime: runtime(),
+        bundled: shipgate::bundled::BUNDLED,
+        baseline,
+    }
+    .run(cancel)
+    .await
+    .expect("run starts")
+}

@@ -1,4 +1,5 @@
-//! Capabilities: everything a plugin can do, each behind its own WIT interface.
+//! Capabilities: everything a plugin can do, each behind its own WIT interface
+//! (`http`, `log`, `context`, and `audit` for plugins granted it).
 //!
 //! Each capability is a `*Ctx` holding per-run state and implementing its
 //! interface's generated `Host` trait; [`crate::runtime`] links them. The

@@ -206,21 +206,10 @@ async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record(&st, &method, &uri, &headers, &body);
-    let rid = request_id();
-    let fault = pick_fault(&st, &headers);
-    if let Fault::Delay(ms) = fault {
-        tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
-    }
-    if let Some(r) = early_fault(&fault, &rid) {
-        return with_request_id(r, &rid);
-    }
-    if fault == Fault::EchoHeaders {
-        return with_request_id(echo_headers(&headers), &rid);
-    }
-    if let Some(r) = check_auth(&st, &headers, &fault) {
-        return with_request_id(r, &rid);
-    }
+    let (fault, rid) = match gate(&st, &method, &uri, &headers, &body).await {
+        Ok(picked) => picked,
+        Err(answer) => return answer,
+    };
     let resp = match validate(&st, &body) {
         Err(r) => *r,
         Ok(req) => complete(&req, &fault, &rid),
@@ -229,6 +218,34 @@ async fn chat(
         return resp;
     }
     with_request_id(resp, &rid)
+}
+
+/// What every route does first: record the request, pick its fault, apply
+/// delays and the faults that replace the answer, then check auth. `Ok` is
+/// the fault and request id to answer with; `Err` is the answer already.
+async fn gate(
+    st: &MockState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Fault, String), Response> {
+    record(st, method, uri, headers, body);
+    let rid = request_id();
+    let fault = pick_fault(st, headers);
+    if let Fault::Delay(ms) = fault {
+        tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
+    }
+    if let Some(r) = early_fault(&fault, &rid) {
+        return Err(with_request_id(r, &rid));
+    }
+    if fault == Fault::EchoHeaders {
+        return Err(with_request_id(echo_headers(headers), &rid));
+    }
+    if let Some(r) = check_auth(st, headers, &fault) {
+        return Err(with_request_id(r, &rid));
+    }
+    Ok((fault, rid))
 }
 
 struct ChatReq {
@@ -493,18 +510,10 @@ async fn models(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    record(&st, &method, &uri, &headers, &[]);
-    let rid = request_id();
-    let fault = pick_fault(&st, &headers);
-    if let Some(r) = early_fault(&fault, &rid) {
-        return with_request_id(r, &rid);
-    }
-    if fault == Fault::EchoHeaders {
-        return with_request_id(echo_headers(&headers), &rid);
-    }
-    if let Some(r) = check_auth(&st, &headers, &fault) {
-        return with_request_id(r, &rid);
-    }
+    let rid = match gate(&st, &method, &uri, &headers, &[]).await {
+        Ok((_, rid)) => rid,
+        Err(answer) => return answer,
+    };
     let data: Vec<Value> = st
         .config
         .models
