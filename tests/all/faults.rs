@@ -165,3 +165,13 @@ async fn cometapi_and_litellm_style_errors() {
         "validation"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_without_a_request_id_is_reported_not_guessed() {
+    let (_h, out) = canary_with("no-request-id", &[]).await;
+    let f = finding(&out, "canary.provider-request-id");
+    assert_eq!(f.verdict, Verdict::Skip);
+    assert!(f.detail.contains("returned no request id"), "{}", f.detail);
+    assert_eq!(out.record.telemetry[0].provider_request_id, None);
+    assert_eq!(verdict(&out, "canary.status"), Verdict::Pass);
+}
