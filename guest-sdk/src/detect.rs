@@ -35,6 +35,17 @@ struct Rule {
     check: fn(&str) -> bool,
 }
 
+impl Rule {
+    fn new(id: &'static str, re: &str, group: usize, check: fn(&str) -> bool) -> Rule {
+        Rule {
+            id,
+            re: Regex::new(re).expect("rule compiles"),
+            group,
+            check,
+        }
+    }
+}
+
 fn always(_: &str) -> bool {
     true
 }
@@ -54,12 +65,7 @@ fn not_placeholder(v: &str) -> bool {
 }
 
 static CREDENTIAL_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let r = |id, re: &str, group, check| Rule {
-        id,
-        re: Regex::new(re).expect("rule compiles"),
-        group,
-        check,
-    };
+    let r = Rule::new;
     vec![
         r(
             "bearer-token",
@@ -92,12 +98,7 @@ static CREDENTIAL_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 });
 
 static PII_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let r = |id, re: &str, group, check| Rule {
-        id,
-        re: Regex::new(re).expect("rule compiles"),
-        group,
-        check,
-    };
+    let r = Rule::new;
     vec![
         r(
             "pii-email",

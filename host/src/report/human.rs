@@ -24,16 +24,7 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
         Outcome::ShipBehindFlag => paint("1;33", outcome.label()),
         Outcome::Hold => paint("1;31", outcome.label()),
     };
-    let provider = r
-        .contract
-        .pointer("/provider")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?");
-    let base = r
-        .contract
-        .pointer("/base_url/url")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?");
+    let (provider, base) = r.target();
     writeln!(w, "\n  decision: {badge}   ({provider} at {base})")?;
     let failed_plugins = r
         .plugins

@@ -26,16 +26,7 @@ fn mark(v: Verdict) -> &'static str {
 ///
 /// The writer's error.
 pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
-    let provider = r
-        .contract
-        .pointer("/provider")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?");
-    let base = r
-        .contract
-        .pointer("/base_url/url")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?");
+    let (provider, base) = r.target();
     writeln!(w, "# shipgate validation record\n")?;
     writeln!(w, "## Decision: **{}**\n", r.decision.outcome.label())?;
     if !r.complete {

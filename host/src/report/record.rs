@@ -156,6 +156,17 @@ pub struct Record {
 }
 
 impl Record {
+    /// The provider and base URL the run targeted, as the contract names them.
+    pub fn target(&self) -> (&str, &str) {
+        let s = |p: &str| {
+            self.contract
+                .pointer(p)
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+        };
+        (s("/provider"), s("/base_url/url"))
+    }
+
     /// Counts of findings by verdict.
     pub fn count(findings: &[Finding]) -> Counts {
         let mut c = Counts::default();
