@@ -9,28 +9,14 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let workspace = manifest
-        .parent()
-        .expect("host/ is inside the workspace")
-        .to_path_buf();
-    wasm_build::rerun_if_changed(&workspace, &["wit", "guest-sdk", "plugins"]);
+    let workspace = manifest.parent().expect("host/ is inside the workspace");
     println!("cargo:rerun-if-changed=build");
-
-    let dirs = wasm_build::crate_dirs(&workspace.join("plugins"));
-    let names: Vec<String> = dirs
-        .iter()
-        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let packages: Vec<String> = names
-        .iter()
-        .map(|n| format!("shipgate-check-{n}"))
-        .collect();
-    let files = wasm_build::build_components(&workspace, &packages);
+    let built = wasm_build::build_dir(workspace, "plugins", "shipgate-check-");
 
     let mut src = String::from(
         "/// Checks bundled into this binary: (name, component bytes).\npub const BUNDLED: &[(&str, &[u8])] = &[\n",
     );
-    for (name, file) in names.iter().zip(&files) {
+    for (name, file) in &built {
         writeln!(
             src,
             "    ({name:?}, include_bytes!({:?})),",

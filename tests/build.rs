@@ -9,23 +9,11 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let workspace = manifest
-        .parent()
-        .expect("tests/ is inside the workspace")
-        .to_path_buf();
-    wasm_build::rerun_if_changed(&workspace, &["wit", "guest-sdk", "tests/hostile"]);
-    let dirs = wasm_build::crate_dirs(&manifest.join("hostile"));
-    let names: Vec<String> = dirs
-        .iter()
-        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let packages: Vec<String> = names
-        .iter()
-        .map(|n| format!("shipgate-fixture-{n}"))
-        .collect();
-    let files = wasm_build::build_components(&workspace, &packages);
+    let workspace = manifest.parent().expect("tests/ is inside the workspace");
+    let built = wasm_build::build_dir(workspace, "tests/hostile", "shipgate-fixture-");
+
     let mut src = String::new();
-    for (name, file) in names.iter().zip(&files) {
+    for (name, file) in &built {
         let konst = name.to_uppercase().replace('-', "_");
         writeln!(
             src,
@@ -34,12 +22,8 @@ fn main() {
         )
         .unwrap();
     }
-    writeln!(
-        src,
-        "/// Every fixture: (name, path).\npub const ALL: &[(&str, &str)] = &["
-    )
-    .unwrap();
-    for (name, file) in names.iter().zip(&files) {
+    src.push_str("/// Every fixture: (name, path).\npub const ALL: &[(&str, &str)] = &[\n");
+    for (name, file) in &built {
         writeln!(src, "    ({name:?}, {:?}),", file.display().to_string()).unwrap();
     }
     src.push_str("];\n");

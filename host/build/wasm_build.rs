@@ -119,6 +119,20 @@ pub fn build_components(workspace: &Path, packages: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Build every crate directly under `workspace/dir` as a component; the package
+/// of crate `x` is `{prefix}x`. Returns (directory name, `.wasm` path), sorted,
+/// and asks cargo to rerun when the crates, the SDK or the WIT change.
+pub fn build_dir(workspace: &Path, dir: &str, prefix: &str) -> Vec<(String, PathBuf)> {
+    rerun_if_changed(workspace, &["wit", "guest-sdk", dir]);
+    let names: Vec<String> = crate_dirs(&workspace.join(dir))
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let packages: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
+    let files = build_components(workspace, &packages);
+    names.into_iter().zip(files).collect()
+}
+
 /// The crate directories directly under `dir` (those with a Cargo.toml), sorted.
 pub fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)

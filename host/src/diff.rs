@@ -5,6 +5,7 @@
 
 use crate::findings::{Finding, FindingKind, Verdict};
 use crate::report::Record;
+use crate::report::record::OperationSummary;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -144,11 +145,9 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
                     .cloned()
             };
             let (o, n) = (find(old), find(new));
-            let get =
-                |s: &Option<crate::report::record::OperationSummary>,
-                 f: fn(&crate::report::record::OperationSummary) -> u64| {
-                    s.as_ref().map(f).unwrap_or(0)
-                };
+            let get = |s: &Option<OperationSummary>, f: fn(&OperationSummary) -> u64| {
+                s.as_ref().map(f).unwrap_or(0)
+            };
             OperationDrift {
                 operation: op.clone(),
                 p50_ms: (get(&o, |s| s.p50_ms), get(&n, |s| s.p50_ms)),
@@ -208,14 +207,15 @@ pub fn render(d: &Drift, w: &mut impl std::io::Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Warnings for latency or usage spikes of `new` against `baseline`: an
-/// operation whose p95 latency or token count grew by more than `ratio`.
+/// Warnings for latency or usage spikes of a run's `observed` per-operation
+/// telemetry against `baseline`: an operation whose p95 latency or token count
+/// grew by more than `ratio`.
 ///
 /// Small absolute values are ignored (p95 under 50 ms, under 10 tokens) so
 /// that noise on a local mock does not warn.
-pub fn spikes(baseline: &Record, new: &Record, ratio: f64) -> Vec<Finding> {
+pub fn spikes(baseline: &Record, observed: &[OperationSummary], ratio: f64) -> Vec<Finding> {
     let mut out = Vec::new();
-    for o in &new.telemetry_summary {
+    for o in observed {
         let Some(b) = baseline
             .telemetry_summary
             .iter()

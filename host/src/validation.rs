@@ -195,14 +195,10 @@ impl Validation<'_> {
         }
         let telemetry = telemetry.lock().expect("telemetry lock").clone();
         let denials = denials.lock().expect("denials lock").clone();
+        let telemetry_summary = Record::summarize(&telemetry);
         if let Some(baseline) = self.baseline {
-            let summary = Record::summarize(&telemetry);
-            let probe = Record {
-                telemetry_summary: summary,
-                ..baseline.clone()
-            };
             let ratio = self.plan.decision.baseline_spike_ratio;
-            let found = crate::diff::spikes(baseline, &probe, ratio);
+            let found = crate::diff::spikes(baseline, &telemetry_summary, ratio);
             let sha = crate::runtime::sha256_hex(
                 serde_json::to_string(baseline)
                     .unwrap_or_default()
@@ -293,7 +289,7 @@ impl Validation<'_> {
             request_template,
             response_fields_observed: observed.into_iter().collect(),
             failure_modes_tested: failure_modes,
-            telemetry_summary: Record::summarize(&telemetry),
+            telemetry_summary,
             telemetry,
             denials,
             counts: Record::count(&findings),

@@ -122,15 +122,7 @@ async fn an_interrupted_run_writes_an_incomplete_record_that_holds() {
         "what finished is kept"
     );
     // It is written atomically and validates like any record.
-    let dir = tempfile::tempdir().unwrap();
-    let paths = shipgate::report::write_record_dir(
-        dir.path(),
-        r,
-        &out.log,
-        &out.redactor,
-        shipgate::plan::JunitWarn::Pass,
-    )
-    .unwrap();
+    let (_dir, paths) = crate::support::write_record(&out);
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(paths.record).unwrap()).unwrap();
     assert_eq!(written["complete"], false);

@@ -20,15 +20,7 @@ async fn records_validate_against_the_schema() {
     ];
     for p in plans {
         let out = h.run(&h.plan(&p, &[])).await;
-        let dir = tempfile::tempdir().unwrap();
-        let paths = shipgate::report::write_record_dir(
-            dir.path(),
-            &out.record,
-            &out.log,
-            &out.redactor,
-            shipgate::plan::JunitWarn::Pass,
-        )
-        .unwrap();
+        let (_dir, paths) = crate::support::write_record(&out);
         let written: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&paths.record).unwrap()).unwrap();
         let errors: Vec<String> = validator

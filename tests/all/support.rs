@@ -84,8 +84,8 @@ pub fn bundled(name: &str, extra: &str) -> String {
     format!("[[plugins]]\nname = \"{name}\"\n{extra}\n")
 }
 
-/// Every byte the run would persist: record JSON, log lines, markdown, JUnit.
-pub fn persisted(out: &RunOutput) -> String {
+/// Write the run's record directory into a fresh temporary directory.
+pub fn write_record(out: &RunOutput) -> (tempfile::TempDir, shipgate::report::RecordPaths) {
     let dir = tempfile::tempdir().unwrap();
     let paths = shipgate::report::write_record_dir(
         dir.path(),
@@ -95,6 +95,12 @@ pub fn persisted(out: &RunOutput) -> String {
         shipgate::plan::JunitWarn::Pass,
     )
     .unwrap();
+    (dir, paths)
+}
+
+/// Every byte the run would persist: record JSON, log lines, markdown, JUnit.
+pub fn persisted(out: &RunOutput) -> String {
+    let (_dir, paths) = write_record(out);
     let mut all = String::new();
     for p in [&paths.record, &paths.log, &paths.report, &paths.junit] {
         all.push_str(&std::fs::read_to_string(p).unwrap());
