@@ -1,9 +1,11 @@
 //! Read what the run wrote, and the plan's log directories, for a redaction
 //! audit. Needs `grants.audit = true` in the plan.
 //!
-//! The host never hands over the secret: texts come with every known form of
-//! the run's secrets replaced by `[SECRET]`, and [`secret_hits`] says where
-//! the host found them.
+//! The host never hands over a secret, and nothing it hands over depends on
+//! part of one: credential-shaped values are masked by rules that never look
+//! at the secret, full forms of the run's secrets are masked as `run-secret`,
+//! and each mask comes with its rule, line and column. Where the run's
+//! secrets (or fragments) leaked, the host reports itself after the run.
 //!
 //! ```no_run
 //! for text in shipgate_sdk::audit::collect()? {
@@ -14,7 +16,7 @@
 
 use crate::wit::shipgate::plugin::audit as wit;
 
-pub use wit::{AuditError, SecretHit, TextFile};
+pub use wit::{AuditError, MaskedSpan, TextFile};
 
 /// The run's output so far and the plan's log files, secrets masked.
 ///
@@ -24,15 +26,6 @@ pub use wit::{AuditError, SecretHit, TextFile};
 /// log directory cannot be read.
 pub fn collect() -> Result<Vec<TextFile>, AuditError> {
     wit::collect()
-}
-
-/// Where the host found the run's secrets (credential, honeytoken) in those texts.
-///
-/// # Errors
-///
-/// As [`collect`].
-pub fn secret_hits() -> Result<Vec<SecretHit>, AuditError> {
-    wit::secret_hits()
 }
 
 /// The prompts this run sent: customer content that should not reach logs.

@@ -23,10 +23,12 @@ use serde_json::{Map, Value, json};
 pub struct ChatRequest {
     body: Map<String, Value>,
     messages: Vec<Value>,
+    omitted: Vec<String>,
     auth: Auth,
     timeout_ms: Option<u32>,
     retry: bool,
     operation: String,
+    fault: Option<String>,
 }
 
 impl ChatRequest {
@@ -37,10 +39,12 @@ impl ChatRequest {
         ChatRequest {
             body,
             messages: Vec::new(),
+            omitted: Vec::new(),
             auth: Auth::Configured,
             timeout_ms: None,
             retry: false,
             operation: "chat".into(),
+            fault: None,
         }
     }
 
@@ -77,13 +81,12 @@ impl ChatRequest {
         self
     }
 
-    /// Remove a body field (for negative probes such as a missing `model`).
+    /// Leave a body field out entirely (for negative probes such as a
+    /// missing `model` or a missing `messages`). The field is absent from the
+    /// JSON, not empty: `without("messages")` sends no `messages` key at all.
     pub fn without(mut self, key: &str) -> Self {
-        if key == "messages" {
-            self.messages.clear();
-            self.body.insert("messages".into(), Value::Null);
-        }
         self.body.remove(key);
+        self.omitted.push(key.to_owned());
         self
     }
 
@@ -111,19 +114,40 @@ impl ChatRequest {
         self
     }
 
+    /// Ask the built-in mock for a fault (see [`Request::fault`]).
+    pub fn fault(mut self, fault: &str) -> Self {
+        self.fault = Some(fault.to_owned());
+        self
+    }
+
     /// The JSON body as it will be sent.
     pub fn to_json(&self) -> Value {
         let mut body = self.body.clone();
-        match body.get("messages") {
-            // `without("messages")` removed the key on purpose.
-            Some(Value::Null) => {
-                body.remove("messages");
-            }
-            _ => {
-                body.insert("messages".into(), Value::Array(self.messages.clone()));
-            }
+        if !body.contains_key("messages") {
+            body.insert("messages".into(), Value::Array(self.messages.clone()));
+        }
+        for key in &self.omitted {
+            body.remove(key);
         }
         Value::Object(body)
+    }
+
+    /// The request as it will be sent, without sending it (for [`crate::http::send_all`]).
+    pub fn to_request(&self) -> Request {
+        let target = context::target();
+        let method = Method::parse(&target.chat_method).unwrap_or(Method::Post);
+        let mut req = Request::new(method, target.chat_path)
+            .json(&self.to_json())
+            .auth(self.auth)
+            .retry(self.retry)
+            .operation(self.operation.clone());
+        if let Some(ms) = self.timeout_ms {
+            req = req.timeout_ms(ms);
+        }
+        if let Some(f) = &self.fault {
+            req = req.fault(f.clone());
+        }
+        req
     }
 
     /// Send it to the contract's chat path.
@@ -132,17 +156,7 @@ impl ChatRequest {
     ///
     /// [`HttpError`] when no response came back.
     pub fn send(self) -> Result<ChatResponse, HttpError> {
-        let target = context::target();
-        let method = Method::parse(&target.chat_method).unwrap_or(Method::Post);
-        let mut req = Request::new(method, target.chat_path)
-            .json(&self.to_json())
-            .auth(self.auth)
-            .retry(self.retry)
-            .operation(self.operation);
-        if let Some(ms) = self.timeout_ms {
-            req = req.timeout_ms(ms);
-        }
-        req.send().map(ChatResponse::new)
+        self.to_request().send().map(ChatResponse::new)
     }
 }
 
@@ -167,7 +181,8 @@ pub struct ChatResponse {
 }
 
 impl ChatResponse {
-    fn new(http: Response) -> Self {
+    /// Wrap an HTTP response (its body parsed as JSON).
+    pub fn new(http: Response) -> Self {
         let body = http.json();
         ChatResponse { http, body }
     }
@@ -220,5 +235,24 @@ impl ChatResponse {
     /// The error object `{"error": {"message", "type", "param", "code"}}`, if present.
     pub fn error(&self) -> Option<&Map<String, Value>> {
         self.pointer("/error")?.as_object()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_omits_the_field_and_empty_is_different() {
+        let v = ChatRequest::new("m")
+            .user("hi")
+            .without("messages")
+            .to_json();
+        assert!(v.get("messages").is_none(), "{v}");
+        let v = ChatRequest::new("m").field("messages", json!([])).to_json();
+        assert_eq!(v["messages"], json!([]));
+        let v = ChatRequest::new("m").user("hi").without("model").to_json();
+        assert!(v.get("model").is_none(), "{v}");
+        assert_eq!(v["messages"][0]["content"], "hi");
     }
 }

@@ -107,6 +107,13 @@ pub fn run_id() -> String {
     wit::run_id()
 }
 
+/// A model id the host made up for this run, which no provider knows: send it
+/// to probe how an unknown model is rejected (the host allows no other model
+/// besides the contract's and those the plan grants).
+pub fn unapproved_model() -> String {
+    wit::unapproved_model()
+}
+
 /// The telemetry recorded so far in this run: one JSON object per request,
 /// with OpenTelemetry GenAI attribute names (`gen_ai.request.model`, ...).
 pub fn telemetry() -> Vec<serde_json::Value> {

@@ -135,7 +135,34 @@ impl Finding {
     }
 }
 
-/// What a check is: its name, version, summary and the checklist items it covers.
+/// The type of a setting's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// Text.
+    String,
+    /// A whole number.
+    Integer,
+    /// A number.
+    Float,
+    /// `true` or `false`.
+    Boolean,
+}
+
+/// One setting a check reads, declared so the host can check `--set` and the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// Its name.
+    pub name: String,
+    /// The type of its value.
+    pub kind: SettingKind,
+    /// Its default, as the plan would write it.
+    pub default: Option<String>,
+    /// One line saying what it does.
+    pub summary: String,
+}
+
+/// What a check is: its name, version, summary, the checklist items it
+/// covers, the findings it may return and the settings it reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
     /// Short stable name, such as `canary`.
@@ -146,6 +173,12 @@ pub struct Descriptor {
     pub summary: String,
     /// Readiness checklist item ids it can cover.
     pub covers: Vec<String>,
+    /// Every finding id it may return.
+    pub findings: Vec<String>,
+    /// The settings it reads.
+    pub settings: Vec<Setting>,
+    /// Whether it needs the canary to have authenticated.
+    pub needs_canary: bool,
 }
 
 impl Descriptor {
@@ -160,7 +193,44 @@ impl Descriptor {
             version: version.into(),
             summary: summary.into(),
             covers: Vec::new(),
+            findings: Vec::new(),
+            settings: Vec::new(),
+            needs_canary: false,
         }
+    }
+
+    /// Declare the finding ids this check may return.
+    pub fn findings<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.findings.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Declare a setting: its name, type, default (as the plan writes it) and what it does.
+    pub fn setting(
+        mut self,
+        name: impl Into<String>,
+        kind: SettingKind,
+        default: Option<&str>,
+        summary: impl Into<String>,
+    ) -> Self {
+        self.settings.push(Setting {
+            name: name.into(),
+            kind,
+            default: default.map(str::to_owned),
+            summary: summary.into(),
+        });
+        self
+    }
+
+    /// Say that this check needs the canary to have authenticated (it is
+    /// skipped, not failed, when the canary could not).
+    pub fn needs_canary(mut self) -> Self {
+        self.needs_canary = true;
+        self
     }
 
     /// Add checklist items this check can cover.
@@ -181,6 +251,23 @@ pub fn descriptor_to_wit(d: Descriptor) -> wit::Descriptor {
         version: d.version,
         summary: d.summary,
         covers: d.covers,
+        findings: d.findings,
+        settings: d
+            .settings
+            .into_iter()
+            .map(|s| wit::Setting {
+                name: s.name,
+                kind: match s.kind {
+                    SettingKind::String => wit::SettingKind::String,
+                    SettingKind::Integer => wit::SettingKind::Integer,
+                    SettingKind::Float => wit::SettingKind::Float,
+                    SettingKind::Boolean => wit::SettingKind::Boolean,
+                },
+                default: s.default,
+                summary: s.summary,
+            })
+            .collect(),
+        needs_canary: d.needs_canary,
     }
 }
 

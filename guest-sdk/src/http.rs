@@ -72,6 +72,7 @@ pub struct Request {
     auth: Auth,
     retry: bool,
     operation: String,
+    fault: Option<String>,
 }
 
 impl Request {
@@ -86,6 +87,7 @@ impl Request {
             auth: Auth::Configured,
             retry: false,
             operation: String::from("http"),
+            fault: None,
         }
     }
 
@@ -99,7 +101,9 @@ impl Request {
         Self::new(Method::Post, path)
     }
 
-    /// Add a header. The host denies credential, hop-by-hop and correlation headers.
+    /// Add a header. The host allows `content-type`, `accept`,
+    /// `idempotency-key`, the headers the contract documents and those the
+    /// plan grants this plugin; it denies any other.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -143,14 +147,17 @@ impl Request {
         self
     }
 
-    /// Send it through the host.
-    ///
-    /// # Errors
-    ///
-    /// [`HttpError`] when no response came back: denied by policy, rejected
-    /// before dispatch, timed out, connection failed, or body over the cap.
-    pub fn send(self) -> Result<Response, HttpError> {
-        let req = wit::Request {
+    /// Ask the built-in mock (or a fault-injecting proxy the plan grants) to
+    /// inject a fault: `status:503`, `rate-limit:1`, `delay:1500`, `drop`, …,
+    /// or `a|b|c` for one fault per attempt. Against any other target the host
+    /// denies the request.
+    pub fn fault(mut self, fault: impl Into<String>) -> Self {
+        self.fault = Some(fault.into());
+        self
+    }
+
+    fn into_wit(self) -> wit::Request {
+        wit::Request {
             method: match self.method {
                 Method::Get => wit::Method::Get,
                 Method::Post => wit::Method::Post,
@@ -171,9 +178,38 @@ impl Request {
             },
             retry: self.retry,
             operation: self.operation,
-        };
-        wit::send(&req).map(Response::from).map_err(HttpError::from)
+            fault: self.fault,
+        }
     }
+
+    /// Send it through the host.
+    ///
+    /// # Errors
+    ///
+    /// [`HttpError`] when no response came back: denied by policy, rejected
+    /// before dispatch, timed out, connection failed, or body over the cap.
+    pub fn send(self) -> Result<Response, HttpError> {
+        wit::send(&self.into_wit())
+            .map(Response::from)
+            .map_err(HttpError::from)
+    }
+}
+
+/// Send independent requests together: the host checks them one by one, then
+/// has them in flight at the same time, and answers in the order given. The
+/// negative probes cost one round trip this way, not one per probe.
+///
+/// ```no_run
+/// use shipgate_sdk::http::{send_all, Request};
+/// let answers = send_all(vec![Request::get("/models"), Request::get("/models/x")]);
+/// assert_eq!(answers.len(), 2);
+/// ```
+pub fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
+    let reqs: Vec<wit::Request> = requests.into_iter().map(Request::into_wit).collect();
+    wit::send_all(&reqs)
+        .into_iter()
+        .map(|r| r.map(Response::from).map_err(HttpError::from))
+        .collect()
 }
 
 /// The attempts of this plugin's most recent [`Request::send`], whatever its
@@ -296,6 +332,9 @@ pub enum HttpError {
     Connect(String),
     /// Response body exceeded the cap (bytes read so far).
     BodyTooLarge(u64),
+    /// A response came back, but the host withheld it (it could not be
+    /// checked for secrets, for example because it was compressed).
+    Withheld(String),
 }
 
 impl From<wit::HttpError> for HttpError {
@@ -306,6 +345,7 @@ impl From<wit::HttpError> for HttpError {
             wit::HttpError::Timeout(ms) => HttpError::Timeout(ms),
             wit::HttpError::Connect(m) => HttpError::Connect(m),
             wit::HttpError::BodyTooLarge(n) => HttpError::BodyTooLarge(n),
+            wit::HttpError::Withheld(m) => HttpError::Withheld(m),
         }
     }
 }
@@ -318,6 +358,7 @@ impl fmt::Display for HttpError {
             HttpError::Timeout(ms) => write!(f, "no response within {ms} ms"),
             HttpError::Connect(m) => write!(f, "connection failed: {m}"),
             HttpError::BodyTooLarge(n) => write!(f, "response body over the cap ({n} bytes read)"),
+            HttpError::Withheld(m) => write!(f, "response withheld by the host: {m}"),
         }
     }
 }

@@ -6,15 +6,19 @@
 //! - `load`: compiling a bundled check cold vs from wasmtime's code cache;
 //! - `run`: one canary run (fresh Store, instantiate, one HTTP round trip,
 //!   findings, decision) vs the bare HTTP round trip to the same mock;
-//! - `redact`: the redactor over 1 MiB of log text vs a plain substring scan;
-//! - `audit`: masking secrets in 8 MiB vs a plain substring scan.
+//! - `redact`: the output redactor over 1 MiB of log text vs a plain substring scan;
+//! - `scrub`: the guest scrub (every full form of the run's secrets, all views)
+//!   over a 4 MiB response vs a plain substring scan;
+//! - `timing`: the scrub's time per byte does not depend on the key: two keys
+//!   with disjoint alphabets, each over text made only of one alphabet.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use shipgate::capability::audit::mask_secrets;
 use shipgate::contract::{Contract, Provider, template};
 use shipgate::mock::{MockConfig, MockServer};
 use shipgate::plan::Plan;
-use shipgate::redact::{Redactor, Secret};
+use shipgate::redact::{OutputRedactor, Secret};
+use shipgate::secret::{SecretKind, SecretSet};
+use std::sync::Arc;
 use shipgate::runtime::Runtime;
 use shipgate::validation::Validation;
 use std::hint::black_box;
@@ -81,6 +85,7 @@ fn run(c: &mut Criterion) {
                 runtime: &runtime,
                 bundled: shipgate::bundled::BUNDLED,
                 baseline: None,
+                target_is_mock: true,
             };
             black_box(rt.block_on(v.run(std::future::pending())).unwrap())
         })
@@ -93,15 +98,25 @@ fn run(c: &mut Criterion) {
                 "Bearer",
                 Some(Secret::new(KEY)),
             );
+            let spec = shipgate::capability::http::TargetSpec {
+                base_url: contract.base_url(),
+                provider: "mock".into(),
+                chat_path: "/chat/completions".into(),
+                chat_method: reqwest::Method::POST,
+                model: "mock-gpt".into(),
+                output_ceiling_field: Some("max_tokens".into()),
+                correlation_header: "x-client-request-id".into(),
+                documented_headers: Vec::new(),
+                request_id: Default::default(),
+                is_builtin_mock: true,
+            };
             black_box(
                 rt.block_on(shipgate::capability::http::HttpTarget::new(
-                    contract.base_url(),
-                    "mock",
-                    "/chat/completions",
-                    "x-client-request-id",
-                    None,
+                    spec,
                     creds,
+                    Arc::new(secrets(KEY)),
                     shipgate::classify::Classifier::default(),
+                    "shipgate-unapproved-model-x".into(),
                 ))
                 .unwrap(),
             )
@@ -146,9 +161,22 @@ fn log_text(bytes: usize) -> String {
     s
 }
 
+fn secrets(key: &str) -> SecretSet {
+    SecretSet::new(
+        &[
+            (SecretKind::Credential, Secret::new(key)),
+            (
+                SecretKind::Honeytoken,
+                Secret::new("Q7wE9rT1yU3iO5pA7sD9fG1hJ3kL5zX7cV9bN1mQ2wE4rT6y"),
+            ),
+        ],
+        "Bearer",
+    )
+}
+
 fn redact(c: &mut Criterion) {
     let text = log_text(1 << 20);
-    let r = Redactor::new().with_secret(&Secret::new(KEY), "credential");
+    let r = OutputRedactor::new(Arc::new(secrets(KEY)));
     let mut g = c.benchmark_group("redact");
     g.throughput(criterion::Throughput::Bytes(text.len() as u64));
     g.bench_function("redactor_1mib", |b| {
@@ -160,20 +188,56 @@ fn redact(c: &mut Criterion) {
     g.finish();
 }
 
-fn audit(c: &mut Criterion) {
-    let text = log_text(8 << 20);
-    let secrets = vec![("credential", Secret::new(KEY))];
-    let mut g = c.benchmark_group("audit");
+fn scrub(c: &mut Criterion) {
+    let text = log_text(4 << 20).into_bytes();
+    let s = secrets(KEY);
+    let mut g = c.benchmark_group("scrub");
     g.sample_size(10);
     g.throughput(criterion::Throughput::Bytes(text.len() as u64));
-    g.bench_function("mask_secrets_8mib", |b| {
-        b.iter(|| black_box(mask_secrets(&text, &secrets).1.len()))
+    g.bench_function("scrub_4mib", |b| {
+        b.iter(|| black_box(s.scrub(text.clone()).1.len()))
     });
-    g.bench_function("substring_scan_8mib", |b| {
-        b.iter(|| black_box(text.matches(KEY).count()))
+    g.bench_function("substring_scan_4mib", |b| {
+        b.iter(|| black_box(String::from_utf8_lossy(&text).matches(KEY).count()))
     });
     g.finish();
 }
 
-criterion_group!(benches, load, run, redact, audit);
+/// Text of `len` bytes drawn only from `alphabet` (deterministic).
+fn text_of(alphabet: &[u8], len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize]
+        })
+        .collect()
+}
+
+fn timing(c: &mut Criterion) {
+    // Two keys with disjoint alphabets, and text made of one alphabet or the other:
+    // if the scrub's speed depended on whether a byte occurs in the key, (key A,
+    // text A) would differ from (key A, text B).
+    let a: &[u8] = b"abcdefghijklm01234";
+    let b: &[u8] = b"nopqrstuvwxyz56789";
+    let key = |alpha: &[u8]| String::from_utf8(text_of(alpha, 48)).unwrap();
+    let (key_a, key_b) = (key(a), key(b));
+    let (text_a, text_b) = (text_of(a, 1 << 20), text_of(b, 1 << 20));
+    let mut g = c.benchmark_group("timing");
+    g.sample_size(30);
+    g.throughput(criterion::Throughput::Bytes(1 << 20));
+    for (kname, k) in [("key_a", &key_a), ("key_b", &key_b)] {
+        let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(k.as_str()))], "Bearer");
+        for (tname, t) in [("text_a", &text_a), ("text_b", &text_b)] {
+            g.bench_function(format!("{kname}_{tname}"), |bench| {
+                bench.iter(|| black_box(s.find(t).len()))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, load, run, redact, scrub, timing);
 criterion_main!(benches);

@@ -16,7 +16,21 @@ pub struct Item {
     pub title: &'static str,
     /// Contract sections this item depends on.
     pub sections: &'static [Section],
+    /// Only an operator's attestation in the plan can verify it (no check can
+    /// see a rollout flag or a runbook).
+    pub operator_only: bool,
 }
+
+/// `rollout-flag-available`.
+pub const ROLLOUT_FLAG_AVAILABLE: &str = "rollout-flag-available";
+/// `rollback-documented`.
+pub const ROLLBACK_DOCUMENTED: &str = "rollback-documented";
+/// `logs-redacted`.
+pub const LOGS_REDACTED: &str = "logs-redacted";
+/// `metrics-attached`.
+pub const METRICS_ATTACHED: &str = "metrics-attached";
+/// `usage-fields-verified`.
+pub const USAGE_FIELDS_VERIFIED: &str = "usage-fields-verified";
 
 /// Every item, in the guide's order.
 pub const ITEMS: [Item; 15] = [
@@ -24,76 +38,91 @@ pub const ITEMS: [Item; 15] = [
         id: "api-reference-checked",
         title: "Current API reference checked",
         sections: &[],
+        operator_only: false,
     },
     Item {
         id: "endpoint-verified",
         title: "Endpoint path and method verified",
         sections: &[Section::Endpoint],
+        operator_only: false,
     },
     Item {
         id: "base-url-verified",
         title: "Base URL verified",
         sections: &[Section::BaseUrl],
+        operator_only: false,
     },
     Item {
         id: "auth-verified",
         title: "Auth header and token handling verified",
         sections: &[Section::Auth],
+        operator_only: false,
     },
     Item {
         id: "request-schema-validated",
         title: "Request schema validated locally",
         sections: &[Section::Request],
+        operator_only: false,
     },
     Item {
         id: "response-parser-tested",
         title: "Response parser tested against observed successful response",
         sections: &[Section::Response],
+        operator_only: false,
     },
     Item {
         id: "error-categories-tested",
         title: "Error categories tested with controlled negative probes",
         sections: &[Section::Errors],
+        operator_only: false,
     },
     Item {
         id: "retry-policy-bounded",
         title: "Retry policy bounded and observable",
         sections: &[Section::RateLimits],
+        operator_only: false,
     },
     Item {
         id: "timeout-policy-configured",
         title: "Timeout policy configured by environment",
         sections: &[],
+        operator_only: false,
     },
     Item {
         id: "token-limits-configurable",
         title: "Token or output limits configurable",
         sections: &[Section::Request],
+        operator_only: false,
     },
     Item {
         id: "usage-fields-verified",
         title: "Usage or billing fields verified before use",
         sections: &[Section::Usage, Section::Billing],
+        operator_only: false,
     },
     Item {
         id: "logs-redacted",
         title: "Logs redact secrets and sensitive content",
         sections: &[],
+        operator_only: false,
     },
     Item {
         id: "metrics-attached",
         title: "Metrics and alerts attached to production dashboards",
         sections: &[],
+        operator_only: false,
     },
     Item {
         id: "rollout-flag-available",
         title: "Rollout flag or traffic control available",
         sections: &[],
+        operator_only: true,
     },
     Item {
         id: "rollback-documented",
         title: "Rollback path documented",
         sections: &[],
+        operator_only: true,
     },
 ];
 

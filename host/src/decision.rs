@@ -120,9 +120,10 @@ pub fn checklist(
     checklist::ITEMS
         .iter()
         .map(|item: &Item| {
+            // Enforce: items only an operator can vouch for are verified by attestation only.
             let covering: Vec<&Finding> = findings
                 .iter()
-                .filter(|f| f.covers.iter().any(|c| c == item.id))
+                .filter(|f| !item.operator_only && f.covers.iter().any(|c| c == item.id))
                 .collect();
             let evaluated: Vec<&&Finding> = covering
                 .iter()
@@ -199,10 +200,12 @@ pub fn decide(
         );
     }
     for f in findings.iter().filter(|f| f.verdict == Verdict::Warn) {
-        let listed = rules
-            .hold_on_warn
-            .iter()
-            .any(|r| f.id == *r || (r.ends_with('.') && f.id.starts_with(r.as_str())));
+        let listed = rules.hold_on_warn.iter().any(|r| match r.split_once('/') {
+            Some((plugin, id)) => {
+                f.plugin == plugin && (f.id == id || (id.ends_with('.') && f.id.starts_with(id)))
+            }
+            None => false,
+        });
         if listed {
             push(
                 Outcome::Hold,
@@ -369,8 +372,35 @@ mod tests {
         DecisionRules::default()
     }
 
+    fn operator_attests() -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "rollout-flag-available".to_owned(),
+                "flag chat-v2".to_owned(),
+            ),
+            ("rollback-documented".to_owned(), "runbook".to_owned()),
+        ])
+    }
+
     #[test]
     fn ships_when_everything_is_verified_and_passes() {
+        let d = decide(
+            &all_items_pass(),
+            &contract("verified", true),
+            &rules(),
+            &operator_attests(),
+            None,
+        );
+        assert_eq!(d.outcome, Outcome::Ship, "{:?}", d.reasons);
+        assert!(
+            d.checklist
+                .iter()
+                .all(|e| matches!(e.status, ItemStatus::Verified | ItemStatus::Attested))
+        );
+    }
+
+    #[test]
+    fn a_finding_never_verifies_what_only_an_operator_can() {
         let d = decide(
             &all_items_pass(),
             &contract("verified", true),
@@ -378,8 +408,12 @@ mod tests {
             &BTreeMap::new(),
             None,
         );
-        assert_eq!(d.outcome, Outcome::Ship, "{:?}", d.reasons);
-        assert!(d.checklist.iter().all(|e| e.status == ItemStatus::Verified));
+        assert_eq!(d.outcome, Outcome::ShipBehindFlag);
+        for id in ["rollout-flag-available", "rollback-documented"] {
+            let e = d.checklist.iter().find(|e| e.id == id).unwrap();
+            assert_eq!(e.status, ItemStatus::NotVerified, "{id}");
+            assert!(e.findings.is_empty());
+        }
     }
 
     #[test]
@@ -479,7 +513,7 @@ mod tests {
         );
         assert_eq!(d.outcome, Outcome::ShipBehindFlag);
         let mut r = rules();
-        r.hold_on_warn = vec!["c.".into()];
+        r.hold_on_warn = vec!["p/c.".into()];
         assert_eq!(
             decide(&fs, &contract("verified", true), &r, &BTreeMap::new(), None).outcome,
             Outcome::Hold
@@ -506,22 +540,17 @@ mod tests {
             .filter(|f| f.id != "c.rollback-documented")
             .collect();
         let c = contract("verified", true);
+        let flag_only = BTreeMap::from([("rollout-flag-available".to_owned(), "flag".to_owned())]);
         assert_eq!(
-            decide(&fs, &c, &rules(), &BTreeMap::new(), None).outcome,
+            decide(&fs, &c, &rules(), &flag_only, None).outcome,
             Outcome::ShipBehindFlag
         );
         let mut r = rules();
         r.uncovered = UncoveredRule::Hold;
-        assert_eq!(
-            decide(&fs, &c, &r, &BTreeMap::new(), None).outcome,
-            Outcome::Hold
-        );
+        assert_eq!(decide(&fs, &c, &r, &flag_only, None).outcome, Outcome::Hold);
         r.uncovered = UncoveredRule::Ignore;
-        assert_eq!(
-            decide(&fs, &c, &r, &BTreeMap::new(), None).outcome,
-            Outcome::Ship
-        );
-        let att = BTreeMap::from([("rollback-documented".to_owned(), "runbook".to_owned())]);
+        assert_eq!(decide(&fs, &c, &r, &flag_only, None).outcome, Outcome::Ship);
+        let att = operator_attests();
         let d = decide(&fs, &c, &rules(), &att, None);
         assert_eq!(d.outcome, Outcome::Ship);
         assert!(d.checklist.iter().any(|e| e.status == ItemStatus::Attested));

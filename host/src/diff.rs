@@ -88,6 +88,11 @@ fn changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Ve
         .collect()
 }
 
+/// `plugin/operation`: the key of an operation summary.
+fn op_key(o: &OperationSummary) -> String {
+    format!("{}/{}", o.plugin, o.operation)
+}
+
 /// Compare two records.
 pub fn diff(old: &Record, new: &Record) -> Drift {
     let (mut oc, mut nc) = (BTreeMap::new(), BTreeMap::new());
@@ -107,7 +112,7 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
             .iter()
             .map(|o| {
                 (
-                    o.operation.clone(),
+                    op_key(o),
                     o.statuses
                         .iter()
                         .map(|(k, v)| format!("{k}×{v}"))
@@ -129,11 +134,11 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
             .collect::<BTreeMap<_, _>>()
     };
     let (os, ns) = (statuses(old), statuses(new));
-    let ops: BTreeSet<&String> = old
+    let ops: BTreeSet<String> = old
         .telemetry_summary
         .iter()
         .chain(&new.telemetry_summary)
-        .map(|o| &o.operation)
+        .map(op_key)
         .collect();
     let operations = ops
         .into_iter()
@@ -141,7 +146,7 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
             let find = |r: &Record| {
                 r.telemetry_summary
                     .iter()
-                    .find(|o| &o.operation == op)
+                    .find(|o| op_key(o) == *op)
                     .cloned()
             };
             let (o, n) = (find(old), find(new));
@@ -157,8 +162,8 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
                     get(&n, |s| s.input_tokens + s.output_tokens),
                 ),
                 statuses: (
-                    os.get(op).cloned().unwrap_or_default(),
-                    ns.get(op).cloned().unwrap_or_default(),
+                    os.get(&op).cloned().unwrap_or_default(),
+                    ns.get(&op).cloned().unwrap_or_default(),
                 ),
             }
         })
@@ -216,10 +221,11 @@ pub fn render(d: &Drift, w: &mut impl std::io::Write) -> std::io::Result<()> {
 pub fn spikes(baseline: &Record, observed: &[OperationSummary], ratio: f64) -> Vec<Finding> {
     let mut out = Vec::new();
     for o in observed {
+        // Keyed by the plugin the host assigned, not by the plugin's own label.
         let Some(b) = baseline
             .telemetry_summary
             .iter()
-            .find(|b| b.operation == o.operation)
+            .find(|b| b.plugin == o.plugin && b.operation == o.operation)
         else {
             continue;
         };
@@ -247,13 +253,13 @@ pub fn spikes(baseline: &Record, observed: &[OperationSummary], ratio: f64) -> V
             if after >= floor && before > 0 && after as f64 > before as f64 * ratio {
                 let f = Finding {
                     plugin: "baseline".into(),
-                    id: format!("baseline.{kind}-spike.{}", o.operation),
+                    id: format!("baseline.{kind}-spike.{}.{}", o.plugin, o.operation),
                     title: format!(
-                        "{what} of `{}` stays within {ratio}x of the baseline",
-                        o.operation
+                        "{what} of `{}/{}` stays within {ratio}x of the baseline",
+                        o.plugin, o.operation
                     ),
                     verdict: Verdict::Warn,
-                    kind: FindingKind::Check,
+                    kind: FindingKind::Host,
                     detail: format!(
                         "{what} went from {before} {unit} to {after} {unit} (baseline run {})",
                         baseline.run_id

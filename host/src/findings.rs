@@ -3,12 +3,19 @@
 //! # Security
 //!
 //! A finding comes from an untrusted guest. Its id is normalised, its text and
-//! evidence are capped (`sandbox.max_finding_bytes`), non-finite metrics are
-//! dropped, checklist ids the host does not know are dropped (and said so), and
-//! every string is redacted before it reaches the record.
+//! evidence are capped (`sandbox.max_finding_bytes`) and made inert
+//! ([`crate::text`]: no control, bidi or invisible characters), non-finite
+//! metrics are dropped, and every string is redacted by the
+//! secret-independent [`Redactor`] (the run's secrets are removed from the
+//! record only after every plugin has finished).
+//!
+//! Coverage is granted, never self-declared: a finding keeps only the
+//! checklist items that its plugin's descriptor declares *and* the plan grants
+//! that plugin; the rest are dropped, and the finding says so.
 
 use crate::bindings::exports::shipgate::plugin::check as wit;
 use crate::redact::Redactor;
+use crate::text;
 use serde::{Deserialize, Serialize};
 
 /// Outcome of one finding.
@@ -47,6 +54,8 @@ pub enum FindingKind {
     PluginError,
     /// The host: a sandbox limit was hit or a request was denied.
     Sandbox,
+    /// The host's own check (the secret scan, the baseline comparison).
+    Host,
 }
 
 /// A key/value piece of evidence.
@@ -116,66 +125,77 @@ impl Finding {
         });
         self
     }
+
+    /// Change the verdict.
+    pub fn with_verdict(mut self, verdict: Verdict) -> Finding {
+        self.verdict = verdict;
+        self
+    }
+
+    /// Say which checklist items this host finding covers.
+    pub fn covering(mut self, items: &[&str]) -> Finding {
+        self.covers = items.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// An evidence value by key.
+    pub fn evidence(&self, key: &str) -> Option<&str> {
+        self.evidence
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.value.as_str())
+    }
 }
 
 const MAX_ID: usize = 128;
 const MAX_TITLE: usize = 256;
+/// Most evidence entries kept per finding.
+const MAX_EVIDENCE: usize = 64;
 
-fn cap(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…[truncated]", &s[..end])
+/// What the host takes from a guest finding, and what it grants.
+#[derive(Debug, Clone, Copy)]
+pub struct Intake<'a> {
+    /// The plugin (the plan's name for it).
+    pub plugin: &'a str,
+    /// `sandbox.max_finding_bytes`.
+    pub max_bytes: u64,
+    /// Checklist items the plugin may cover: its descriptor's, as the plan grants.
+    pub covers: &'a [String],
 }
 
-/// Validate, cap and redact a guest's findings.
-pub fn from_guest(
-    plugin: &str,
-    raw: Vec<wit::Finding>,
-    max_bytes: u64,
-    redactor: &Redactor,
-) -> Vec<Finding> {
+/// Validate, cap, make inert and redact a guest's findings.
+pub fn from_guest(intake: Intake<'_>, raw: Vec<wit::Finding>) -> Vec<Finding> {
+    let redactor = Redactor;
     let mut seen = std::collections::BTreeMap::<String, u32>::new();
     raw.into_iter()
         .map(|f| {
-            let mut id: String =
-                f.id.trim()
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .take(MAX_ID)
-                    .collect();
-            if id.is_empty() {
-                id = "unnamed".into();
-            }
+            let mut id = normalise_id(&f.id);
             let n = seen.entry(id.clone()).or_insert(0);
             *n += 1;
             if *n > 1 {
                 id = format!("{id}#{n}");
             }
-            let (covers, unknown): (Vec<String>, Vec<String>) = f
+            // Enforce: coverage is granted (descriptor and plan), never self-declared.
+            let (covers, refused): (Vec<String>, Vec<String>) = f
                 .covers
                 .into_iter()
-                .partition(|c| crate::checklist::item(c).is_some());
-            let budget = std::cell::Cell::new(max_bytes as usize);
-            let take = |s: &str| {
-                let out = cap(s, budget.get().max(16));
-                budget.set(budget.get().saturating_sub(out.len()));
-                redactor.redact(&out).into_owned()
+                .take(32)
+                .partition(|c| intake.covers.contains(c));
+            let budget = std::cell::Cell::new(intake.max_bytes as usize);
+            let take = |s: &str, one_line: bool, max: usize| {
+                let max = max.min(budget.get().max(16));
+                let s = if one_line {
+                    text::one_line(s, max)
+                } else {
+                    text::multi_line(s, max)
+                };
+                budget.set(budget.get().saturating_sub(s.len()));
+                redactor.redact(&s).into_owned()
             };
-            let title = take(&cap(&f.title, MAX_TITLE));
-            let detail = take(&f.detail);
+            let title = take(&f.title, true, MAX_TITLE);
+            let detail = take(&f.detail, false, usize::MAX);
             let mut evidence: Vec<Evidence> = Vec::new();
-            for (k, v) in f.evidence {
+            for (k, v) in f.evidence.into_iter().take(MAX_EVIDENCE) {
                 if budget.get() == 0 {
                     evidence.push(Evidence {
                         key: "truncated".into(),
@@ -184,14 +204,16 @@ pub fn from_guest(
                     break;
                 }
                 evidence.push(Evidence {
-                    key: take(&cap(&k, MAX_ID)),
-                    value: take(&v),
+                    key: take(&k, true, MAX_ID),
+                    value: take(&v, true, usize::MAX),
                 });
             }
-            if !unknown.is_empty() {
+            if !refused.is_empty() {
                 evidence.push(Evidence {
-                    key: "unknown_checklist_ids".into(),
-                    value: redactor.redact(&cap(&unknown.join(","), 512)).into_owned(),
+                    key: "covers_not_granted".into(),
+                    value: redactor
+                        .redact(&text::one_line(&refused.join(","), 512))
+                        .into_owned(),
                 });
             }
             let metrics = f
@@ -200,13 +222,13 @@ pub fn from_guest(
                 .filter(|m| m.value.is_finite())
                 .take(64)
                 .map(|m| Metric {
-                    name: take(&cap(&m.name, MAX_ID)),
+                    name: take(&m.name, true, MAX_ID),
                     value: m.value,
-                    unit: take(&cap(&m.unit, 32)),
+                    unit: take(&m.unit, true, 32),
                 })
                 .collect();
             Finding {
-                plugin: plugin.to_owned(),
+                plugin: intake.plugin.to_owned(),
                 id,
                 title,
                 verdict: match f.verdict {
@@ -225,6 +247,24 @@ pub fn from_guest(
         .collect()
 }
 
+/// A finding id as the host keeps it: `[A-Za-z0-9._-]`, at most 128
+/// characters, never empty.
+pub fn normalise_id(raw: &str) -> String {
+    let id: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_ID)
+        .collect();
+    if id.is_empty() { "unnamed".into() } else { id }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,7 +272,7 @@ mod tests {
     fn raw(id: &str, detail: &str) -> wit::Finding {
         wit::Finding {
             id: id.into(),
-            title: "t".into(),
+            title: "t\x1b[2J\nfake".into(),
             verdict: wit::Verdict::Pass,
             detail: detail.into(),
             evidence: vec![(
@@ -244,17 +284,27 @@ mod tests {
                 value: f64::NAN,
                 unit: "".into(),
             }],
-            covers: vec!["logs-redacted".into(), "made-up".into()],
+            covers: vec![
+                "logs-redacted".into(),
+                "rollout-flag-available".into(),
+                "made-up".into(),
+            ],
+        }
+    }
+
+    fn intake<'a>(covers: &'a [String]) -> Intake<'a> {
+        Intake {
+            plugin: "p",
+            max_bytes: 4096,
+            covers,
         }
     }
 
     #[test]
     fn normalises_ids_and_dedups() {
         let out = from_guest(
-            "p",
+            intake(&[]),
             vec![raw("a b", ""), raw("a b", ""), raw("", "")],
-            4096,
-            &Redactor::new(),
         );
         assert_eq!(out[0].id, "a_b");
         assert_eq!(out[1].id, "a_b#2");
@@ -262,13 +312,11 @@ mod tests {
     }
 
     #[test]
-    fn redacts_caps_and_drops_unknown_covers() {
-        let out = from_guest(
-            "p",
-            vec![raw("x", &"d".repeat(10_000))],
-            1024,
-            &Redactor::new(),
-        );
+    fn redacts_caps_makes_inert_and_keeps_only_granted_covers() {
+        let granted = vec!["logs-redacted".to_owned()];
+        let mut i = intake(&granted);
+        i.max_bytes = 1024;
+        let out = from_guest(i, vec![raw("x", &"d".repeat(10_000))]);
         let f = &out[0];
         assert!(f.detail.len() < 1100);
         assert!(
@@ -277,7 +325,11 @@ mod tests {
                 .contains("sk-abcdefghijklmnop")
         );
         assert_eq!(f.covers, vec!["logs-redacted".to_owned()]);
-        assert!(f.evidence.iter().any(|e| e.key == "unknown_checklist_ids"));
+        assert_eq!(
+            f.evidence("covers_not_granted"),
+            Some("rollout-flag-available,made-up")
+        );
         assert!(f.metrics.is_empty());
+        assert!(!f.title.chars().any(char::is_control), "{:?}", f.title);
     }
 }

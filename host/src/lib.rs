@@ -44,7 +44,9 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod runtime;
+pub mod secret;
 pub mod telemetry;
+pub mod text;
 pub mod validation;
 
 /// Checks compiled from `plugins/` and bundled into this binary.

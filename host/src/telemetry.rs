@@ -68,7 +68,9 @@ pub struct RequestTelemetry {
     /// Final status.
     #[serde(rename = "http.response.status_code")]
     pub status: Option<u16>,
-    /// `response` or why there was none: `denied`, `rejected`, `timeout`, `connect`, `body-too-large`.
+    /// `response` or why there was none: `denied`, `rejected`, `timeout`,
+    /// `connect`, `body-too-large`, `withheld`; `in-flight` while it is out,
+    /// and `cancelled` when its plugin was stopped (at its deadline) before it came back.
     #[serde(rename = "shipgate.outcome")]
     pub outcome: String,
     /// Application error category of the final outcome.
@@ -122,6 +124,13 @@ pub struct RequestTelemetry {
     /// Why the host denied or rejected it, when it did.
     #[serde(rename = "shipgate.reason")]
     pub reason: Option<String>,
+    /// The fault the plugin asked the built-in mock for, if any.
+    #[serde(
+        rename = "shipgate.fault",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fault: Option<String>,
     /// The request body as a template (content replaced by its size unless captured).
     #[serde(rename = "shipgate.request_shape")]
     pub request_shape: Option<serde_json::Value>,

@@ -2,25 +2,28 @@
 //! against the contract's target, and build the [`Record`] with the decision.
 
 use crate::bindings::shipgate::plugin::context::{Limits, Target};
-use crate::capability::audit::{AuditCtx, RunOutputs};
+use crate::capability::audit::{AuditCtx, RunOutputs, secret_findings};
 use crate::capability::context::ContextCtx;
-use crate::capability::http::credentials::Credentials;
+use crate::capability::http::credentials::{self, Credentials};
 use crate::capability::http::retry::RetryPolicy;
-use crate::capability::http::{Denial, HttpCtx, HttpLimits, HttpTarget, TargetError};
+use crate::capability::http::{
+    HttpCtx, HttpLimits, HttpShared, HttpTarget, RequestIdRule, TargetError, TargetSpec,
+};
 use crate::capability::log::{self, LogCtx, LogRecord, RunLog};
 use crate::classify::Classifier;
 use crate::contract::Contract;
 use crate::decision;
 use crate::plan::{Plan, PluginSource, PluginSpec};
-use crate::redact::{Redactor, Secret};
+use crate::redact::{OutputRedactor, Redactor, Secret};
 use crate::report::record::{
     FailureMode, FieldObservation, HostInfo, RECORD_VERSION, Record, ToolInfo,
 };
 use crate::runtime::{LoadError, LoadedPlugin, PluginRun, RunEnv, Runtime};
+use crate::secret::{SecretKind, SecretSet};
 use crate::telemetry::RequestTelemetry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a run could not start. Nothing was sent.
@@ -41,6 +44,9 @@ pub enum SetupError {
     /// The target could not be prepared.
     #[error("base_url: {0}")]
     Target(#[from] TargetError),
+    /// The credential cannot be used.
+    #[error("{0}")]
+    Secret(#[from] crate::secret::SecretError),
 }
 
 /// What a run produced.
@@ -50,8 +56,8 @@ pub struct RunOutput {
     pub record: Record,
     /// The run log.
     pub log: Vec<LogRecord>,
-    /// The redactor that knows this run's secrets.
-    pub redactor: Arc<Redactor>,
+    /// The redactor that knows this run's secrets: for everything written.
+    pub redactor: OutputRedactor,
 }
 
 /// Inputs of a run.
@@ -71,6 +77,8 @@ pub struct Validation<'a> {
     pub bundled: &'a [(&'a str, &'a [u8])],
     /// A previous record: latency and usage spikes against it warn.
     pub baseline: Option<&'a Record>,
+    /// Whether the target is shipgate's built-in mock (it injects faults on request).
+    pub target_is_mock: bool,
 }
 
 impl Validation<'_> {
@@ -119,36 +127,42 @@ impl Validation<'_> {
         let run_id = uuid::Uuid::new_v4().to_string();
         let plugins = self.load_plugins()?;
         let contract = self.contract;
+        if let Some(s) = &self.secret {
+            crate::secret::validate(SecretKind::Credential, s)?;
+        }
         let credentials = Credentials::new(
             contract.auth.header.get_ref(),
             &contract.auth.scheme,
             self.secret.clone(),
         );
-        let mut redactor = Redactor::new().with_secret(&credentials.honeytoken, "honeytoken");
-        let mut secrets = vec![("honeytoken", credentials.honeytoken.clone())];
+        let mut known = vec![(SecretKind::Honeytoken, credentials.honeytoken.clone())];
         if let Some(s) = &self.secret {
-            redactor = redactor.with_secret(s, "credential");
-            secrets.insert(0, ("credential", s.clone()));
+            known.insert(0, (SecretKind::Credential, s.clone()));
         }
-        let redactor = Arc::new(redactor);
+        let secrets = Arc::new(SecretSet::new(&known, &contract.auth.scheme));
+        let unapproved_model = format!(
+            "shipgate-unapproved-model-{}",
+            credentials::random_token(12).expose().to_ascii_lowercase()
+        );
         let target = HttpTarget::new(
-            contract.base_url(),
-            &contract.provider,
-            contract.endpoint.path.get_ref(),
-            &contract.observability.correlation_header,
-            contract.response.request_id_header.as_deref(),
+            target_spec(contract, self.target_is_mock),
             credentials,
+            secrets.clone(),
             Classifier::from_contract(contract),
+            unapproved_model,
         )
         .await?;
         let outputs = RunOutputs::default();
-        let telemetry = outputs.telemetry.clone();
-        let denials: Arc<Mutex<Vec<Denial>>> = Arc::default();
+        let shared = HttpShared {
+            ledger: outputs.telemetry.clone(),
+            denials: Arc::default(),
+            prompts: outputs.prompts.clone(),
+        };
         let run_log: RunLog = outputs.log.clone();
         let contract_json = contract.to_json().to_string();
         log::append(
             &run_log,
-            &redactor,
+            &Redactor,
             "host",
             "info",
             "run started",
@@ -169,18 +183,17 @@ impl Validation<'_> {
             let env = self.env(
                 spec,
                 &target,
-                &redactor,
                 &outputs,
-                &denials,
+                &shared,
                 &contract_json,
                 &run_id,
                 &secrets,
             );
             tokio::select! {
                 run = self.runtime.run(plugin, env) => {
-                    log::append(&run_log, &redactor, "host", "info", "plugin finished", BTreeMap::from([
+                    log::append(&run_log, &Redactor, "host", "info", "plugin finished", BTreeMap::from([
                         ("plugin".to_owned(), run.name.clone()),
-                        ("status".to_owned(), format!("{:?}", run.status)),
+                        ("status".to_owned(), run.status.describe()),
                         ("duration_ms".to_owned(), run.duration_ms.to_string()),
                     ]));
                     outputs.findings.lock().expect("findings lock").extend(run.findings.iter().cloned());
@@ -188,38 +201,40 @@ impl Validation<'_> {
                 }
                 () = &mut cancel => {
                     incomplete = Some(format!("interrupted while `{}` was running", spec.name));
-                    log::append(&run_log, &redactor, "host", "warn", "run interrupted", BTreeMap::new());
+                    log::append(&run_log, &Redactor, "host", "warn", "run interrupted", BTreeMap::new());
                     break;
                 }
             }
         }
-        let telemetry = telemetry.lock().expect("telemetry lock").clone();
-        let denials = denials.lock().expect("denials lock").clone();
+        // Every plugin has finished: from here on the host may match the secret
+        // against what the guests supplied.
+        for t in outputs.telemetry.lock().expect("telemetry lock").iter_mut() {
+            if t.outcome == "in-flight" {
+                t.outcome = "cancelled".into();
+            }
+        }
+        runs.push(host_checks(
+            secret_findings(&outputs, &self.plan.audit.log_dirs, &secrets),
+            "secret-scan",
+            "every form and fragment of the run's secrets, in its output and the team's logs",
+        ));
+        let telemetry = outputs.telemetry.lock().expect("telemetry lock").clone();
+        let denials = shared.denials.lock().expect("denials lock").clone();
         let telemetry_summary = Record::summarize(&telemetry);
         if let Some(baseline) = self.baseline {
             let ratio = self.plan.decision.baseline_spike_ratio;
-            let found = crate::diff::spikes(baseline, &telemetry_summary, ratio);
-            let sha = crate::runtime::sha256_hex(
-                serde_json::to_string(baseline)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
-            runs.push(PluginRun {
-                name: "baseline".into(),
-                version: Some(env!("CARGO_PKG_VERSION").into()),
-                summary: Some(format!(
+            let mut run = host_checks(
+                crate::diff::spikes(baseline, &telemetry_summary, ratio),
+                "baseline",
+                &format!(
                     "latency and usage against baseline run {} (warn over {ratio}x)",
                     baseline.run_id
-                )),
-                covers: vec!["usage-fields-verified".into(), "metrics-attached".into()],
-                sha256: sha,
-                source: format!("baseline:{}", baseline.run_id),
-                status: crate::runtime::RunStatus::Completed,
-                findings: found,
-                duration_ms: 0,
-                fuel_used: None,
-                requests: 0,
-            });
+                ),
+            );
+            run.name = "baseline".into();
+            run.source = format!("baseline:{}", baseline.run_id);
+            run.covers = vec!["usage-fields-verified".into(), "metrics-attached".into()];
+            runs.push(run);
         }
         let findings: Vec<_> = runs.iter().flat_map(|r| r.findings.clone()).collect();
         let decision = decision::decide(
@@ -229,13 +244,24 @@ impl Validation<'_> {
             &self.plan.attestations,
             incomplete.as_deref(),
         );
+        // The request template comes from the bundled canary, whose identity the host assigned.
+        let canary = self
+            .plan
+            .plugins
+            .iter()
+            .find(|p| p.source == PluginSource::Bundled("canary".into()))
+            .map(|p| p.name.clone());
         let chat: Vec<&RequestTelemetry> = telemetry
             .iter()
             .filter(|t| t.genai_operation == "chat")
             .collect();
         let request_template = chat
             .iter()
-            .find(|t| t.outcome == "response" && t.auth_mode == "configured")
+            .find(|t| {
+                Some(&t.plugin) == canary.as_ref()
+                    && t.outcome == "response"
+                    && t.auth_mode == "configured"
+            })
             .and_then(|t| t.request_shape.clone());
         let observed: BTreeSet<FieldObservation> = chat
             .iter()
@@ -259,6 +285,7 @@ impl Validation<'_> {
                 category: t.error_category.clone(),
             })
             .collect();
+        let redactor = OutputRedactor::new(secrets);
         let mut plan_json = serde_json::to_value(self.plan).unwrap_or_default();
         redactor.redact_json(&mut plan_json);
         let record = Record {
@@ -295,6 +322,7 @@ impl Validation<'_> {
             counts: Record::count(&findings),
             findings,
             decision,
+            truncated: None,
         };
         let log = run_log.lock().expect("run log lock").clone();
         Ok(RunOutput {
@@ -312,12 +340,11 @@ impl Validation<'_> {
         &self,
         spec: &PluginSpec,
         target: &HttpTarget,
-        redactor: &Arc<Redactor>,
         outputs: &RunOutputs,
-        denials: &Arc<Mutex<Vec<Denial>>>,
+        shared: &HttpShared,
         contract_json: &str,
         run_id: &str,
-        secrets: &[(&'static str, Secret)],
+        secrets: &Arc<SecretSet>,
     ) -> RunEnv {
         let t = &spec.thresholds;
         let l = &spec.limits;
@@ -328,10 +355,19 @@ impl Validation<'_> {
             HttpLimits {
                 auth: spec.grants.auth.clone(),
                 send_oversized: spec.grants.send_oversized,
+                headers: spec
+                    .grants
+                    .headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                models: spec.grants.models.clone(),
+                faults: spec.grants.faults,
                 max_requests: l.max_requests,
                 max_request_bytes: l.max_request_bytes,
                 max_response_bytes: l.max_response_bytes,
                 input_limit_bytes: u64::from(t.input_limit_bytes),
+                output_token_ceiling: u64::from(t.output_token_ceiling),
                 default_timeout: ms(t.request_timeout_ms),
                 retry: RetryPolicy {
                     max_attempts: t.retry_max_attempts.max(1),
@@ -342,14 +378,11 @@ impl Validation<'_> {
                 },
                 content_capture: self.plan.content_capture,
             },
-            redactor.clone(),
-            outputs,
-            denials.clone(),
+            shared.clone(),
         );
         let log = LogCtx::new(
             &spec.name,
             outputs.log.clone(),
-            redactor.clone(),
             self.plan.content_capture,
             l.max_log_records,
             l.max_log_bytes,
@@ -378,12 +411,13 @@ impl Validation<'_> {
             settings: spec.settings.clone(),
             run_id: run_id.to_owned(),
             telemetry: outputs.telemetry.clone(),
+            unapproved_model: target.unapproved_model.clone(),
         };
         let audit = AuditCtx::new(
             spec.grants.audit,
             outputs.clone(),
             self.plan.audit.log_dirs.clone(),
-            secrets.to_vec(),
+            secrets.clone(),
         );
         RunEnv {
             http,
@@ -391,8 +425,67 @@ impl Validation<'_> {
             context,
             audit,
             limits: l.clone(),
-            redactor: redactor.clone(),
+            covers_grant: spec.grants.covers.clone(),
+            bundled: matches!(spec.source, PluginSource::Bundled(_)),
         }
+    }
+}
+
+/// What the contract says about the target, for the HTTP capability.
+fn target_spec(c: &Contract, is_builtin_mock: bool) -> TargetSpec {
+    TargetSpec {
+        base_url: c.base_url(),
+        provider: c.provider.clone(),
+        chat_path: c.endpoint.path.get_ref().clone(),
+        chat_method: reqwest::Method::from_bytes(
+            c.endpoint.method.get_ref().to_ascii_uppercase().as_bytes(),
+        )
+        .unwrap_or(reqwest::Method::POST),
+        model: c.request.model.get_ref().clone(),
+        output_ceiling_field: c.request.output_ceiling_field.clone(),
+        correlation_header: c.observability.correlation_header.to_ascii_lowercase(),
+        documented_headers: c
+            .request
+            .headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        request_id: RequestIdRule {
+            header: c
+                .response
+                .request_id_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
+            in_message: c
+                .response
+                .request_id_pattern
+                .as_ref()
+                .and_then(|p| regex::Regex::new(p).ok()),
+            message_pointer: c.errors.message_pointer.clone(),
+        },
+        is_builtin_mock,
+    }
+}
+
+/// A pseudo plugin run for findings the host makes itself.
+fn host_checks(findings: Vec<crate::findings::Finding>, what: &str, summary: &str) -> PluginRun {
+    PluginRun {
+        name: "host".into(),
+        version: Some(env!("CARGO_PKG_VERSION").into()),
+        summary: Some(summary.to_owned()),
+        covers: findings
+            .iter()
+            .flat_map(|f| f.covers.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        sha256: String::new(),
+        source: format!("host:{what}"),
+        status: crate::runtime::RunStatus::Completed,
+        findings,
+        duration_ms: 0,
+        fuel_used: None,
+        requests: 0,
     }
 }
 

@@ -32,7 +32,7 @@ async fn diff_of_two_real_records_shows_what_drifted() {
     assert!(
         d.statuses
             .iter()
-            .any(|s| s.what == "canary" && s.old == "200×1" && s.new == "503×1"),
+            .any(|s| s.what == "canary/canary" && s.old == "200×1" && s.new == "503×1"),
         "{:?}",
         d.statuses
     );
@@ -63,10 +63,11 @@ async fn a_spike_against_the_baseline_warns() {
     }
     h.mock.push_faults(["delay:200".parse().unwrap()]);
     let out = crate::support::run_full(&h, &plan, Some(&baseline), std::future::pending()).await;
-    let lat = finding(&out, "baseline.latency-spike.canary");
+    // Keyed by the plugin the host assigned (canary), then its own label (canary).
+    let lat = finding(&out, "baseline.latency-spike.canary.canary");
     assert_eq!(lat.verdict, Verdict::Warn);
     assert_eq!(evidence(lat, "baseline"), "10");
-    let usage = finding(&out, "baseline.usage-spike.canary");
+    let usage = finding(&out, "baseline.usage-spike.canary.canary");
     assert_eq!(usage.verdict, Verdict::Warn);
     assert_eq!(
         out.record.decision.outcome.max(Outcome::ShipBehindFlag),

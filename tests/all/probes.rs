@@ -7,7 +7,7 @@ use shipgate::findings::Verdict;
 use shipgate::validation::RunOutput;
 use std::path::Path;
 
-const PROBES: &str = "grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\nsettings = { timeout_probe_header = \"x-shipgate-fault: delay:300\" }";
+const PROBES: &str = "grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\nsettings = { timeout_probe_fault = \"delay:300\" }";
 
 async fn probes(script: &[&str]) -> RunOutput {
     let h = Harness::new().await;
@@ -202,18 +202,17 @@ async fn a_policy_without_retries_gives_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_ignores_faults_is_skipped_not_failed() {
     let h = Harness::new().await;
-    // accept-any-key as the detection fault makes the mock answer 2xx.
+    // Against a provider (not the built-in mock) the host denies fault requests.
     let out = h
-        .run(&h.plan(
-            &bundled(
-                "retry-timeout",
-                "settings = { fault_header = \"x-not-a-fault-header\" }",
-            ),
-            &[],
-        ))
+        .run_as_provider(&h.plan(&bundled("retry-timeout", ""), &[]))
         .await;
     let f = finding(&out, "retry.faults-unsupported");
     assert_eq!(f.verdict, Verdict::Skip);
+    assert!(f.detail.contains("built-in mock"), "{}", f.detail);
+    assert!(
+        h.mock.requests().is_empty(),
+        "no fault request left the host"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

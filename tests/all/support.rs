@@ -54,6 +54,16 @@ impl Harness {
 
     /// Run a plan with the given credential.
     pub async fn run_with(&self, plan: &Plan, secret: &str) -> RunOutput {
+        self.run_against(plan, secret, true).await
+    }
+
+    /// Run a plan as if the mock were a real provider: the host does not
+    /// know it injects faults.
+    pub async fn run_as_provider(&self, plan: &Plan) -> RunOutput {
+        self.run_against(plan, KEY, false).await
+    }
+
+    async fn run_against(&self, plan: &Plan, secret: &str, target_is_mock: bool) -> RunOutput {
         Validation {
             contract: &self.contract,
             contract_source: "mock.toml".into(),
@@ -62,6 +72,7 @@ impl Harness {
             runtime: runtime(),
             bundled: shipgate::bundled::BUNDLED,
             baseline: None,
+            target_is_mock,
         }
         .run(std::future::pending())
         .await
@@ -170,6 +181,7 @@ pub async fn run_full(
         runtime: runtime(),
         bundled: shipgate::bundled::BUNDLED,
         baseline,
+        target_is_mock: true,
     }
     .run(cancel)
     .await

@@ -24,8 +24,11 @@ pub struct ContextCtx {
     pub settings: BTreeMap<String, String>,
     /// The run id.
     pub run_id: String,
-    /// The run's telemetry so far (already redacted).
+    /// The run's telemetry so far (redacted by secret-independent rules; it
+    /// holds only what guests sent and scrubbed responses).
     pub telemetry: Arc<Mutex<Vec<RequestTelemetry>>>,
+    /// The model id the host made up for this run.
+    pub unapproved_model: String,
 }
 
 impl Host for ContextCtx {
@@ -50,7 +53,11 @@ impl Host for ContextCtx {
     }
 
     async fn telemetry_json(&mut self) -> wasmtime::Result<String> {
-        let t = self.telemetry.lock().expect("telemetry lock").clone();
-        Ok(serde_json::to_string(&t).unwrap_or_else(|_| "[]".into()))
+        let t = self.telemetry.lock().expect("telemetry lock");
+        Ok(serde_json::to_string(&*t).unwrap_or_else(|_| "[]".into()))
+    }
+
+    async fn unapproved_model(&mut self) -> wasmtime::Result<String> {
+        Ok(self.unapproved_model.clone())
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! # Security
 //!
-//! Every message, field key and field value goes through the run's
-//! [`Redactor`]. Fields that carry content (`prompt`, `completion`, `content`,
+//! Every message, field key and field value is made inert ([`crate::text`])
+//! and goes through the secret-independent [`Redactor`] (the run's secrets
+//! are removed when the log is written, after the run). Fields that carry content (`prompt`, `completion`, `content`,
 //! `messages`, `input`, `output`) are dropped unless the plan sets
 //! `content_capture = true`. A plugin may write at most
 //! `sandbox.max_log_records` records and `sandbox.max_log_bytes` bytes; the
@@ -56,8 +57,12 @@ pub fn append(
         .into_iter()
         .map(|(k, v)| {
             (
-                redactor.redact(&k).into_owned(),
-                redactor.redact(&v).into_owned(),
+                redactor
+                    .redact(&crate::text::one_line(&k, 128))
+                    .into_owned(),
+                redactor
+                    .redact(&crate::text::multi_line(&v, 16 * 1024))
+                    .into_owned(),
             )
         })
         .collect();
@@ -65,7 +70,9 @@ pub fn append(
         ts: crate::now_rfc3339(),
         source: source.to_owned(),
         level: level.to_owned(),
-        message: redactor.redact(message).into_owned(),
+        message: redactor
+            .redact(&crate::text::multi_line(message, 16 * 1024))
+            .into_owned(),
         fields,
     };
     log.lock().expect("run log lock").push(rec);
@@ -76,7 +83,6 @@ pub fn append(
 pub struct LogCtx {
     plugin: String,
     log: RunLog,
-    redactor: Arc<Redactor>,
     content_capture: bool,
     max_records: u32,
     max_bytes: u64,
@@ -91,7 +97,6 @@ impl LogCtx {
     pub fn new(
         plugin: &str,
         log: RunLog,
-        redactor: Arc<Redactor>,
         content_capture: bool,
         max_records: u32,
         max_bytes: u64,
@@ -99,7 +104,6 @@ impl LogCtx {
         LogCtx {
             plugin: plugin.to_owned(),
             log,
-            redactor,
             content_capture,
             max_records,
             max_bytes,
@@ -135,14 +139,7 @@ impl LogCtx {
                 (k, v)
             })
             .collect();
-        append(
-            &self.log,
-            &self.redactor,
-            &self.plugin,
-            level,
-            message,
-            fields,
-        );
+        append(&self.log, &Redactor, &self.plugin, level, message, fields);
     }
 }
 

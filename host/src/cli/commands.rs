@@ -144,9 +144,10 @@ fn load_record(path: &Path) -> Result<report::Record> {
 async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     // The demo key is made here for the in-process mock; it is not a real secret,
     // but it is treated as one (redacted everywhere) to show the path a real key takes.
-    let key = crate::capability::http::credentials::honeytoken()
-        .expose()
-        .replace("honeytoken", "demo");
+    let key = format!(
+        "sk-demo-{}",
+        crate::capability::http::credentials::random_token(40).expose()
+    );
     let mock = MockServer::start(MockConfig::new(key.clone()), 0)
         .await
         .context("starting the mock server")?;
@@ -156,7 +157,7 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     // The mock answers in a millisecond; slow the timeout probe down so it can fire.
     let overrides = if bundled.contains(&"negative-probes") {
         vec![
-            "negative-probes.timeout_probe_header=x-shipgate-fault: delay:250"
+            "negative-probes.timeout_probe_fault=delay:250"
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!(e))?,
         ]
@@ -177,6 +178,7 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
         output,
         fail_on,
         None,
+        true,
     )
     .await
 }
@@ -243,10 +245,15 @@ async fn run_contract(
         output,
         fail_on,
         baseline,
+        false,
     )
     .await
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call per command; each is a distinct input"
+)]
 async fn execute(
     contract: &Contract,
     source: String,
@@ -255,6 +262,7 @@ async fn execute(
     output: OutputArgs,
     fail_on: FailOn,
     baseline: Option<&report::Record>,
+    target_is_mock: bool,
 ) -> Result<u8> {
     let runtime = Runtime::new(cache_dir().as_deref())?;
     let validation = Validation {
@@ -265,6 +273,7 @@ async fn execute(
         runtime: &runtime,
         bundled: crate::bundled::BUNDLED,
         baseline,
+        target_is_mock,
     };
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -174,6 +174,10 @@ pub struct RequestSection {
     /// The field that sets the output ceiling (`max_tokens` or `max_completion_tokens`), if documented.
     #[serde(default)]
     pub output_ceiling_field: Option<String>,
+    /// Extra request headers the API documents (such as `OpenAI-Project`);
+    /// plugins may set these. Headers the host owns cannot be listed.
+    #[serde(default)]
+    pub headers: Vec<String>,
 }
 
 /// JSON types a parsed response field may be declared with.
@@ -225,6 +229,11 @@ pub struct ResponseSection {
     /// Header carrying the provider's request id, when documented.
     #[serde(default)]
     pub request_id_header: Option<String>,
+    /// A regular expression with one capture group that finds the provider's
+    /// request id in the error message (at `errors.message_pointer`), for
+    /// providers that put it there (CometAPI: `\(request id: ([^)]+)\)`).
+    #[serde(default)]
+    pub request_id_pattern: Option<String>,
 }
 
 /// What the provider is documented to answer for one failure case.
@@ -434,15 +443,19 @@ impl Contract {
             }
         }
         let p = &self.endpoint.path;
-        if !p.get_ref().starts_with('/') || p.get_ref().contains("..") || p.get_ref().contains("//")
-        {
+        let base = self.base_url();
+        if let Err(why) = crate::capability::http::policy::join(&base, p.get_ref()) {
             return Err(err(
-                format!(
-                    "`endpoint.path` = {:?} is not a path relative to the base URL",
-                    p.get_ref()
-                ),
+                format!("`endpoint.path`: {why}"),
                 p.span(),
-                "write it like \"/chat/completions\"",
+                "write it like \"/chat/completions\": a plain path under the base URL",
+            ));
+        }
+        if p.get_ref().contains('?') {
+            return Err(err(
+                format!("`endpoint.path` = {:?} has a query", p.get_ref()),
+                p.span(),
+                "write the path only, like \"/chat/completions\"",
             ));
         }
         let m = &self.endpoint.method;
@@ -459,17 +472,67 @@ impl Contract {
             ));
         }
         let h = &self.auth.header;
-        if h.get_ref().is_empty()
-            || !h
-                .get_ref()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        // Enforce: the credential goes only in a header made for credentials.
+        if !crate::capability::http::policy::AUTH_HEADERS
+            .contains(&h.get_ref().to_ascii_lowercase().as_str())
         {
             return Err(err(
-                format!("`auth.header` = {:?} is not a header name", h.get_ref()),
+                format!(
+                    "`auth.header` = {:?} is not a credential header",
+                    h.get_ref()
+                ),
                 h.span(),
-                "write it like \"Authorization\"",
+                &format!(
+                    "use one of: {}",
+                    crate::capability::http::policy::AUTH_HEADERS.join(", ")
+                ),
             ));
+        }
+        if !self
+            .auth
+            .scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ConfigError::new(
+                path,
+                format!(
+                    "`auth.scheme` = {:?} is not an auth scheme",
+                    self.auth.scheme
+                ),
+            )
+            .help("write it like \"Bearer\", or \"\" for a bare token"));
+        }
+        let ch = &self.observability.correlation_header;
+        if !crate::capability::http::policy::CORRELATION_HEADERS
+            .contains(&ch.to_ascii_lowercase().as_str())
+        {
+            return Err(ConfigError::new(
+                path,
+                format!("`observability.correlation_header` = {ch:?} is not a correlation header"),
+            )
+            .help(format!(
+                "use one of: {}",
+                crate::capability::http::policy::CORRELATION_HEADERS.join(", ")
+            )));
+        }
+        for hd in &self.request.headers {
+            if let Err(why) = crate::capability::http::policy::grantable_header(hd) {
+                return Err(ConfigError::new(path, format!("`request.headers`: {why}"))
+                    .help("list only documented, non-credential request headers such as \"OpenAI-Project\""));
+            }
+        }
+        if let Some(pattern) = &self.response.request_id_pattern {
+            match regex::Regex::new(pattern) {
+                Ok(re) if re.captures_len() == 2 => {}
+                _ => {
+                    return Err(ConfigError::new(
+                        path,
+                        format!("`response.request_id_pattern` = {pattern:?} is not a regular expression with one capture group"),
+                    )
+                    .help("write it like \"\\\\(request id: ([^)]+)\\\\)\""));
+                }
+            }
         }
         let env = &self.auth.credential_env;
         let name = env.get_ref();
@@ -487,11 +550,18 @@ impl Contract {
                 "write e.g. credential_env = \"COMETAPI_KEY\" and export COMETAPI_KEY in the environment",
             ));
         }
-        if self.request.model.get_ref().trim().is_empty() {
+        let model = self.request.model.get_ref();
+        if model.trim().is_empty()
+            || model.len() > 256
+            || model.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
             return Err(err(
-                "`request.model` is empty".into(),
+                format!(
+                    "`request.model` = {:?} is not a model id",
+                    policy_short(model)
+                ),
                 self.request.model.span(),
-                "name the model id validated for this integration",
+                "name the model id validated for this integration, without spaces or control characters",
             ));
         }
         for pointer in self.response.fields.keys() {
@@ -562,6 +632,10 @@ impl Contract {
     }
 }
 
+fn policy_short(s: &str) -> String {
+    crate::capability::http::policy::shorten(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,13 +700,49 @@ mod tests {
 
     #[test]
     fn rejects_relative_path_escape() {
-        let text = template(Provider::Openai, None)
-            .replace("path = \"/chat/completions\"", "path = \"/../admin\"");
+        for bad in [
+            "/../admin",
+            "/%2e%2e/%2e%2e/admin",
+            "/.%2e/x",
+            "//evil.test/x",
+            "/a?b=1",
+        ] {
+            let text = template(Provider::Openai, None)
+                .replace("path = \"/chat/completions\"", &format!("path = \"{bad}\""));
+            assert!(
+                parse(&text)
+                    .unwrap_err()
+                    .message()
+                    .contains("endpoint.path"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_headers_that_are_not_made_for_the_job() {
+        for (from, to) in [
+            ("header = \"Authorization\"", "header = \"Host\""),
+            ("header = \"Authorization\"", "header = \"Cookie\""),
+            ("header = \"Authorization\"", "header = \"Content-Length\""),
+            (
+                "correlation_header = \"x-client-request-id\"",
+                "correlation_header = \"Authorization\"",
+            ),
+            ("model = \"gpt-4o-mini\"", "model = \"gpt\\nx\""),
+        ] {
+            let text = template(Provider::Openai, None).replace(from, to);
+            assert!(parse(&text).is_err(), "{to}");
+        }
+        let text = template(Provider::Openai, None).replace(
+            "output_ceiling_field",
+            "headers = [\"Range\"]\noutput_ceiling_field",
+        );
         assert!(
             parse(&text)
                 .unwrap_err()
                 .message()
-                .contains("endpoint.path")
+                .contains("request.headers")
         );
     }
 

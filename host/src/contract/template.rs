@@ -29,6 +29,7 @@ struct Facts {
     credential_env: &'static str,
     model: &'static str,
     request_id_header: Option<&'static str>,
+    request_id_pattern: Option<&'static str>,
     missing_messages: (u16, Option<&'static str>),
     unknown_model: (u16, Option<&'static str>),
     rate_limits_documented: bool,
@@ -50,6 +51,7 @@ fn facts(p: Provider, mock_base_url: Option<&str>) -> Facts {
             credential_env: "COMETAPI_KEY",
             model: "gpt-4o-mini",
             request_id_header: None,
+            request_id_pattern: Some(r"\(request id: ([^)]+)\)"),
             missing_messages: (500, Some("invalid_request")),
             unknown_model: (503, Some("model_not_found")),
             rate_limits_documented: false,
@@ -72,6 +74,7 @@ fn facts(p: Provider, mock_base_url: Option<&str>) -> Facts {
             credential_env: "OPENAI_API_KEY",
             model: "gpt-4o-mini",
             request_id_header: Some("x-request-id"),
+            request_id_pattern: None,
             missing_messages: (400, None),
             unknown_model: (404, Some("model_not_found")),
             rate_limits_documented: true,
@@ -92,6 +95,7 @@ fn facts(p: Provider, mock_base_url: Option<&str>) -> Facts {
             credential_env: "SHIPGATE_MOCK_KEY",
             model: "mock-gpt",
             request_id_header: Some("x-request-id"),
+            request_id_pattern: None,
             missing_messages: (400, None),
             unknown_model: (404, Some("model_not_found")),
             rate_limits_documented: true,
@@ -216,7 +220,12 @@ correlation_header = "x-client-request-id"
         request_id_header = f
             .request_id_header
             .map(|h| format!("request_id_header = \"{h}\"\n"))
-            .unwrap_or_else(|| "# no request-id header is documented\n".into()),
+            .unwrap_or_else(|| "# no request-id header is documented\n".into())
+            + &f.request_id_pattern
+                .map(|p| format!(
+                    "# the request id is in the error message\nrequest_id_pattern = '{p}'\n"
+                ))
+                .unwrap_or_default(),
         mm_status = f.missing_messages.0,
         mm_code = f
             .missing_messages

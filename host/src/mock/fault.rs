@@ -1,6 +1,19 @@
 //! Faults the mock can inject, by order, by request header, or at a rate.
+//!
+//! # Security
+//!
+//! A fault is chosen by whoever sends the request (through the host's
+//! fault field, for a plugin), so every size and delay is capped: a request
+//! cannot make the mock allocate or wait without bound.
 
 use std::str::FromStr;
+
+/// Longest delay a fault may ask for, in milliseconds.
+pub const MAX_FAULT_DELAY_MS: u64 = 60_000;
+/// Largest body a `huge` fault may ask for, in bytes.
+pub const MAX_FAULT_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Most steps in a fault sequence (`a|b|c`).
+pub const MAX_FAULT_STEPS: usize = 16;
 
 /// One injected fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,16 +93,22 @@ impl FromStr for Fault {
                 }
                 Fault::Status(n as u16)
             }
-            "rate-limit" => Fault::RateLimit(num("2")? as u32),
-            "rate-limit-ms" => Fault::RateLimitMs(num("250")? as u32),
-            "delay" => Fault::Delay(num("1500")?),
+            "rate-limit" => {
+                Fault::RateLimit(capped(num("2")?, MAX_FAULT_DELAY_MS / 1000, s)? as u32)
+            }
+            "rate-limit-ms" => {
+                Fault::RateLimitMs(capped(num("250")?, MAX_FAULT_DELAY_MS, s)? as u32)
+            }
+            "delay" => Fault::Delay(capped(num("1500")?, MAX_FAULT_DELAY_MS, s)?),
             "drop" => Fault::DropMidBody,
             "truncated" => Fault::Truncated,
             "invalid-json" => Fault::InvalidJson,
             "text-500" => Fault::TextPlain500,
             "html-502" => Fault::Html502,
             "empty" => Fault::Empty,
-            "huge" => Fault::Huge(num("10000000")? as usize),
+            "huge" => {
+                Fault::Huge(capped(num("1000000")?, MAX_FAULT_BODY_BYTES as u64, s)? as usize)
+            }
             "redirect" => Fault::Redirect,
             "missing-fields" => Fault::MissingFields,
             "extra-fields" => Fault::ExtraFields,
@@ -114,6 +133,32 @@ impl FromStr for Fault {
     }
 }
 
+fn capped(n: u64, max: u64, s: &str) -> Result<u64, String> {
+    if n > max {
+        Err(format!("fault `{s}`: {n} is over the cap of {max}"))
+    } else {
+        Ok(n)
+    }
+}
+
+impl Fault {
+    /// Parse a fault or a sequence `a|b|c` (one per attempt), every step checked.
+    ///
+    /// # Errors
+    ///
+    /// The first step that does not parse, or too many steps.
+    pub fn parse_sequence(s: &str) -> Result<Vec<Fault>, String> {
+        let steps: Vec<&str> = s.split('|').collect();
+        if steps.len() > MAX_FAULT_STEPS {
+            return Err(format!(
+                "{} steps in a fault sequence, over the cap of {MAX_FAULT_STEPS}",
+                steps.len()
+            ));
+        }
+        steps.into_iter().map(str::parse).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +179,12 @@ mod tests {
         assert!("status".parse::<Fault>().is_err());
         assert!("status:9999".parse::<Fault>().is_err());
         assert!("delay:soon".parse::<Fault>().is_err());
+        assert!(
+            "huge:1000000000".parse::<Fault>().is_err(),
+            "1 GB is over the cap"
+        );
+        assert!("delay:999999999".parse::<Fault>().is_err());
+        assert_eq!(Fault::parse_sequence("status:503|ok").unwrap().len(), 2);
+        assert!(Fault::parse_sequence(&"ok|".repeat(20)).is_err());
     }
 }

@@ -234,7 +234,10 @@ async fn gate(
     let rid = request_id();
     let fault = pick_fault(st, headers);
     if let Fault::Delay(ms) = fault {
-        tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
+        tokio::time::sleep(Duration::from_millis(
+            ms.min(super::fault::MAX_FAULT_DELAY_MS),
+        ))
+        .await;
     }
     if let Some(r) = early_fault(&fault, &rid) {
         return Err(with_request_id(r, &rid));
@@ -418,7 +421,7 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
         }
         Fault::Empty => (StatusCode::OK, json_ct, "").into_response(),
         Fault::Huge(n) => {
-            let pad = " ".repeat((*n).min(512 * 1024 * 1024));
+            let pad = " ".repeat((*n).min(super::fault::MAX_FAULT_BODY_BYTES));
             (StatusCode::OK, json_ct, format!("{pad}{text}")).into_response()
         }
         Fault::DropMidBody => {

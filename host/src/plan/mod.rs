@@ -11,7 +11,7 @@
 //!
 //! [decision]
 //! uncovered = "flag"      # an unverified checklist item: "flag", "hold" or "ignore"
-//! hold_on_warn = ["canary.latency"]
+//! hold_on_warn = ["canary/canary.latency"]
 //!
 //! [attestations]          # checklist items an operator vouches for, with evidence
 //! rollback-documented = "runbook: https://wiki.example/rollback-chat"
@@ -137,15 +137,34 @@ pub enum AuthGrant {
 }
 
 /// What one plugin may do beyond the defaults.
+///
+/// ```toml
+/// grants = { auth = ["configured", "invalid"], audit = true, headers = ["OpenAI-Project"],
+///            models = ["gpt-4o"], faults = false, covers = ["logs-redacted"] }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Grants {
     /// Auth modes it may use (default: only `configured`).
     pub auth: Vec<AuthGrant>,
-    /// May send a prompt over `input_limit_bytes` to observe the provider.
+    /// May send a request body over `input_limit_bytes` to observe the provider.
     pub send_oversized: bool,
     /// May use the `audit` capability (run output and `[audit] log_dirs`).
     pub audit: bool,
+    /// Request headers it may set, by name, besides `content-type`, `accept`,
+    /// `idempotency-key` and those the contract documents. Headers the host
+    /// owns (credentials, routing, ranges, encodings) cannot be granted.
+    pub headers: Vec<String>,
+    /// Models it may name besides the contract's (each one may cost money).
+    pub models: Vec<String>,
+    /// May ask a target other than the built-in mock for faults (a
+    /// fault-injecting proxy that honours `x-shipgate-fault`).
+    pub faults: bool,
+    /// Checklist items its findings may cover. Absent: a bundled check gets
+    /// the items its descriptor declares, a plugin file gets none. Items only
+    /// an operator can vouch for (`rollout-flag-available`,
+    /// `rollback-documented`) are never granted.
+    pub covers: Option<Vec<String>>,
 }
 
 impl Default for Grants {
@@ -154,7 +173,69 @@ impl Default for Grants {
             auth: vec![AuthGrant::Configured],
             send_oversized: false,
             audit: false,
+            headers: Vec::new(),
+            models: Vec::new(),
+            faults: false,
+            covers: None,
         }
+    }
+}
+
+impl Grants {
+    /// Check what the plan wrote; `at` names the plugin entry.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the grant and the value.
+    pub fn validate(&self, at: &str) -> Result<(), String> {
+        for h in &self.headers {
+            crate::capability::http::policy::grantable_header(h)
+                .map_err(|why| format!("`{at}.grants.headers`: {why}"))?;
+        }
+        for m in &self.models {
+            if m.is_empty()
+                || m.len() > 256
+                || m.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(format!("`{at}.grants.models`: {m:?} is not a model id"));
+            }
+        }
+        for c in self.covers.iter().flatten() {
+            match crate::checklist::item(c) {
+                None => {
+                    return Err(format!(
+                        "`{at}.grants.covers`: {c:?} is not a checklist item (items: {})",
+                        crate::checklist::ITEMS
+                            .iter()
+                            .map(|i| i.id)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                Some(item) if item.operator_only => {
+                    return Err(format!(
+                        "`{at}.grants.covers`: {c:?} can only be verified by an operator; attest it in [attestations] instead"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The checklist items a plugin may cover: what its descriptor declares,
+    /// within the grant (or, with no grant, all of it for a bundled check and
+    /// none for a file).
+    pub fn allowed_covers(&self, declared: &[String], bundled: bool) -> Vec<String> {
+        declared
+            .iter()
+            .filter(|c| crate::checklist::item(c).is_some_and(|i| !i.operator_only))
+            .filter(|c| match &self.covers {
+                Some(granted) => granted.contains(c),
+                None => bundled,
+            })
+            .cloned()
+            .collect()
     }
 }
 
@@ -186,7 +267,10 @@ pub enum JunitWarn {
 pub struct DecisionRules {
     /// What an unverified checklist item does.
     pub uncovered: UncoveredRule,
-    /// Finding ids (exact, or a prefix ending in `.`) whose warning means Hold.
+    /// Findings whose warning means Hold, qualified by the plugin that makes
+    /// them: `canary/canary.latency`, or a prefix ending in `.`
+    /// (`canary/canary.`). A rule names one plugin's finding, so another
+    /// plugin cannot trigger (or dodge) it with a finding of the same id.
     pub hold_on_warn: Vec<String>,
     /// How warnings appear in JUnit.
     pub junit_warn: JunitWarn,
@@ -466,6 +550,9 @@ impl Plan {
                     )
                 })
                 .collect();
+            p.grants.validate(&at).map_err(|m| {
+                ConfigError::new(path, m).help("see the grants section of SECURITY.md")
+            })?;
             plugins.push(PluginSpec {
                 name,
                 source,
@@ -504,6 +591,30 @@ impl Plan {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
+            }
+        }
+        for (i, rule) in wire.decision.hold_on_warn.iter().enumerate() {
+            let names: Vec<&str> = plugins
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(["host", "baseline"])
+                .collect();
+            match rule.split_once('/') {
+                Some((plugin, id)) if !id.is_empty() && names.contains(&plugin) => {}
+                Some((plugin, _)) if !names.contains(&plugin) => {
+                    return Err(ConfigError::new(
+                        path,
+                        format!("`decision.hold_on_warn[{i}]` = {rule:?} names plugin {plugin:?}, which the plan does not run"),
+                    )
+                    .help(format!("plugins in this plan: {}", names.join(", "))));
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        path,
+                        format!("`decision.hold_on_warn[{i}]` = {rule:?} is not `plugin/finding-id`"),
+                    )
+                    .help("qualify each id with the plugin that makes it, e.g. \"canary/canary.latency\""));
+                }
             }
         }
         let mut audit = wire.audit;

@@ -9,7 +9,7 @@ use crate::capability::log::LogRecord;
 use crate::decision::Decision;
 use crate::findings::{Finding, Verdict};
 use crate::plan::JunitWarn;
-use crate::redact::Redactor;
+use crate::redact::OutputRedactor;
 use crate::runtime::PluginRun;
 use crate::telemetry::RequestTelemetry;
 use serde::{Deserialize, Serialize};
@@ -72,10 +72,13 @@ pub struct FailureMode {
     pub category: String,
 }
 
-/// Telemetry aggregated per operation.
+/// Telemetry aggregated per plugin and operation. The plugin is the identity
+/// the host assigned, so one plugin's requests never blend into another's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationSummary {
-    /// Operation name.
+    /// The plugin that sent the requests.
+    pub plugin: String,
+    /// Operation label (the plugin's own).
     pub operation: String,
     /// Requests.
     pub requests: u32,
@@ -153,7 +156,15 @@ pub struct Record {
     pub counts: Counts,
     /// The decision, its reasons and the checklist.
     pub decision: Decision,
+    /// What was cut to keep the record under its size cap, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
 }
+
+/// Largest `record.json`, in bytes; the record is trimmed to fit (and says so).
+pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
+/// Largest `log.jsonl`, in bytes; later lines are dropped (and counted).
+pub const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
 
 impl Record {
     /// The provider and base URL the run targeted, as the contract names them.
@@ -181,15 +192,18 @@ impl Record {
         c
     }
 
-    /// Aggregate telemetry per operation.
+    /// Aggregate telemetry per plugin and operation.
     pub fn summarize(telemetry: &[RequestTelemetry]) -> Vec<OperationSummary> {
-        let mut by_op: BTreeMap<String, Vec<&RequestTelemetry>> = BTreeMap::new();
+        let mut by_op: BTreeMap<(String, String), Vec<&RequestTelemetry>> = BTreeMap::new();
         for t in telemetry {
-            by_op.entry(t.operation.clone()).or_default().push(t);
+            by_op
+                .entry((t.plugin.clone(), t.operation.clone()))
+                .or_default()
+                .push(t);
         }
         by_op
             .into_iter()
-            .map(|(operation, ts)| {
+            .map(|((plugin, operation), ts)| {
                 let mut lat: Vec<u64> = ts
                     .iter()
                     .filter(|t| t.status.is_some())
@@ -205,6 +219,7 @@ impl Record {
                     *statuses.entry(k).or_insert(0) += 1;
                 }
                 OperationSummary {
+                    plugin,
                     operation,
                     requests: ts.len() as u32,
                     statuses,
@@ -220,10 +235,59 @@ impl Record {
     }
 
     /// The record as JSON, redacted once more as a whole.
-    pub fn to_json(&self, redactor: &Redactor) -> serde_json::Value {
+    pub fn to_json(&self, redactor: &OutputRedactor) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         redactor.redact_json(&mut v);
         v
+    }
+
+    /// Trim the record until its JSON is at most `max` bytes, dropping the
+    /// parts a guest can grow first (request shapes and observed fields,
+    /// evidence and details of findings, then telemetry entries), and say so
+    /// in [`Record::truncated`].
+    pub fn fit(&mut self, max: usize) {
+        let size = |r: &Record| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(usize::MAX);
+        let before = size(self);
+        if before <= max {
+            return;
+        }
+        let mut cut = Vec::new();
+        for t in &mut self.telemetry {
+            t.request_shape = None;
+            t.response_fields.clear();
+        }
+        cut.push("telemetry request shapes and response fields");
+        if size(self) > max {
+            for f in &mut self.findings {
+                f.detail = crate::text::one_line(&f.detail, 512);
+                f.evidence.truncate(8);
+                for e in &mut f.evidence {
+                    e.value = crate::text::one_line(&e.value, 256);
+                }
+            }
+            for p in &mut self.plugins {
+                p.findings.clear();
+            }
+            cut.push("finding details and evidence");
+        }
+        if size(self) > max {
+            let keep = self.telemetry.len().min(512);
+            self.telemetry.truncate(keep);
+            cut.push("telemetry entries past the first 512");
+        }
+        while size(self) > max && self.findings.len() > 1 {
+            let n = self.findings.len() / 2;
+            // Keep failing findings first: they decide the outcome.
+            self.findings
+                .sort_by_key(|f| std::cmp::Reverse(f.verdict == Verdict::Fail));
+            self.findings.truncate(n);
+            cut.push("findings (failing ones kept first)");
+        }
+        cut.dedup();
+        self.truncated = Some(format!(
+            "the record was {before} bytes, over its cap of {max}: cut {}",
+            cut.join(", ")
+        ));
     }
 }
 
@@ -285,9 +349,21 @@ pub fn write_record_dir(
     out: &Path,
     record: &Record,
     log: &[LogRecord],
-    redactor: &Redactor,
+    redactor: &OutputRedactor,
     junit_warn: JunitWarn,
 ) -> std::io::Result<RecordPaths> {
+    let mut fitted;
+    let record = if serde_json::to_vec(record)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
+        > MAX_RECORD_BYTES
+    {
+        fitted = record.clone();
+        fitted.fit(MAX_RECORD_BYTES);
+        &fitted
+    } else {
+        record
+    };
     let dir = out.join(&record.run_id);
     std::fs::create_dir_all(&dir).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
@@ -313,10 +389,25 @@ pub fn write_record_dir(
         .redact(&String::from_utf8_lossy(&sarif))
         .into_owned();
     let mut lines = String::new();
+    let mut dropped = 0usize;
     for rec in log {
         let mut v = serde_json::to_value(rec).unwrap_or_default();
         redactor.redact_json(&mut v);
-        lines.push_str(&v.to_string());
+        let line = v.to_string();
+        // Enforce: log.jsonl has a size cap.
+        if lines.len() + line.len() + 1 > MAX_LOG_BYTES {
+            dropped += 1;
+            continue;
+        }
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    if dropped > 0 {
+        lines.push_str(
+            &serde_json::json!({"ts": crate::now_rfc3339(), "source": "host", "level": "warn",
+                "message": format!("{dropped} log records dropped over the log.jsonl cap of {MAX_LOG_BYTES} bytes"), "fields": {}})
+            .to_string(),
+        );
         lines.push('\n');
     }
     // The log and reports first, record.json last: a record.json on disk means a complete directory.

@@ -7,8 +7,23 @@ use wasmtime::component::Component;
 
 /// The WIT package this host implements.
 pub const WIT_PACKAGE: &str = "shipgate:plugin";
-/// Its version.
-pub const WIT_VERSION: &str = "0.1.0";
+/// Its version. Plugins built against `0.2.y` with `y` up to this patch level load.
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// Whether a plugin built against `version` of the WIT package can run here:
+/// the same `0.MINOR`, at a patch level no newer than this host's.
+pub fn compatible(version: &str) -> bool {
+    let parse = |v: &str| -> Option<(u32, u32, u32)> {
+        let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+        let t = (it.next()??, it.next()??, it.next()??);
+        it.next().is_none().then_some(t)
+    };
+    match (parse(version), parse(WIT_VERSION)) {
+        (Some((0, m, p)), Some((0, hm, hp))) => m == hm && p <= hp,
+        (Some((ma, _, p)), Some((hma, _, hp))) => ma == hma && ma > 0 && p <= hp,
+        _ => false,
+    }
+}
 
 /// Why a plugin file cannot be run. Each names the file and what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +164,7 @@ impl Runtime {
         for n in &names {
             if let Some(rest) = n.strip_prefix(WIT_PACKAGE)
                 && let Some((_, version)) = rest.split_once('@')
-                && version != WIT_VERSION
+                && !compatible(version)
             {
                 return Err(LoadError::IncompatibleVersion {
                     file,
@@ -158,7 +173,11 @@ impl Runtime {
             }
         }
         let check_export = format!("{WIT_PACKAGE}/check@{WIT_VERSION}");
-        if !exports.contains(&check_export) {
+        let exports_check = exports.iter().any(|e| {
+            e.strip_prefix(&format!("{WIT_PACKAGE}/check@"))
+                .is_some_and(compatible)
+        });
+        if !exports_check {
             return Err(LoadError::WrongWorld {
                 file,
                 detail: format!(
@@ -201,4 +220,18 @@ fn first_line(e: &wasmtime::Error) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accepts_older_patch_levels_of_the_same_minor() {
+        assert!(super::compatible(super::WIT_VERSION));
+        assert!(super::compatible("0.2.0"));
+        assert!(!super::compatible("0.1.0"));
+        assert!(!super::compatible("0.3.0"));
+        assert!(!super::compatible("0.2.99"));
+        assert!(!super::compatible("0.2"));
+        assert!(!super::compatible("1.0.0-rc"));
+    }
 }

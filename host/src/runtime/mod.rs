@@ -31,6 +31,7 @@ use crate::bindings;
 use crate::capability::{audit::AuditCtx, context::ContextCtx, http::HttpCtx, log::LogCtx};
 use crate::findings::{self, Finding, FindingKind};
 use crate::redact::Redactor;
+use crate::text;
 use limits::Limiter;
 use serde::{Deserialize, Serialize};
 use state::HostState;
@@ -49,6 +50,8 @@ pub const DEADLINE_SLACK: Duration = Duration::from_millis(250);
 pub const MAX_STDIO_BYTES: usize = 64 * 1024;
 /// Largest wasm stack (bounds unbounded recursion).
 pub const MAX_WASM_STACK: usize = 1024 * 1024;
+/// Longest error a plugin may return from `run`, in bytes; the rest is cut.
+pub const MAX_PLUGIN_ERROR: usize = 16 * 1024;
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +85,16 @@ pub enum RunStatus {
     Completed,
     /// It did not; the reason names the limit or failure.
     Failed(String),
+}
+
+impl RunStatus {
+    /// How it ended, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            RunStatus::Completed => "completed".into(),
+            RunStatus::Failed(why) => format!("failed: {why}"),
+        }
+    }
 }
 
 /// Everything the host observed of one plugin run.
@@ -125,8 +138,10 @@ pub struct RunEnv {
     pub audit: AuditCtx,
     /// Limits.
     pub limits: crate::plan::SandboxLimits,
-    /// Redactor for findings.
-    pub redactor: Arc<Redactor>,
+    /// The plan's grant of checklist items (absent: the default).
+    pub covers_grant: Option<Vec<String>>,
+    /// Whether the plugin is bundled (trusted) code.
+    pub bundled: bool,
 }
 
 impl Runtime {
@@ -201,7 +216,11 @@ impl Runtime {
     pub async fn run(&self, plugin: &LoadedPlugin, env: RunEnv) -> PluginRun {
         let started = Instant::now();
         let limits = env.limits.clone();
-        let redactor = env.redactor.clone();
+        let covers_grant = crate::plan::Grants {
+            covers: env.covers_grant.clone(),
+            ..Default::default()
+        };
+        let bundled = env.bundled;
         let name = plugin.name.clone();
         let deadline = Duration::from_millis(limits.deadline_ms);
         let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
@@ -278,11 +297,18 @@ impl Runtime {
                     );
                 }
                 let kept: Vec<_> = raw.into_iter().take(limits.max_findings as usize).collect();
+                let declared = descriptor
+                    .as_ref()
+                    .map(|d| d.covers.clone())
+                    .unwrap_or_default();
+                let allowed = covers_grant.allowed_covers(&declared, bundled);
                 findings_out.extend(findings::from_guest(
-                    &name,
+                    findings::Intake {
+                        plugin: &name,
+                        max_bytes: limits.max_finding_bytes,
+                        covers: &allowed,
+                    },
                     kept,
-                    limits.max_finding_bytes,
-                    &redactor,
                 ));
                 if findings_out
                     .iter()
@@ -294,7 +320,10 @@ impl Runtime {
                 }
             }
             Ok(Ok(Err(msg))) => {
-                let msg = redactor.redact(&msg).into_owned();
+                // Enforce: a returned error is kept to MAX_PLUGIN_ERROR bytes, inert and redacted.
+                let msg = Redactor
+                    .redact(&text::multi_line(&msg, MAX_PLUGIN_ERROR))
+                    .into_owned();
                 findings_out.push(Finding::host(
                     &name,
                     FindingKind::PluginError,
@@ -302,7 +331,10 @@ impl Runtime {
                     "plugin runs to completion",
                     format!("the check returned an error: {msg}"),
                 ));
-                RunStatus::Failed(format!("check returned an error: {msg}"))
+                RunStatus::Failed(format!(
+                    "check returned an error: {}",
+                    msg.lines().next().unwrap_or_default()
+                ))
             }
             Ok(Err(trap)) => {
                 let f = trap_finding(
@@ -311,15 +343,17 @@ impl Runtime {
                     &trap,
                     store.data().limiter.hit.as_deref(),
                     elapsed,
-                    &redactor,
+                    &panic_message(&stderr.contents()),
                 );
-                let reason = f.detail.clone();
+                let reason = f.detail.lines().next().unwrap_or_default().to_owned();
                 findings_out.push(f);
                 RunStatus::Failed(reason)
             }
         };
 
         let data = store.data_mut();
+        // Enforce: a request cut off at the deadline stays on the record.
+        data.http.cancel_in_flight();
         if data.http.budget_exceeded {
             findings_out.push(
                 Finding::host(
@@ -372,19 +406,16 @@ impl Runtime {
         let (version, summary, covers) = match descriptor {
             Some(d) => (
                 Some(
-                    redactor
-                        .redact(&d.version.chars().take(64).collect::<String>())
+                    Redactor
+                        .redact(&text::one_line(&d.version, 64))
                         .into_owned(),
                 ),
                 Some(
-                    redactor
-                        .redact(&d.summary.chars().take(512).collect::<String>())
+                    Redactor
+                        .redact(&text::one_line(&d.summary, 512))
                         .into_owned(),
                 ),
-                d.covers
-                    .into_iter()
-                    .filter(|c| crate::checklist::item(c).is_some())
-                    .collect(),
+                covers_grant.allowed_covers(&d.covers, bundled),
             ),
             None => (None, None, Vec::new()),
         };
@@ -421,13 +452,22 @@ fn deadline_finding(name: &str, limits: &crate::plan::SandboxLimits, elapsed: Du
     .with_evidence("elapsed_ms", elapsed.as_millis())
 }
 
+/// The message of a Rust guest's panic, from what it wrote to stderr.
+fn panic_message(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    match text.find("panicked at") {
+        Some(at) => text::multi_line(text[at..].trim(), 2048),
+        None => String::new(),
+    }
+}
+
 fn trap_finding(
     name: &str,
     limits: &crate::plan::SandboxLimits,
     err: &wasmtime::Error,
     memory_hit: Option<&str>,
     elapsed: Duration,
-    redactor: &Redactor,
+    panic: &str,
 ) -> Finding {
     let trap = err.downcast_ref::<wasmtime::Trap>().copied();
     match (trap, memory_hit) {
@@ -458,6 +498,14 @@ fn trap_finding(
             format!("stack overflow: the wasm stack is capped at {MAX_WASM_STACK} bytes (unbounded recursion?)"),
         )
         .with_evidence("limit", "max_wasm_stack"),
+        (Some(t), _) if !panic.is_empty() => Finding::host(
+            name,
+            FindingKind::PluginError,
+            "trap",
+            "plugin runs to completion",
+            format!("the plugin panicked: {}", Redactor.redact(panic)),
+        )
+        .with_evidence("trap", t),
         (Some(t), _) => Finding::host(
             name,
             FindingKind::PluginError,
@@ -467,10 +515,9 @@ fn trap_finding(
         )
         .with_evidence("trap", t),
         (None, _) => {
-            // Not a trap: an instantiation failure or an error from a host call.
-            let msg = redactor.redact(&format!("{err:#}")).into_owned();
-            let first = msg.lines().next().unwrap_or_default().to_owned();
-            Finding::host(name, FindingKind::PluginError, "plugin-error", "plugin runs to completion", format!("the plugin failed: {first}"))
+            // Not a trap: an instantiation failure or an error from a host call. Keep the whole chain, bounded.
+            let msg = Redactor.redact(&text::multi_line(&format!("{err:#}"), 4096)).into_owned();
+            Finding::host(name, FindingKind::PluginError, "plugin-error", "plugin runs to completion", format!("the plugin failed: {msg}"))
         }
     }
 }

@@ -8,8 +8,9 @@
 //! what the contract documents for that case, and whether the body has the
 //! documented error shape.
 //!
-//! Settings: `timeout_probe_ms` (default 1), `timeout_probe_header`
-//! (`name: value` sent with the timeout probe, e.g. to slow a mock down).
+//! Settings: `timeout_probe_ms` (default 1), `timeout_probe_fault` (a fault
+//! the built-in mock injects into the timeout probe, e.g. `delay:250`, to
+//! slow it down).
 #![forbid(unsafe_code)]
 
 use shipgate_sdk::chat::{ChatRequest, ChatResponse};
@@ -222,7 +223,7 @@ impl Check for NegativeProbes {
             );
         }
 
-        let bogus = format!("shipgate-unapproved-model-{}", &context::run_id()[..8]);
+        let bogus = context::unapproved_model();
         let r = base(&bogus).operation("probe.unknown-model").send();
         out.push(judge(
             "unknown-model",
@@ -284,11 +285,8 @@ impl Check for NegativeProbes {
             .json(&base(&model).to_json())
             .timeout_ms(timeout_ms)
             .operation("probe.client-timeout");
-        if let Some((k, v)) = context::setting("timeout_probe_header")
-            .as_deref()
-            .and_then(|h| h.split_once(':'))
-        {
-            probe = probe.header(k.trim(), v.trim());
+        if let Some(fault) = context::setting("timeout_probe_fault") {
+            probe = probe.fault(fault);
         }
         out.push(timeout_finding(probe.send().map(|_| ()), timeout_ms));
         Ok(out)

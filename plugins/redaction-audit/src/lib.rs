@@ -3,11 +3,11 @@
 //!
 //! Sources come from the host's `audit` capability (needs `grants.audit`):
 //! the run's log, telemetry and findings so far, and `[audit] log_dirs` from
-//! the plan. The host reports where it found the run's own secrets (the
-//! credential in any form, and the honeytoken the negative probes sent); this
-//! check adds credential patterns, customer content (the prompts the run sent)
-//! and PII. Each leak is a finding with its source, line and column; the
-//! match is masked.
+//! the plan. The host masks credential-shaped values and the run's own
+//! secrets (and says where; it also reports leaks of the run's secrets
+//! itself, after the run). This check turns the masks into findings and
+//! adds customer content (the prompts the run sent) and PII. Each leak is a
+//! finding with its source, line and column; the match is masked.
 //!
 //! Settings: `pii_patterns` (extra regular expressions, one per line).
 #![forbid(unsafe_code)]
@@ -53,7 +53,6 @@ impl Check for RedactionAudit {
 
     fn run() -> Result<Vec<Finding>, String> {
         let texts = audit::collect().map_err(|e| e.to_string())?;
-        let hits = audit::secret_hits().map_err(|e| e.to_string())?;
         let prompts = audit::sent_prompts().map_err(|e| e.to_string())?;
         let extra: Vec<detect::regex::Regex> = context::setting("pii_patterns")
             .unwrap_or_default()
@@ -66,31 +65,30 @@ impl Check for RedactionAudit {
             })
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
-        for h in &hits {
-            let what = if h.secret == "honeytoken" {
-                "the invalid token the negative probes sent (a provider echoed it, and it was logged)"
-            } else {
-                "the configured credential"
-            };
-            out.push(
-                located(
-                    Finding::fail(
+        for t in &texts {
+            for m in &t.masks {
+                let (id, what) = if m.rule == "run-secret" {
+                    (
                         "audit.secret",
-                        format!("{} found in {}", h.secret, h.source),
+                        "one of the run's own secrets (the credential or the probes' token)",
                     )
-                    .detail(format!("{what}, {} form, at line {}", h.form, h.line)),
-                    &h.source,
-                    h.line,
-                    h.column,
-                )
-                .evidence("rule", format!("{}-{}", h.secret, h.form)),
-            );
+                } else {
+                    ("audit.credential", "a credential-shaped value")
+                };
+                out.push(
+                    located(
+                        Finding::fail(id, format!("{} in {}", m.rule, t.source))
+                            .detail(format!("{what} ({}) at line {}", m.rule, m.line)),
+                        &t.source,
+                        m.line,
+                        m.column,
+                    )
+                    .evidence("rule", &m.rule),
+                );
+            }
         }
         let mut redactions = Vec::new();
         for t in &texts {
-            for d in detect::credentials(&t.content) {
-                out.push(detection("credential", t, &d, "a credential-shaped value"));
-            }
             for d in detect::pii(&t.content, &extra) {
                 out.push(detection("pii", t, &d, "personal data"));
             }
@@ -127,7 +125,10 @@ impl Check for RedactionAudit {
                             .covers([item::LOGS_REDACTED]),
                     );
                 }
-                let n = t.content.matches("[REDACTED:").count();
+                // A provider's masked echo of a rejected key (`sk-abc12***wxyz`) is
+                // removed before anyone sees it, but it is not a leak.
+                let n = t.content.matches("[REDACTED:").count()
+                    - t.content.matches("[REDACTED:masked-key]").count();
                 if n > 0 {
                     redactions.push(format!("{} ({n})", t.source));
                 }

@@ -6,10 +6,11 @@
 //! *retry-after ignored* and *retry storm* fail; *no backoff* and *gave up*
 //! warn; a timeout that fires late fails.
 //!
-//! Failures are requested with a fault header (setting `fault_header`,
-//! default `x-shipgate-fault`, which `shipgate mock-server` and fault-injecting
-//! proxies honour; `a|b` scripts one fault per attempt). A target that ignores
-//! it answers 2xx, and every scenario is skipped, saying so.
+//! Failures are requested through the host's fault field (honoured by the
+//! built-in mock, and by a fault-injecting proxy the plan grants with
+//! `grants.faults`; `a|b` scripts one fault per attempt). Against any other
+//! target the host denies fault requests, and every scenario is skipped,
+//! saying so.
 #![forbid(unsafe_code)]
 
 use shipgate_sdk::chat::ChatRequest;
@@ -21,14 +22,13 @@ struct RetryTimeout;
 
 fn send(fault: &str, operation: &str, timeout_ms: Option<u32>) -> Result<Response, HttpError> {
     let target = context::target();
-    let header = context::setting("fault_header").unwrap_or_else(|| "x-shipgate-fault".into());
     let body = ChatRequest::new(&target.model)
         .user("Return the word READY and nothing else.")
         .max_tokens(8)
         .to_json();
     let mut r = Request::post(&target.chat_path)
         .json(&body)
-        .header(header, fault)
+        .fault(fault)
         .retry(true)
         .operation(operation);
     if let Some(ms) = timeout_ms {
@@ -113,7 +113,15 @@ impl Check for RetryTimeout {
                 )]);
             }
             Err(HttpError::Denied(why)) => {
-                return Err(format!("the host denied the fault header: {why}"));
+                return Ok(vec![
+                    Finding::skip(
+                        "retry.faults-unsupported",
+                        "the target injects faults on request",
+                    )
+                    .detail(format!(
+                        "the host does not inject faults into this target ({why})"
+                    )),
+                ]);
             }
             _ => {}
         }

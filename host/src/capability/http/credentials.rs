@@ -8,7 +8,7 @@
 //! to requests for the contract's origin. The guest never sees it: response
 //! headers and bodies are scrubbed of it (a server that echoes the key back
 //! cannot hand it to the plugin). The `invalid` mode sends a per-run
-//! honeytoken instead, which the redaction audit hunts for later.
+//! honeytoken instead, which the host's secret scan hunts for later.
 
 use crate::redact::Secret;
 use rand::Rng as _;
@@ -47,8 +47,20 @@ impl Credentials {
     }
 }
 
-/// A fresh, unique, key-shaped invalid token: `sk-shipgate-honeytoken-<32 hex>`.
+/// A fresh invalid token: 48 random letters and digits, random from the first
+/// character, so no part of it is public (a provider's masked echo of its
+/// first characters is not a leak of anything an attacker could not guess).
 pub fn honeytoken() -> Secret {
-    let bytes: [u8; 16] = rand::rng().random();
-    Secret::new(format!("sk-shipgate-honeytoken-{}", hex::encode(bytes)))
+    random_token(48)
+}
+
+/// `len` random letters and digits.
+pub fn random_token(len: usize) -> Secret {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    Secret::new(
+        (0..len)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect::<String>(),
+    )
 }

@@ -58,7 +58,7 @@ impl Check for EscapeAttempts {
             outcome(
                 Request::post("/chat/completions")
                     .body("{}")
-                    .header("x-shipgate-fault", "redirect")
+                    .fault("redirect")
                     .send(),
             ),
         );

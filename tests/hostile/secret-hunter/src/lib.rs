@@ -77,7 +77,7 @@ impl Check for SecretHunter {
         // A server that echoes the request's headers back, in its body and in a header.
         let echo = Request::post("/chat/completions")
             .body("{}")
-            .header("x-shipgate-fault", "echo-headers")
+            .fault("echo-headers")
             .send();
         match echo {
             Ok(r) => {
@@ -92,7 +92,7 @@ impl Check for SecretHunter {
         add("own-authorization", format!("{:?}", own.map(|r| r.status)));
         let wrong = Request::get("/models")
             .auth(Auth::Invalid)
-            .header("x-shipgate-fault", "echo-key")
+            .fault("echo-key")
             .send();
         add("invalid-auth", format!("{:?}", wrong.map(|r| r.text())));
         // With the audit grant: the run's output and the plan's log directories (which may hold the key).
@@ -107,10 +107,6 @@ impl Check for SecretHunter {
             ),
             Err(e) => add("audit.error", e.to_string()),
         }
-        add(
-            "audit.hits",
-            format!("{:?}", shipgate_sdk::audit::secret_hits()),
-        );
         log::info("secret-hunter done", &[("items", &loot.len().to_string())]);
         let mut f = Finding::pass("secret-hunter.loot", "everything a plugin could gather");
         for (k, v) in loot {

@@ -1,0 +1,327 @@
+//! Sending: one admitted request goes out, attempt by attempt, and comes back
+//! cleaned of secrets. Needs only shared state, so several can be in flight.
+//!
+//! # Security
+//!
+//! - Each attempt takes one unit of the plugin's request budget before it is
+//!   dispatched ([`Budget`]); a retry that finds the budget spent stops.
+//! - The telemetry entry exists before the first byte leaves (the caller
+//!   records it at admission) and is updated after every attempt, so a request
+//!   cut off at the plugin's deadline still shows in the record.
+//! - Whatever comes back is scrubbed of every full form of the run's secrets
+//!   ([`crate::secret::SecretSet`]) before anything reads it: classification,
+//!   the provider request id, telemetry and the plugin all see the cleaned
+//!   response. A body the host cannot scrub (content-encoded although the host
+//!   asked for `identity`) is withheld.
+
+use super::retry::{self, RetryAfter, RetryPolicy};
+use super::target::HttpTarget;
+use crate::bindings::shipgate::plugin::http::{Attempt, HttpError};
+use crate::classify::{Classification, Classifier};
+use crate::redact::Secret;
+use crate::telemetry::{AttemptRecord, RequestTelemetry};
+use futures_util::StreamExt as _;
+use rand::Rng as _;
+use reqwest::Url;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Status, headers and body of one exchange, already scrubbed.
+pub type Exchange = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// The header that asks the built-in mock for a fault.
+pub const FAULT_HEADER: &str = crate::mock::FAULT_HEADER;
+
+/// A plugin's request budget: every call and every attempt takes one unit.
+#[derive(Debug)]
+pub struct Budget {
+    used: AtomicU32,
+    max: u32,
+}
+
+impl Budget {
+    /// A budget of `max` units.
+    pub fn new(max: u32) -> Self {
+        Budget {
+            used: AtomicU32::new(0),
+            max,
+        }
+    }
+
+    /// Take one unit; false when the budget is spent.
+    pub fn take(&self) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
+                (u < self.max).then_some(u + 1)
+            })
+            .is_ok()
+    }
+
+    /// Units used.
+    pub fn used(&self) -> u32 {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// The cap.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+}
+
+/// The run's telemetry, shared by every plugin: entries are added before
+/// dispatch and updated in place.
+pub type Ledger = Arc<Mutex<Vec<RequestTelemetry>>>;
+
+/// A request that passed every check and is ready to go out.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Its entry in the ledger.
+    pub entry: usize,
+    /// Method.
+    pub method: reqwest::Method,
+    /// The URL checked by the policy.
+    pub url: Url,
+    /// The plugin's headers (allow-listed).
+    pub headers: Vec<(String, String)>,
+    /// The body as it will be sent.
+    pub body: Vec<u8>,
+    /// The token to send, if any.
+    pub token: Option<Secret>,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Retry policy for this request.
+    pub retry: RetryPolicy,
+    /// The correlation id.
+    pub correlation_id: String,
+    /// The fault to ask the built-in mock for, validated.
+    pub fault: Option<String>,
+}
+
+/// What came of an admitted request.
+#[derive(Debug)]
+pub struct Dispatched {
+    /// The last attempt's result.
+    pub result: Result<Exchange, HttpError>,
+    /// Its classification.
+    pub class: Classification,
+    /// Its latency.
+    pub latency: Duration,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Send an admitted request with its retry policy.
+pub async fn dispatch(
+    target: &HttpTarget,
+    req: &Admitted,
+    budget: &Budget,
+    ledger: &Ledger,
+    max_response_bytes: u64,
+) -> Dispatched {
+    let started = Instant::now();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut wait = Duration::ZERO;
+    loop {
+        let number = attempts.len() as u32 + 1;
+        if number > 1 {
+            tokio::time::sleep(wait).await;
+        }
+        let t0 = Instant::now();
+        let outcome =
+            tokio::time::timeout(req.timeout, attempt(target, req, max_response_bytes)).await;
+        let latency = t0.elapsed();
+        let (result, class, timed_out) = match outcome {
+            Err(_) | Ok(Err(HttpError::Timeout(_))) => (
+                // Report the configured timeout, whichever timer fired first.
+                Err(HttpError::Timeout(req.timeout.as_millis() as u32)),
+                Classifier::transport_failure(),
+                true,
+            ),
+            Ok(Err(e)) => (Err(e), Classifier::transport_failure(), false),
+            Ok(Ok((status, headers, body))) => {
+                let class = target.classifier.classify(status, &headers, &body);
+                (Ok((status, headers, body)), class, false)
+            }
+        };
+        attempts.push(Attempt {
+            number,
+            status: result.as_ref().ok().map(|r| r.0),
+            wait_ms: wait.as_millis() as u32,
+            latency_ms: latency.as_millis() as u32,
+            category: super::category(class.category),
+            timed_out,
+        });
+        record_attempts(ledger, req.entry, &attempts);
+        match next_wait(&req.retry, &class, &result, number, started) {
+            // Enforce: sandbox.max_requests, per attempt.
+            Some(w) if budget.take() => wait = w,
+            _ => {
+                return Dispatched {
+                    result,
+                    class,
+                    latency,
+                    attempts,
+                };
+            }
+        }
+    }
+}
+
+/// How long to wait before the next attempt, if the policy retries.
+fn next_wait(
+    policy: &RetryPolicy,
+    class: &Classification,
+    result: &Result<Exchange, HttpError>,
+    number: u32,
+    started: Instant,
+) -> Option<Duration> {
+    if !class.retryable || number >= policy.max_attempts {
+        return None;
+    }
+    let headers = result.as_ref().map(|r| r.1.as_slice()).unwrap_or(&[]);
+    let backoff = policy.backoff(number, rand::rng().random::<f64>());
+    let w = match retry::retry_after(headers, policy.retry_after_cap, SystemTime::now()) {
+        RetryAfter::Wait(d) => d,
+        RetryAfter::TooLong(_) => return None,
+        RetryAfter::None => backoff,
+    };
+    (started.elapsed() + w < policy.budget).then_some(w)
+}
+
+fn record_attempts(ledger: &Ledger, entry: usize, attempts: &[Attempt]) {
+    let mut ledger = ledger.lock().expect("telemetry lock");
+    if let Some(t) = ledger.get_mut(entry) {
+        t.attempts = attempts.iter().map(attempt_record).collect();
+        t.retry_count = attempts.len().saturating_sub(1) as u32;
+        t.timeout_count = attempts.iter().filter(|a| a.timed_out).count() as u32;
+    }
+}
+
+/// The telemetry form of an attempt.
+pub fn attempt_record(a: &Attempt) -> AttemptRecord {
+    AttemptRecord {
+        number: a.number,
+        status: a.status,
+        wait_ms: u64::from(a.wait_ms),
+        latency_ms: u64::from(a.latency_ms),
+        category: super::category_name(a.category).into(),
+        timed_out: a.timed_out,
+    }
+}
+
+/// One attempt: build, send, read with a cap, scrub.
+async fn attempt(target: &HttpTarget, req: &Admitted, cap: u64) -> Result<Exchange, HttpError> {
+    let spec = &target.spec;
+    let mut rb = target
+        .client
+        .request(req.method.clone(), req.url.clone())
+        .timeout(req.timeout)
+        // Enforce: the host asks for an unencoded body, which it can scrub.
+        .header(reqwest::header::ACCEPT_ENCODING, "identity")
+        .header(
+            spec.correlation_header.as_str(),
+            req.correlation_id.as_str(),
+        );
+    for (k, v) in &req.headers {
+        rb = rb.header(k.as_str(), v.as_str());
+    }
+    if let Some(fault) = &req.fault {
+        rb = rb.header(FAULT_HEADER, fault.as_str());
+    }
+    if let Some(t) = &req.token {
+        let mut value = reqwest::header::HeaderValue::from_str(&target.credentials.header_value(t))
+            .map_err(|_| {
+                HttpError::Rejected("the credential is not a valid header value".into())
+            })?;
+        value.set_sensitive(true);
+        rb = rb.header(target.credentials.header.as_str(), value);
+    }
+    if !req.body.is_empty() {
+        rb = rb.body(req.body.clone());
+    }
+    let (status, headers, body) = exchange(rb, cap).await?;
+    // Enforce: a body the host cannot scrub never reaches the guest.
+    if let Some((_, enc)) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+        && !enc.trim().eq_ignore_ascii_case("identity")
+    {
+        return Err(HttpError::Withheld(format!(
+            "the response was content-encoded ({}) although the host asked for identity; its body cannot be checked for secrets",
+            super::policy::shorten(enc)
+        )));
+    }
+    // Enforce: the guest never sees a secret, even when the server echoes one.
+    let (headers, _) = target.secrets.scrub_headers(headers);
+    let (body, _) = target.secrets.scrub(body);
+    let headers = headers
+        .into_iter()
+        .map(|(k, v)| (k, crate::redact::mask_key_echoes(&v).into_owned()))
+        .collect();
+    let body = mask_echoes(body);
+    Ok((status, headers, body))
+}
+
+/// Remove a provider's masked echo of a key (`sk-abc12***…wxyz`): a shape
+/// rule that never looks at the secret.
+fn mask_echoes(body: Vec<u8>) -> Vec<u8> {
+    match std::str::from_utf8(&body) {
+        Ok(text) => match crate::redact::mask_key_echoes(text) {
+            std::borrow::Cow::Borrowed(_) => body,
+            std::borrow::Cow::Owned(s) => s.into_bytes(),
+        },
+        Err(_) => body,
+    }
+}
+
+/// One request/response exchange with a capped body read.
+async fn exchange(rb: reqwest::RequestBuilder, cap: u64) -> Result<Exchange, HttpError> {
+    let resp = rb.send().await.map_err(transport_error)?;
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // Enforce: sandbox.max_response_bytes, while streaming.
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(HttpError::BodyTooLarge(0));
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(transport_error)?;
+        if body.len() as u64 + chunk.len() as u64 > cap {
+            return Err(HttpError::BodyTooLarge(
+                body.len() as u64 + chunk.len() as u64,
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, headers, body))
+}
+
+/// A transport failure in words: the whole chain, bounded.
+fn transport_error(e: reqwest::Error) -> HttpError {
+    if e.is_timeout() {
+        return HttpError::Timeout(0);
+    }
+    // reqwest messages name the URL (no credential: base_url cannot carry one).
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    HttpError::Connect(msg.chars().take(1024).collect())
+}

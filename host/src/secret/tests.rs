@@ -1,0 +1,208 @@
+use super::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use proptest::prelude::*;
+
+const KEY: &str = "sk-proj-Zx8Qp2Lm9Vt4Rw7Kc1Hd3Fg5Jb6Nn0Yy2Tt4Uu6Ii8Oo0Pp";
+const HONEY: &str = "Q7wE9rT1yU3iO5pA7sD9fG1hJ3kL5zX7cV9bN1mQ2wE4rT6yU8i";
+
+fn set() -> SecretSet {
+    SecretSet::new(
+        &[
+            (SecretKind::Credential, Secret::new(KEY)),
+            (SecretKind::Honeytoken, Secret::new(HONEY)),
+        ],
+        "Bearer",
+    )
+}
+
+fn urlencode_all(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02x}")).collect()
+}
+
+fn json_escape_all(s: &str) -> String {
+    s.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
+}
+
+fn scrubbed(text: &str) -> String {
+    String::from_utf8(set().scrub(text.as_bytes().to_vec()).0).unwrap()
+}
+
+#[test]
+fn every_full_form_of_both_secrets_is_scrubbed() {
+    for (secret, label) in [(KEY, "credential"), (HONEY, "honeytoken")] {
+        let header = format!("Bearer {secret}");
+        for (form, encoded) in [
+            ("raw", secret.to_owned()),
+            ("base64", STANDARD.encode(secret)),
+            ("base64-url", URL_SAFE_NO_PAD.encode(secret)),
+            ("header-base64", STANDARD.encode(&header)),
+            (
+                "header-base64-misaligned",
+                STANDARD.encode(format!("x-auth: {header};")),
+            ),
+            ("hex", hex::encode(secret)),
+            ("HEX", hex::encode_upper(secret)),
+            ("url", urlencode_all(secret)),
+            ("url-partial", secret.replace('-', "%2D")),
+            ("json", json_escape_all(secret)),
+            ("json-partial", secret.replacen('k', "\\u006b", 1)),
+        ] {
+            let out = scrubbed(&format!("{{\"echo\": \"{encoded}\"}}"));
+            assert!(
+                out.contains(&format!("[REDACTED:{label}]")),
+                "{label} {form}: {out}"
+            );
+            assert!(!out.contains(secret), "{label} {form}: {out}");
+            // Nothing of the secret's middle survives in any form.
+            assert!(!out.contains(&secret[10..22]), "{label} {form}: {out}");
+        }
+    }
+}
+
+#[test]
+fn a_secret_split_across_two_header_lines_is_removed_from_both() {
+    let (a, b) = KEY.split_at(20);
+    let headers = vec![
+        ("x-one".to_owned(), format!("Bearer {a}")),
+        ("x-two".to_owned(), b.to_owned()),
+        ("content-type".to_owned(), "application/json".to_owned()),
+    ];
+    let (out, hits) = set().scrub_headers(headers);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].form, Form::SplitHeaders);
+    assert_eq!(out[0].1, "Bearer [REDACTED:credential]");
+    assert_eq!(out[1].1, "[REDACTED:credential]");
+    assert_eq!(out[2].1, "application/json");
+}
+
+#[test]
+fn find_never_matches_fragments_but_scan_does() {
+    let s = set();
+    let prefix = &KEY[..20];
+    let suffix = &KEY[KEY.len() - 12..];
+    let text = format!("first {prefix}\nlast {suffix}");
+    assert!(
+        s.find(text.as_bytes()).is_empty(),
+        "fragments are not full forms"
+    );
+    let forms: Vec<Form> = s.scan(text.as_bytes()).iter().map(|h| h.form).collect();
+    assert_eq!(forms, vec![Form::Prefix, Form::Suffix]);
+}
+
+#[test]
+fn public_prefixes_and_masked_echoes_are_not_leaks() {
+    let s = set();
+    // OpenAI's echo of a rejected key: first 8 and last 4 characters.
+    let echo = format!(
+        "Incorrect API key provided: {}***************{}.",
+        &KEY[..8],
+        &KEY[KEY.len() - 4..]
+    );
+    assert!(
+        s.scan(echo.as_bytes()).is_empty(),
+        "{:?}",
+        s.scan(echo.as_bytes())
+    );
+    // Seven secret characters past the public prefix: not yet a leak; eight are.
+    assert!(s.scan(&KEY.as_bytes()[..15]).is_empty());
+    assert_eq!(s.scan(&KEY.as_bytes()[..16]).len(), 1);
+}
+
+#[test]
+fn keys_with_multibyte_characters_never_panic() {
+    for key in [
+        "sk-ééééééééééééééééé",
+        "日本語のキー日本語のキー",
+        "sk-abcdefg\u{e9}hijklmnop\u{1F600}qrstu",
+    ] {
+        let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(key))], "Bearer");
+        let half: String = key.chars().take(key.chars().count() / 2).collect();
+        let text = format!("x {key} y {half}");
+        let _ = s.scan(text.as_bytes());
+        let (out, hits) = s.scrub(text.clone().into_bytes());
+        assert!(!hits.is_empty());
+        assert!(!String::from_utf8_lossy(&out).contains(key));
+    }
+}
+
+#[test]
+fn secrets_out_of_bounds_are_refused() {
+    let long = Secret::new("k".repeat(MAX_SECRET_BYTES + 1));
+    assert!(matches!(
+        validate(SecretKind::Credential, &long),
+        Err(SecretError::TooLong { .. })
+    ));
+    assert!(validate(SecretKind::Credential, &Secret::new("short")).is_err());
+    assert!(validate(SecretKind::Credential, &Secret::new("sk-abc def ghij")).is_err());
+    // A 42 KB key no longer reaches a matcher at all; one at the cap builds fine.
+    let big = Secret::new("k".repeat(MAX_SECRET_BYTES));
+    let s = SecretSet::new(&[(SecretKind::Credential, big.clone())], "Bearer");
+    assert_eq!(s.find(big.expose().as_bytes()).len(), 1);
+    let s = SecretSet::new(
+        &[(SecretKind::Credential, Secret::new("k".repeat(42_000)))],
+        "",
+    );
+    assert!(s.is_empty());
+}
+
+#[test]
+fn ordinary_text_is_left_alone() {
+    let text = "run 2b9f0a9e-5f6e-4c9b-8d7a-0e1f2a3b4c5d %20 \\n sk-proj- READY";
+    assert_eq!(scrubbed(text), text);
+}
+
+fn transform(key: &str, how: u8, lead: &str) -> String {
+    match how % 7 {
+        0 => key.to_owned(),
+        1 => STANDARD.encode(format!("{lead}{key}")),
+        2 => URL_SAFE_NO_PAD.encode(format!("{lead}Bearer {key}")),
+        3 => urlencode_all(key),
+        4 => json_escape_all(key),
+        5 => hex::encode(key),
+        _ => key.replace(|c: char| c.is_ascii_digit(), "%3"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any key, any known transform, any surrounding text: the scrub removes it.
+    #[test]
+    fn scrub_removes_every_transform_of_any_key(
+        key in "[A-Za-z0-9_-]{20,80}",
+        how in 0u8..7,
+        lead in "[ -~]{0,5}",
+        before in "[ -~]{0,40}",
+        after in "[ -~]{0,40}",
+    ) {
+        prop_assume!(how % 7 != 6 || key.bytes().any(|b| b.is_ascii_digit()));
+        let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(key.clone()))], "Bearer");
+        let encoded = if how % 7 == 6 {
+            // Percent-encode only the digits: a partly URL-encoded key.
+            key.chars().map(|c| if c.is_ascii_digit() { format!("%{:02X}", c as u32) } else { c.to_string() }).collect()
+        } else {
+            transform(&key, how, &lead)
+        };
+        let text = format!("{before}{encoded}{after}");
+        let (out, hits) = s.scrub(text.into_bytes());
+        prop_assert!(!hits.is_empty());
+        let out = String::from_utf8_lossy(&out).into_owned();
+        prop_assert!(!out.contains(&key));
+        // At most a few bytes at the edges of a misaligned base64 survive.
+        if how % 7 != 1 && how % 7 != 2 {
+            prop_assert!(!out.contains(&encoded));
+        }
+    }
+
+    /// Split at any point across two header lines, the key is still removed.
+    #[test]
+    fn split_headers_are_scrubbed(key in "[A-Za-z0-9]{20,60}", at in 1usize..19) {
+        let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(key.clone()))], "Bearer");
+        let (a, b) = key.split_at(at);
+        let (out, hits) = s.scrub_headers(vec![("a".into(), a.into()), ("b".into(), b.into())]);
+        prop_assert_eq!(hits.len(), 1);
+        prop_assert!(out.iter().all(|(_, v)| !v.contains(a) || a.len() < 3));
+        prop_assert!(!out.iter().any(|(_, v)| v.contains(b)));
+    }
+}

@@ -1,0 +1,204 @@
+//! Decoded views of a text: what it says once the encodings a reflecting
+//! server applies (percent-encoding, JSON string escapes) are undone, with a
+//! map back to the original bytes.
+//!
+//! Building a view is linear in the input and depends only on the input, never
+//! on the secrets being looked for.
+
+use super::Form;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// One view of a text.
+pub struct View<'a> {
+    bytes: Cow<'a, [u8]>,
+    /// For a decoded view: the original range each decoded byte came from.
+    map: Option<Vec<(u32, u32)>>,
+    form: Option<Form>,
+}
+
+impl View<'_> {
+    /// The view's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The form a match in this view has (`None`: the needle's own form).
+    pub fn form(&self) -> Option<Form> {
+        self.form
+    }
+
+    /// The original byte range of a range of this view.
+    pub fn original(&self, r: Range<usize>) -> Range<usize> {
+        match &self.map {
+            None => r,
+            Some(map) if r.start < r.end => map[r.start].0 as usize..map[r.end - 1].1 as usize,
+            Some(map) => {
+                let at = map.get(r.start).map_or(0, |m| m.0 as usize);
+                at..at
+            }
+        }
+    }
+}
+
+/// The raw text and, when it holds `%` or `\`, its decoded views.
+pub fn views(text: &[u8]) -> Vec<View<'_>> {
+    let mut out = vec![View {
+        bytes: Cow::Borrowed(text),
+        map: None,
+        form: None,
+    }];
+    // Offsets are kept as u32: inputs are capped far below 4 GiB.
+    if text.len() >= u32::MAX as usize {
+        return out;
+    }
+    if text.contains(&b'%') {
+        out.push(decoded(text, Form::PercentEncoded, percent_step));
+    }
+    if text.contains(&b'\\') {
+        out.push(decoded(text, Form::JsonEscaped, json_step));
+    }
+    out
+}
+
+/// Decode `text` with `step`, which decodes one unit at `i` into `out` and
+/// returns the number of input bytes it consumed.
+fn decoded(
+    text: &[u8],
+    form: Form,
+    step: fn(&[u8], usize, &mut Vec<u8>) -> usize,
+) -> View<'static> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let before = bytes.len();
+        let used = step(text, i, &mut bytes).max(1);
+        for _ in before..bytes.len() {
+            map.push((i as u32, (i + used) as u32));
+        }
+        i += used;
+    }
+    View {
+        bytes: Cow::Owned(bytes),
+        map: Some(map),
+        form: Some(form),
+    }
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `%XX` (either case) to its byte; anything else as it is.
+fn percent_step(t: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    if t[i] == b'%'
+        && let (Some(h), Some(l)) = (
+            t.get(i + 1).copied().and_then(hex_val),
+            t.get(i + 2).copied().and_then(hex_val),
+        )
+    {
+        out.push(h << 4 | l);
+        return 3;
+    }
+    out.push(t[i]);
+    1
+}
+
+/// JSON string escapes (`\uXXXX`, `\/`, `\\`, `\"`, `\n`, …) to their bytes.
+fn json_step(t: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    if t[i] != b'\\' {
+        out.push(t[i]);
+        return 1;
+    }
+    match t.get(i + 1) {
+        Some(b'u') => {
+            let digits = t.get(i + 2..i + 6);
+            let code = digits.and_then(|d| {
+                d.iter()
+                    .try_fold(0u32, |acc, b| hex_val(*b).map(|v| acc << 4 | u32::from(v)))
+            });
+            match code.and_then(char::from_u32) {
+                Some(c) => {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    6
+                }
+                None => {
+                    out.push(t[i]);
+                    1
+                }
+            }
+        }
+        // A backslash before a backslash stands for itself but consumes only
+        // itself: `\\u0041` is then also read as `\` + `A`, as a lenient decoder
+        // would read it (the view must catch every reading, not only JSON's).
+        Some(b'\\') => {
+            out.push(b'\\');
+            1
+        }
+        Some(&c @ (b'/' | b'"')) => {
+            out.push(c);
+            2
+        }
+        Some(b'n') => {
+            out.push(b'\n');
+            2
+        }
+        Some(b't') => {
+            out.push(b'\t');
+            2
+        }
+        Some(b'r') => {
+            out.push(b'\r');
+            2
+        }
+        _ => {
+            out.push(t[i]);
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(text: &str, form: Form) -> (String, Vec<(u32, u32)>) {
+        let v = views(text.as_bytes())
+            .into_iter()
+            .find(|v| v.form == Some(form))
+            .unwrap();
+        (
+            String::from_utf8(v.bytes.to_vec()).unwrap(),
+            v.map.clone().unwrap(),
+        )
+    }
+
+    #[test]
+    fn percent_view_decodes_any_case_and_maps_back() {
+        let (s, _) = view("a%2Fb%2fc%zz%4", Form::PercentEncoded);
+        assert_eq!(s, "a/b/c%zz%4");
+        let v = &views(b"xx%41%42yy")[1];
+        let at = v.bytes().windows(2).position(|w| w == b"AB").unwrap();
+        assert_eq!(v.original(at..at + 2), 2..8);
+    }
+
+    #[test]
+    fn json_view_undoes_escapes() {
+        let (s, _) = view(r#"\u0073k-\u0041\/\"\n\x"#, Form::JsonEscaped);
+        assert_eq!(s, "sk-A/\"\n\\x");
+        let (s, _) = view(r#"\\u0041"#, Form::JsonEscaped);
+        assert_eq!(s, "\\A", "a lenient reading of an escaped backslash");
+    }
+
+    #[test]
+    fn plain_text_has_only_the_raw_view() {
+        assert_eq!(views(b"nothing encoded here").len(), 1);
+    }
+}
