@@ -110,9 +110,25 @@ impl Validation<'_> {
                         (p.display().to_string(), bytes)
                     }
                 };
-                Ok(self
-                    .runtime
-                    .load(&spec.name, &label, &bytes, spec.sha256.as_deref())?)
+                Ok(match &spec.source {
+                    PluginSource::Bundled(_) => {
+                        self.runtime
+                            .load(&spec.name, &label, &bytes, spec.sha256.as_deref())?
+                    }
+                    PluginSource::File(_) => self.runtime.load_file(
+                        &spec.name,
+                        &label,
+                        &bytes,
+                        spec.sha256.as_deref(),
+                        crate::runtime::CompileLimits {
+                            wall: Duration::from_millis(spec.limits.compile_ms),
+                            memory_bytes: spec
+                                .limits
+                                .compile_memory_mib
+                                .saturating_mul(1024 * 1024),
+                        },
+                    )?,
+                })
             })
             .collect()
     }

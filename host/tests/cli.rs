@@ -171,7 +171,7 @@ fn bad_override_and_bad_plugin_file_are_exit_2() {
         .status
         .success()
     );
-    let key = [("SHIPGATE_MOCK_KEY", "k")];
+    let key = [("SHIPGATE_MOCK_KEY", "sk-test-0123456789")];
     let o = shipgate(
         dir.path(),
         &["run", "-c", "c.toml", "--set", "latency"],
@@ -339,4 +339,147 @@ fn the_example_files_in_the_repo_are_valid() {
         shipgate::plan::Plan::load(&root.join("plan.toml"), &shipgate::bundled::names(), &[])
             .unwrap();
     assert_eq!(plan.plugins.len(), 6);
+}
+
+/// A core module whose one function chains `n` constant additions: cheap to
+/// write, costly for Cranelift to compile (seconds and hundreds of MiB per 100 KB).
+fn costly_module(n: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Function, FunctionSection, Instruction, Module, TypeSection, ValType,
+    };
+    let mut m = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    m.section(&types);
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    m.section(&funcs);
+    let mut f = Function::new([]);
+    f.instruction(&Instruction::LocalGet(0));
+    for i in 0..n {
+        f.instruction(&Instruction::I32Const((i % 64) as i32));
+        f.instruction(&Instruction::I32Add);
+    }
+    f.instruction(&Instruction::End);
+    let mut code = CodeSection::new();
+    code.function(&f);
+    m.section(&code);
+    m.finish()
+}
+
+/// A valid plugin with an unused, costly core module appended (component section 1).
+fn plugin_with_compile_bomb() -> Vec<u8> {
+    let mut bytes = shipgate::bundled::BUNDLED
+        .iter()
+        .find(|(n, _)| *n == "canary")
+        .unwrap()
+        .1
+        .to_vec();
+    let module = costly_module(400_000);
+    bytes.push(1);
+    let mut len = module.len();
+    loop {
+        let b = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            bytes.push(b);
+            break;
+        }
+        bytes.push(b | 0x80);
+    }
+    bytes.extend_from_slice(&module);
+    bytes
+}
+
+#[test]
+fn a_plugin_too_costly_to_compile_is_stopped_at_its_compile_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_mock, base) = start_mock("sk-cli-test-key-0123456789");
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
+    std::fs::write(dir.path().join("c.toml"), text).unwrap();
+    let bomb = plugin_with_compile_bomb();
+    assert!(
+        bomb.len() < 2 * 1024 * 1024,
+        "a small file: {} bytes",
+        bomb.len()
+    );
+    std::fs::write(dir.path().join("bomb.wasm"), &bomb).unwrap();
+    let t0 = std::time::Instant::now();
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "c.toml",
+            "--plugin",
+            "bomb.wasm",
+            "--set",
+            "sandbox.compile_ms=3000",
+        ],
+        &[
+            ("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789"),
+            ("SHIPGATE_NO_CACHE", "1"),
+        ],
+    );
+    let took = t0.elapsed();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bomb.wasm: compiling took longer than 3 s"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    // With less memory than it needs, the compiler stops at that limit instead.
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "c.toml",
+            "--plugin",
+            "bomb.wasm",
+            "--set",
+            "sandbox.compile_memory_mib=256",
+            "--set",
+            "sandbox.compile_ms=120000",
+        ],
+        &[
+            ("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789"),
+            ("SHIPGATE_NO_CACHE", "1"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("compiling stopped at its limits (256 MiB"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_key_that_cannot_be_a_header_is_refused_without_printing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_mock, base) = start_mock("sk-cli-test-key-0123456789");
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
+    std::fs::write(dir.path().join("c.toml"), text).unwrap();
+    let long = format!("sk-{}", "k".repeat(42_000));
+    for key in ["sk-abcdéfghijklmnopqrstuvwxyz0123456789", long.as_str()] {
+        let o = shipgate(
+            dir.path(),
+            &["run", "-c", "c.toml"],
+            &[("SHIPGATE_MOCK_KEY", key)],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("SHIPGATE_MOCK_KEY: the credential"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+        assert!(
+            !all.contains("abcd") && !all.contains("kkkkkkkk"),
+            "the key is not printed"
+        );
+    }
 }

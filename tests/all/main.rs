@@ -10,4 +10,5 @@ mod faults;
 mod hostile;
 mod probes;
 mod record;
+mod sandbox;
 mod secrets;

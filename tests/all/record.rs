@@ -37,3 +37,35 @@ async fn records_validate_against_the_schema() {
         assert_eq!(back.run_id, out.record.run_id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_record_is_trimmed_to_its_cap_and_says_so() {
+    let h = Harness::new().await;
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
+    let mut record = out.record.clone();
+    // A run whose plugins returned thousands of large findings.
+    let mut big = record.findings[0].clone();
+    big.detail = "d".repeat(16 * 1024);
+    big.evidence = (0..64)
+        .map(|i| shipgate::findings::Evidence {
+            key: format!("k{i}"),
+            value: "v".repeat(1024),
+        })
+        .collect();
+    record.findings = vec![big; 300];
+    assert!(serde_json::to_vec(&record).unwrap().len() > 20 * 1024 * 1024);
+    let outcome = record.decision.outcome;
+    record.fit(shipgate::report::record::MAX_RECORD_BYTES);
+    let len = serde_json::to_vec(&record).unwrap().len();
+    assert!(len <= shipgate::report::record::MAX_RECORD_BYTES, "{len}");
+    assert!(
+        record
+            .truncated
+            .as_deref()
+            .unwrap_or("")
+            .contains("over its cap"),
+        "{:?}",
+        record.truncated
+    );
+    assert_eq!(record.decision.outcome, outcome, "the decision is kept");
+}

@@ -237,6 +237,13 @@ async fn run_contract(
             )));
         }
     };
+    // Enforce: the key is data of bounded size, checked before anything uses it.
+    crate::secret::validate(crate::secret::SecretKind::Credential, &secret)
+        .map_err(|e| usage(format!("{var}: {e}")))?;
+    super::protect_panics(std::sync::Arc::new(crate::secret::SecretSet::new(
+        &[(crate::secret::SecretKind::Credential, secret.clone())],
+        &contract.auth.scheme,
+    )));
     execute(
         &contract,
         contract_path.display().to_string(),
@@ -264,7 +271,15 @@ async fn execute(
     baseline: Option<&report::Record>,
     target_is_mock: bool,
 ) -> Result<u8> {
-    let runtime = Runtime::new(cache_dir().as_deref())?;
+    let cache = cache_dir();
+    let mut runtime = Runtime::new(cache.as_deref())?;
+    // Plugin files are compiled in a child process with limits (see runtime::compile).
+    if let Ok(exe) = std::env::current_exe() {
+        runtime = runtime.with_isolated_compiler(crate::runtime::IsolatedCompiler {
+            exe,
+            cache_dir: cache,
+        });
+    }
     let validation = Validation {
         contract,
         contract_source: source,

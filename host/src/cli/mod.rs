@@ -9,9 +9,49 @@ pub use args::{Cli, Command};
 
 use clap::Parser as _;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+/// The run's secrets, for the panic hook: a panic message that quotes a
+/// secret (a slice of it, say) is redacted before it is printed.
+static PANIC_SECRETS: OnceLock<Arc<crate::secret::SecretSet>> = OnceLock::new();
+
+/// Let the panic hook redact these secrets.
+pub(crate) fn protect_panics(secrets: Arc<crate::secret::SecretSet>) {
+    let _ = PANIC_SECRETS.set(secrets);
+}
+
+/// A panic hook that prints one redacted line and no backtrace: a panic is a
+/// bug in shipgate, and its message must not carry a secret to the terminal.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let redactor =
+            crate::redact::OutputRedactor::new(PANIC_SECRETS.get().cloned().unwrap_or_default());
+        let message = redactor.redact(&payload).into_owned();
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "shipgate: internal error at {at}: {} (this is a bug; please report it)",
+            crate::text::one_line(&message, 2000)
+        );
+    }));
+}
 
 /// Run the CLI: parse arguments, run the command, print one clear line on error.
 pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // The isolated compiler's child process (see `runtime::compile`); not a user command.
+    if args.get(1).map(String::as_str) == Some(crate::runtime::CHILD_COMMAND) {
+        return ExitCode::from(crate::runtime::child_main(&args[2..]));
+    }
+    install_panic_hook();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

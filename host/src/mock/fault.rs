@@ -69,6 +69,26 @@ pub enum Fault {
     /// A hostile server: 200 echoing every request header in the body and
     /// `Authorization` in an `x-echo-authorization` response header.
     EchoHeaders,
+    /// A reflecting server that re-encodes the `Authorization` header it got.
+    EchoEncoded(EchoForm),
+    /// The caller's `Authorization` value as the request id: in `x-request-id`
+    /// and as `(request id: …)` in an error message.
+    EchoKeyAsRequestId,
+}
+
+/// How [`Fault::EchoEncoded`] re-encodes the `Authorization` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoForm {
+    /// Base64 of a longer text holding the whole header value (misaligned).
+    Base64Header,
+    /// Every byte percent-encoded.
+    UrlEncoded,
+    /// Every character as a JSON `\uXXXX` escape.
+    JsonEscaped,
+    /// Split in two, across two response headers.
+    SplitHeaders,
+    /// `content-encoding: gzip` on a body the client cannot read without decoding.
+    ContentEncoded,
 }
 
 impl FromStr for Fault {
@@ -122,11 +142,18 @@ impl FromStr for Fault {
             "ignore-max-tokens" => Fault::IgnoreMaxTokens,
             "bad-usage" => Fault::BadUsage,
             "no-request-id" => Fault::NoRequestId,
+            "echo-base64-header" => Fault::EchoEncoded(EchoForm::Base64Header),
+            "echo-url-encoded" => Fault::EchoEncoded(EchoForm::UrlEncoded),
+            "echo-json-escaped" => Fault::EchoEncoded(EchoForm::JsonEscaped),
+            "echo-split-headers" => Fault::EchoEncoded(EchoForm::SplitHeaders),
+            "echo-content-encoded" => Fault::EchoEncoded(EchoForm::ContentEncoded),
+            "echo-key-as-request-id" => Fault::EchoKeyAsRequestId,
             _ => {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
-                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, ignore-max-tokens, bad-usage, no-request-id"
+                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, ignore-max-tokens, bad-usage, no-request-id, \
+                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-key-as-request-id"
                 ));
             }
         })

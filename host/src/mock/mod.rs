@@ -14,7 +14,7 @@
 mod fault;
 mod openai;
 
-pub use fault::Fault;
+pub use fault::{EchoForm, Fault};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

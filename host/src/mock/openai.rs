@@ -1,6 +1,6 @@
 //! The OpenAI-compatible routes of the mock.
 
-use super::{FAULT_HEADER, Fault, MockState, SeenRequest};
+use super::{EchoForm, FAULT_HEADER, Fault, MockState, SeenRequest};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -120,14 +120,16 @@ fn check_auth(st: &MockState, headers: &HeaderMap, fault: &Fault) -> Option<Resp
     if token == st.config.key {
         return None;
     }
+    // As OpenAI does: the first 8 and the last 4 characters of the rejected key.
+    let chars: Vec<char> = token.chars().collect();
     let shown = if *fault == Fault::EchoKey {
         token.to_owned()
-    } else if token.len() > 8 {
+    } else if chars.len() > 12 {
         format!(
             "{}{}{}",
-            &token[..3],
-            "*".repeat(4),
-            &token[token.len() - 4..]
+            chars[..8].iter().collect::<String>(),
+            "*".repeat(chars.len() - 12),
+            chars[chars.len() - 4..].iter().collect::<String>()
         )
     } else {
         "****".to_owned()
@@ -244,6 +246,9 @@ async fn gate(
     }
     if fault == Fault::EchoHeaders {
         return Err(with_request_id(echo_headers(headers), &rid));
+    }
+    if let Some(r) = echo_auth(&fault, headers) {
+        return Err(r);
     }
     if let Some(r) = check_auth(st, headers, &fault) {
         return Err(with_request_id(r, &rid));
@@ -488,6 +493,74 @@ fn stream(
         body,
     )
         .into_response()
+}
+
+/// A reflecting server's encodings of the `Authorization` value it got.
+fn echo_auth(fault: &Fault, headers: &HeaderMap) -> Option<Response> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Some(match fault {
+        Fault::EchoEncoded(EchoForm::Base64Header) => {
+            use base64::Engine as _;
+            let blob = base64::engine::general_purpose::STANDARD.encode(format!("x-auth: {auth};"));
+            axum::Json(json!({ "seen": blob })).into_response()
+        }
+        Fault::EchoEncoded(EchoForm::UrlEncoded) => {
+            let url: String = auth.bytes().map(|b| format!("%{b:02X}")).collect();
+            axum::Json(json!({ "next": format!("/callback?auth={url}") })).into_response()
+        }
+        Fault::EchoEncoded(EchoForm::JsonEscaped) => {
+            let escaped: String = auth
+                .chars()
+                .map(|c| format!("\\u{:04x}", c as u32))
+                .collect();
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("{{\"seen\": \"{escaped}\"}}"),
+            )
+                .into_response()
+        }
+        Fault::EchoEncoded(EchoForm::SplitHeaders) => {
+            let mid = auth.len() / 2;
+            let (a, b) = auth.split_at(mid);
+            let mut r = axum::Json(json!({"ok": true})).into_response();
+            for (name, part) in [("x-part-1", a), ("x-part-2", b)] {
+                if let Ok(v) = HeaderValue::from_str(part) {
+                    r.headers_mut().insert(name, v);
+                }
+            }
+            r
+        }
+        Fault::EchoEncoded(EchoForm::ContentEncoded) => {
+            let body: Vec<u8> = json!({ "seen": auth }).to_string().bytes().rev().collect();
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_ENCODING, "gzip"),
+                    (header::CONTENT_TYPE, "application/json"),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Fault::EchoKeyAsRequestId => {
+            let mut r = error(
+                StatusCode::BAD_REQUEST,
+                &format!("bad request (request id: {auth})"),
+                "invalid_request_error",
+                None,
+                None,
+            );
+            if let Ok(v) = HeaderValue::from_str(&auth) {
+                r.headers_mut().insert("x-request-id", v);
+            }
+            r
+        }
+        _ => return None,
+    })
 }
 
 fn echo_headers(headers: &HeaderMap) -> Response {

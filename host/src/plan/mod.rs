@@ -105,6 +105,10 @@ pub struct SandboxLimits {
     pub max_findings: u32,
     /// Largest total size of one finding's text and evidence, in bytes.
     pub max_finding_bytes: u64,
+    /// Wall-clock time to compile a plugin file, in ms (in a child process).
+    pub compile_ms: u64,
+    /// Memory the compiler process may use for a plugin file, in MiB.
+    pub compile_memory_mib: u64,
 }
 
 impl Default for SandboxLimits {
@@ -120,6 +124,8 @@ impl Default for SandboxLimits {
             max_log_bytes: 1024 * 1024,
             max_findings: 256,
             max_finding_bytes: 64 * 1024,
+            compile_ms: 60_000,
+            compile_memory_mib: 2048,
         }
     }
 }

@@ -7,8 +7,9 @@ use crate::decision::ItemStatus;
 use crate::findings::Verdict;
 use std::io::{self, Write};
 
+/// Untrusted text for a table cell, a heading or a list item: shown, never rendered.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::text::markdown(s)
 }
 
 fn mark(v: Verdict) -> &'static str {
@@ -33,7 +34,7 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         writeln!(
             w,
             "> **Incomplete run:** {}\n",
-            r.incomplete_reason.as_deref().unwrap_or("unknown")
+            cell(r.incomplete_reason.as_deref().unwrap_or("unknown"))
         )?;
     }
     if r.decision.reasons.is_empty() {
@@ -48,13 +49,15 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
             "- **{}** ({}): {}",
             reason.leads_to.label(),
             reason.rule,
-            reason.message
+            cell(&reason.message)
         )?;
     }
     writeln!(
         w,
-        "\nRun `{}` against `{provider}` (`{base}`), {} → {}, shipgate {}. Findings: {} pass, {} warn, {} fail, {} skip.\n",
-        r.run_id,
+        "\nRun {} against {} ({}), {} → {}, shipgate {}. Findings: {} pass, {} warn, {} fail, {} skip.\n",
+        crate::text::markdown_code(&r.run_id),
+        crate::text::markdown_code(provider),
+        crate::text::markdown_code(base),
         r.started_at,
         r.ended_at,
         r.tool.version,
@@ -84,14 +87,14 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
     for p in &r.plugins {
         let status = match &p.status {
             crate::runtime::RunStatus::Completed => "completed".to_owned(),
-            crate::runtime::RunStatus::Failed(why) => format!("**failed**: {why}"),
+            crate::runtime::RunStatus::Failed(why) => format!("**failed**: {}", cell(why)),
         };
         writeln!(
             w,
             "### {} {} — {status}\n\n{} · {} ms · {} requests · sha256 `{}`\n",
-            p.name,
-            p.version.as_deref().unwrap_or("?"),
-            p.summary.as_deref().unwrap_or(""),
+            cell(&p.name),
+            cell(p.version.as_deref().unwrap_or("?")),
+            cell(p.summary.as_deref().unwrap_or("")),
             p.duration_ms,
             p.requests,
             &p.sha256[..p.sha256.len().min(16)]
@@ -100,16 +103,16 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         for f in r.findings.iter().filter(|f| f.plugin == p.name) {
             writeln!(
                 w,
-                "| {} | `{}` {} | {} |",
+                "| {} | {} {} | {} |",
                 mark(f.verdict),
-                f.id,
+                crate::text::markdown_code(&f.id),
                 cell(&f.title),
                 cell(&f.detail)
             )?;
         }
         writeln!(w)?;
     }
-    writeln!(w, "## Contract snapshot ({})\n", r.contract_source)?;
+    writeln!(w, "## Contract snapshot ({})\n", cell(&r.contract_source))?;
     writeln!(
         w,
         "| Section | Status | Source | Accessed |\n|---|---|---|---|"
@@ -145,7 +148,7 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         writeln!(
             w,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            cell(&o.operation),
+            cell(&format!("{}/{}", o.plugin, o.operation)),
             o.requests,
             statuses.join(" "),
             o.p50_ms,
@@ -157,7 +160,12 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
     if !r.denials.is_empty() {
         writeln!(w, "\n## Requests denied by the sandbox\n")?;
         for d in &r.denials {
-            writeln!(w, "- `{}`: {}", d.plugin, d.reason)?;
+            writeln!(
+                w,
+                "- {}: {}",
+                crate::text::markdown_code(&d.plugin),
+                cell(&d.reason)
+            )?;
         }
     }
     Ok(())

@@ -16,28 +16,53 @@ fn ev<'a>(f: &'a Finding, key: &str) -> Option<&'a str> {
         .map(|e| e.value.as_str())
 }
 
-/// The artifact URI for a finding's `source`: run artifacts are relative to the
-/// record directory, log files are `file://` URIs.
-fn uri(source: &str) -> String {
+/// Files of the run that a finding may point at (relative to the record directory).
+const RUN_FILES: &[&str] = &["log.jsonl", "telemetry.json", "findings.json"];
+
+/// The artifact URI for a finding's `source`, when it names something the
+/// run really read: one of the run's own files (relative to the record
+/// directory), or a file under one of the plan's `[audit] log_dirs`
+/// (`file://`). Anything else (a guest can write any `source` evidence) has
+/// no location, so a SARIF viewer never gets a `javascript:` or `../` URI.
+fn uri(source: &str, log_dirs: &[String]) -> Option<String> {
     if let Some(rest) = source.strip_prefix("run:") {
-        rest.to_owned()
-    } else if let Some(path) = source.strip_prefix("logs:") {
-        reqwest::Url::from_file_path(path)
-            .map(|u| u.to_string())
-            .unwrap_or_else(|_| path.to_owned())
-    } else {
-        source.to_owned()
+        return RUN_FILES.contains(&rest).then(|| rest.to_owned());
     }
+    let path = std::path::Path::new(source.strip_prefix("logs:")?);
+    let inside = log_dirs.iter().any(|d| path.starts_with(d));
+    let plain = path.is_absolute()
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+    if !(inside && plain) {
+        return None;
+    }
+    reqwest::Url::from_file_path(path)
+        .ok()
+        .map(|u| u.to_string())
 }
 
 /// The SARIF document for a record.
 pub fn render(record: &Record) -> Sarif {
+    let log_dirs: Vec<String> = record
+        .plan
+        .pointer("/audit/log_dirs")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     let results: Vec<SarifResult> = record
         .findings
         .iter()
         .filter(|f| matches!(f.verdict, Verdict::Fail | Verdict::Warn))
         .filter_map(|f| {
-            let source = ev(f, "source")?;
+            let source = uri(ev(f, "source")?, &log_dirs)?;
             let line: i64 = ev(f, "line")?.parse().ok()?;
             let column: i64 = ev(f, "column").and_then(|c| c.parse().ok()).unwrap_or(1);
             let region = Region::builder()
@@ -45,7 +70,7 @@ pub fn render(record: &Record) -> Sarif {
                 .start_column(column.max(1))
                 .build();
             let physical = PhysicalLocation::builder()
-                .artifact_location(ArtifactLocation::builder().uri(uri(source)).build())
+                .artifact_location(ArtifactLocation::builder().uri(source).build())
                 .region(region)
                 .build();
             Some(
@@ -83,4 +108,29 @@ pub fn render(record: &Record) -> Sarif {
                 .build(),
         ])
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uri;
+
+    #[test]
+    fn only_what_the_run_read_gets_a_location() {
+        let dirs = vec!["/srv/logs".to_owned()];
+        assert_eq!(uri("run:log.jsonl", &dirs).as_deref(), Some("log.jsonl"));
+        assert_eq!(
+            uri("logs:/srv/logs/app/x.log", &dirs).as_deref(),
+            Some("file:///srv/logs/app/x.log")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "run:../../etc/passwd",
+            "logs:/srv/logs/../../etc/passwd",
+            "logs:/etc/passwd",
+            "https://evil.test/x",
+            "logs:relative/x",
+        ] {
+            assert_eq!(uri(bad, &dirs), None, "{bad}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Loading a plugin: check the bytes, the pin and the world before anything runs.
 
-use super::{HostState, Runtime};
+use super::{CompileLimits, HostState, MAX_COMPONENT_BYTES, Runtime};
 use crate::bindings;
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
@@ -75,6 +75,14 @@ pub enum LoadError {
         /// What is missing or extra.
         detail: String,
     },
+    /// Compiling it went over the plan's compile limits.
+    #[error("{file}: {detail}")]
+    CompileLimit {
+        /// The file.
+        file: String,
+        /// Which limit, and how to raise it.
+        detail: String,
+    },
     /// Compilation failed.
     #[error("{file}: invalid component: {detail}")]
     Invalid {
@@ -124,6 +132,34 @@ impl Runtime {
         bytes: &[u8],
         pin: Option<&str>,
     ) -> Result<LoadedPlugin, LoadError> {
+        self.load_with(name, source, bytes, pin, None)
+    }
+
+    /// Check and compile a plugin file: in a child process within `limits`
+    /// when the runtime has an isolated compiler, else in this process.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::load`], plus [`LoadError::CompileLimit`].
+    pub fn load_file(
+        &self,
+        name: &str,
+        source: &str,
+        bytes: &[u8],
+        pin: Option<&str>,
+        limits: CompileLimits,
+    ) -> Result<LoadedPlugin, LoadError> {
+        self.load_with(name, source, bytes, pin, Some(limits))
+    }
+
+    fn load_with(
+        &self,
+        name: &str,
+        source: &str,
+        bytes: &[u8],
+        pin: Option<&str>,
+        untrusted: Option<CompileLimits>,
+    ) -> Result<LoadedPlugin, LoadError> {
         let file = source.to_owned();
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             let found = if bytes.is_empty() {
@@ -147,10 +183,26 @@ impl Runtime {
                 found: sha256,
             });
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            file: file.clone(),
-            detail: first_line(&e),
-        })?;
+        // Enforce: a plugin file's size, before anything parses it.
+        if untrusted.is_some() && bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(LoadError::CompileLimit {
+                file,
+                detail: format!(
+                    "{} bytes, over the cap of {MAX_COMPONENT_BYTES} for a plugin component",
+                    bytes.len()
+                ),
+            });
+        }
+        let component = match (untrusted, &self.isolated) {
+            // Enforce: sandbox.compile_ms and sandbox.compile_memory_mib, in a child process.
+            (Some(limits), Some(compiler)) => {
+                compiler.compile(&self.engine, &file, bytes, &sha256, limits)?
+            }
+            _ => Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+                file: file.clone(),
+                detail: first_line(&e),
+            })?,
+        };
         let ty = component.component_type();
         let mut names: Vec<String> = ty
             .imports(&self.engine)

@@ -16,10 +16,14 @@
 //! A trapped instance is never reused. Whatever a plugin does, [`Runtime::run`]
 //! returns a [`PluginRun`]; failures become findings.
 
+mod compile;
 mod limits;
 mod load;
 mod state;
 
+pub use compile::{
+    CHILD_COMMAND, CompileLimits, IsolatedCompiler, MAX_COMPONENT_BYTES, child_main,
+};
 pub use load::{LoadError, LoadedPlugin, sha256_hex};
 
 /// The WIT package and version this runtime implements.
@@ -63,6 +67,18 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     stop: Arc<AtomicBool>,
+    isolated: Option<IsolatedCompiler>,
+}
+
+/// The engine configuration: every limit the engine enforces. The isolated
+/// compiler builds its engine from the same function, so its artifacts load here.
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(true);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    config
 }
 
 impl std::fmt::Debug for Runtime {
@@ -153,11 +169,7 @@ impl Runtime {
     ///
     /// [`RuntimeError`] when the engine or linker cannot be built.
     pub fn new(cache_dir: Option<&std::path::Path>) -> Result<Runtime, RuntimeError> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.consume_fuel(true);
-        config.max_wasm_stack(MAX_WASM_STACK);
+        let mut config = engine_config();
         if let Some(dir) = cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
@@ -204,7 +216,17 @@ impl Runtime {
             engine,
             linker,
             stop,
+            isolated: None,
         })
+    }
+
+    /// Compile plugin files (not bundled checks) in a child process of
+    /// `compiler.exe`, within the plan's compile limits. Without this, plugin
+    /// files are compiled in this process, bounded only by their size: an
+    /// embedder that runs untrusted plugins should always set it.
+    pub fn with_isolated_compiler(mut self, compiler: IsolatedCompiler) -> Self {
+        self.isolated = Some(compiler);
+        self
     }
 
     /// The engine.

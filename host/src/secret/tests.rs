@@ -135,6 +135,8 @@ fn secrets_out_of_bounds_are_refused() {
     ));
     assert!(validate(SecretKind::Credential, &Secret::new("short")).is_err());
     assert!(validate(SecretKind::Credential, &Secret::new("sk-abc def ghij")).is_err());
+    assert!(validate(SecretKind::Credential, &Secret::new("sk-abcdé0123456789")).is_err());
+    assert!(validate(SecretKind::Credential, &Secret::new(KEY)).is_ok());
     // A 42 KB key no longer reaches a matcher at all; one at the cap builds fine.
     let big = Secret::new("k".repeat(MAX_SECRET_BYTES));
     let s = SecretSet::new(&[(SecretKind::Credential, big.clone())], "Bearer");

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod retry;
 pub mod send;
 pub mod target;
+pub mod telemetry;
 
 pub use target::{HttpTarget, RequestIdRule, TargetError, TargetSpec};
 
@@ -30,25 +31,17 @@ use crate::bindings::shipgate::plugin::http::{
     Attempt, AuthMode, ErrorCategory, Host, HttpError, Method, Request, Response,
 };
 use crate::classify::Category;
-use crate::redact::Redactor;
-use crate::telemetry::{RequestTelemetry, field_types};
+use crate::telemetry::RequestTelemetry;
 use retry::RetryPolicy;
-use send::{Admitted, Budget, Dispatched, Ledger};
+use send::{Admitted, Budget, Dispatched};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+pub use telemetry::{Ledger, MAX_REASON, MAX_SHAPE_BYTES, MAX_STORED_PATH, bounded};
 
 /// The longest client timeout any request may ask for.
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
-/// Longest path kept in telemetry and reasons, in characters.
-pub const MAX_STORED_PATH: usize = 256;
-/// Largest request shape kept in telemetry, in bytes of JSON.
-pub const MAX_SHAPE_BYTES: usize = 4096;
-/// Longest reason kept for a denial or rejection, in characters.
-pub const MAX_REASON: usize = 512;
 /// Most denials stored per plugin (the rest are counted).
 pub const MAX_STORED_DENIALS: u32 = 32;
-/// Longest operation label kept, in characters.
-pub const MAX_OPERATION: usize = 64;
 
 /// One plugin's HTTP grants and limits.
 #[derive(Debug, Clone)]
@@ -141,29 +134,17 @@ impl HttpCtx {
         self.budget.used()
     }
 
-    /// Requests this plugin had dispatched (attempts that left the machine).
+    /// Requests this plugin had dispatched (attempts that left the machine,
+    /// also those cut off at its deadline).
     pub fn requests_sent(&self) -> u32 {
-        let ledger = self.shared.ledger.lock().expect("telemetry lock");
-        ledger
-            .iter()
-            .filter(|t| t.plugin == self.plugin)
-            .map(|t| t.attempts.len().max(usize::from(t.outcome == "in-flight")) as u32)
-            .sum()
+        self.budget.dispatched()
     }
 
     /// Mark this plugin's requests still out as cancelled: the plugin was
     /// stopped (at its deadline) while they were in flight. They stay on the
     /// record with the attempts made so far.
     pub fn cancel_in_flight(&self) {
-        let mut ledger = self.shared.ledger.lock().expect("telemetry lock");
-        for t in ledger
-            .iter_mut()
-            .filter(|t| t.plugin == self.plugin && t.outcome == "in-flight")
-        {
-            t.outcome = "cancelled".into();
-            t.error_type = Some("cancelled".into());
-            t.reason = Some("the plugin was stopped while this request was in flight".into());
-        }
+        telemetry::cancel_in_flight(&self.shared.ledger, &self.plugin);
     }
 
     /// Check one request and record it; `Ok` is ready to dispatch.
@@ -181,7 +162,7 @@ impl HttpCtx {
             }
             return Err(HttpError::Denied(reason));
         }
-        let mut tel = self.telemetry_for(&req);
+        let mut tel = telemetry::entry(&self.plugin, &self.target.spec, &req);
         match self.check(&req, &mut tel) {
             Err(refusal) => {
                 let (outcome, reason) = match &refusal {
@@ -296,7 +277,8 @@ impl HttpCtx {
             AuthMode::Invalid => Some(self.target.credentials.honeytoken.clone()),
         };
         let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-        tel.request_shape = parsed.map(|b| request_shape(b, self.limits.content_capture));
+        tel.request_shape =
+            parsed.map(|b| telemetry::request_shape(b, self.limits.content_capture));
         tel.request_max_tokens = tel.request_shape.as_ref().and_then(|v| {
             v.get("max_tokens")
                 .or_else(|| v.get("max_completion_tokens"))?
@@ -326,59 +308,6 @@ impl HttpCtx {
             correlation_id: uuid::Uuid::new_v4().to_string(),
             fault,
         })
-    }
-
-    /// The telemetry entry of a request, from what the guest asked (bounded, pattern-redacted).
-    fn telemetry_for(&self, req: &Request) -> RequestTelemetry {
-        let spec = &self.target.spec;
-        let is_chat = req.path.split('?').next() == Some(spec.chat_path.as_str());
-        let model = if is_chat {
-            serde_json::from_slice::<serde_json::Value>(&req.body)
-                .ok()
-                .and_then(|v| v.get("model")?.as_str().map(|m| bounded(m, 128)))
-        } else {
-            None
-        };
-        RequestTelemetry {
-            plugin: self.plugin.clone(),
-            operation: bounded(&req.operation, MAX_OPERATION),
-            genai_operation: if is_chat { "chat" } else { "http" }.into(),
-            provider: spec.provider.clone(),
-            request_category: if is_chat { "chat.completions" } else { "other" }.into(),
-            request_model: model,
-            request_max_tokens: None,
-            method: method(req.method).to_string(),
-            path: bounded(req.path.split('?').next().unwrap_or(""), MAX_STORED_PATH),
-            server_address: spec.base_url.host_str().unwrap_or_default().to_owned(),
-            server_port: spec.base_url.port_or_known_default().unwrap_or(0),
-            auth_mode: match req.auth {
-                AuthMode::Configured => "configured",
-                AuthMode::Omitted => "omitted",
-                AuthMode::Invalid => "invalid",
-            }
-            .into(),
-            status: None,
-            outcome: String::new(),
-            error_category: "request-construction".into(),
-            error_type: None,
-            latency_ms: 0,
-            retry_count: 0,
-            timeout_count: 0,
-            attempts: Vec::new(),
-            parse_ok: None,
-            correlation_id: String::new(),
-            correlation_header: spec.correlation_header.clone(),
-            provider_request_id: None,
-            response_id: None,
-            response_model: None,
-            finish_reasons: Vec::new(),
-            input_tokens: None,
-            output_tokens: None,
-            response_fields: Vec::new(),
-            reason: None,
-            fault: None,
-            request_shape: None,
-        }
     }
 
     fn remember_denial(&mut self, reason: &str) {
@@ -434,62 +363,15 @@ impl HttpCtx {
             attempts,
         } = d;
         self.last_attempts = attempts.clone();
-        let mut ledger = self.shared.ledger.lock().expect("telemetry lock");
-        let tel = &mut ledger[entry];
-        tel.latency_ms = latency.as_millis() as u64;
-        tel.error_category = class.category.as_str().into();
-        let (status, headers, body) = match result {
-            Err(e) => {
-                tel.outcome = match &e {
-                    HttpError::Timeout(_) => "timeout",
-                    HttpError::BodyTooLarge(_) => "body-too-large",
-                    HttpError::Withheld(_) => "withheld",
-                    HttpError::Rejected(_) => "rejected",
-                    _ => "connect",
-                }
-                .into();
-                tel.error_type = Some(tel.outcome.clone());
-                if let HttpError::Connect(m) | HttpError::Withheld(m) = &e {
-                    tel.reason = Some(bounded(m, MAX_REASON));
-                }
-                return Err(e);
-            }
-            Ok(r) => r,
-        };
-        tel.outcome = "response".into();
-        tel.status = Some(status);
-        if class.category != Category::None {
-            tel.error_type = Some(class.category.as_str().into());
-        }
-        let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-        tel.parse_ok = (!body.is_empty()).then_some(parsed.is_some());
-        let provider_request_id = self.target.spec.request_id.find(&headers, parsed.as_ref());
-        tel.provider_request_id = provider_request_id.clone();
-        if let Some(v) = &parsed {
-            let s = |p: &str| {
-                v.pointer(p)
-                    .and_then(|x| x.as_str())
-                    .map(|s| bounded(s, 256))
-            };
-            tel.response_id = s("/id");
-            tel.response_model = s("/model");
-            tel.finish_reasons = v
-                .pointer("/choices")
-                .and_then(|c| c.as_array())
-                .map(|a| {
-                    a.iter()
-                        .take(16)
-                        .filter_map(|c| c.get("finish_reason")?.as_str().map(|s| bounded(s, 64)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            tel.input_tokens = v.pointer("/usage/prompt_tokens").and_then(|x| x.as_u64());
-            tel.output_tokens = v
-                .pointer("/usage/completion_tokens")
-                .and_then(|x| x.as_u64());
-            tel.response_fields = field_types(v);
-        }
-        drop(ledger);
+        let result = telemetry::record_result(
+            &self.shared.ledger,
+            entry,
+            result,
+            &class,
+            latency,
+            &self.target.spec.request_id,
+        );
+        let (status, headers, body, provider_request_id) = result?;
         let headers: Vec<(String, String)> = headers
             .into_iter()
             .filter(|(k, _)| !k.eq_ignore_ascii_case("set-cookie"))
@@ -538,45 +420,7 @@ impl HttpCtx {
     }
 }
 
-/// `s` cut to `max` characters, pattern-redacted, marked when cut.
-pub fn bounded(s: &str, max: usize) -> String {
-    let cut = if s.chars().count() > max {
-        format!("{}…[truncated]", s.chars().take(max).collect::<String>())
-    } else {
-        s.to_owned()
-    };
-    Redactor.redact(&cut).into_owned()
-}
-
-/// The request body as a template: message content replaced by its size
-/// unless the plan allows content capture; cut to [`MAX_SHAPE_BYTES`].
-fn request_shape(mut body: serde_json::Value, content_capture: bool) -> serde_json::Value {
-    if !content_capture && let Some(msgs) = body.get_mut("messages").and_then(|m| m.as_array_mut())
-    {
-        for m in msgs {
-            if let Some(c) = m.get_mut("content") {
-                let n = c
-                    .as_str()
-                    .map(str::len)
-                    .unwrap_or_else(|| c.to_string().len());
-                *c = serde_json::Value::String(format!("<{n} bytes of content>"));
-            }
-        }
-    }
-    Redactor.redact_json(&mut body);
-    let size = body.to_string().len();
-    if size <= MAX_SHAPE_BYTES {
-        return body;
-    }
-    // Enforce: a guest cannot make the host keep a large request shape.
-    let keys: Vec<String> = body
-        .as_object()
-        .map(|o| o.keys().take(32).map(|k| bounded(k, 64)).collect())
-        .unwrap_or_default();
-    serde_json::json!({"shipgate.truncated": true, "bytes": size, "keys": keys})
-}
-
-fn method(m: Method) -> reqwest::Method {
+pub(crate) fn method(m: Method) -> reqwest::Method {
     match m {
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
@@ -630,29 +474,5 @@ impl Host for HttpCtx {
 
     async fn last_attempts(&mut self) -> wasmtime::Result<Vec<Attempt>> {
         Ok(self.last_attempts.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_shapes_are_bounded_and_hold_no_content() {
-        let body = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "secret plans"}]});
-        let shape = request_shape(body, false);
-        assert_eq!(shape["messages"][0]["content"], "<12 bytes of content>");
-        let huge = serde_json::json!({"model": "m", "tools": ["x".repeat(1 << 20)]});
-        let shape = request_shape(huge, false);
-        assert_eq!(shape["shipgate.truncated"], true);
-        assert!(shape.to_string().len() < MAX_SHAPE_BYTES);
-    }
-
-    #[test]
-    fn stored_text_is_bounded_and_redacted() {
-        let long = "a".repeat(10_000);
-        assert!(bounded(&long, 256).chars().count() < 300);
-        assert!(bounded(&long, 256).ends_with("[truncated]"));
-        assert!(!bounded("Bearer abcdefghijklmnopqrstuvwxyz", 256).contains("abcdefghij"));
     }
 }

@@ -16,15 +16,14 @@
 
 use super::retry::{self, RetryAfter, RetryPolicy};
 use super::target::HttpTarget;
+use super::telemetry::Ledger;
 use crate::bindings::shipgate::plugin::http::{Attempt, HttpError};
 use crate::classify::{Classification, Classifier};
 use crate::redact::Secret;
-use crate::telemetry::{AttemptRecord, RequestTelemetry};
 use futures_util::StreamExt as _;
 use rand::Rng as _;
 use reqwest::Url;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Status, headers and body of one exchange, already scrubbed.
@@ -38,6 +37,7 @@ pub const FAULT_HEADER: &str = crate::mock::FAULT_HEADER;
 pub struct Budget {
     used: AtomicU32,
     max: u32,
+    dispatched: AtomicU32,
 }
 
 impl Budget {
@@ -46,7 +46,13 @@ impl Budget {
         Budget {
             used: AtomicU32::new(0),
             max,
+            dispatched: AtomicU32::new(0),
         }
+    }
+
+    /// Attempts that left the machine.
+    pub fn dispatched(&self) -> u32 {
+        self.dispatched.load(Ordering::SeqCst)
     }
 
     /// Take one unit; false when the budget is spent.
@@ -68,10 +74,6 @@ impl Budget {
         self.max
     }
 }
-
-/// The run's telemetry, shared by every plugin: entries are added before
-/// dispatch and updated in place.
-pub type Ledger = Arc<Mutex<Vec<RequestTelemetry>>>;
 
 /// A request that passed every check and is ready to go out.
 #[derive(Debug)]
@@ -128,6 +130,7 @@ pub async fn dispatch(
             tokio::time::sleep(wait).await;
         }
         let t0 = Instant::now();
+        budget.dispatched.fetch_add(1, Ordering::SeqCst);
         let outcome =
             tokio::time::timeout(req.timeout, attempt(target, req, max_response_bytes)).await;
         let latency = t0.elapsed();
@@ -152,7 +155,7 @@ pub async fn dispatch(
             category: super::category(class.category),
             timed_out,
         });
-        record_attempts(ledger, req.entry, &attempts);
+        super::telemetry::record_attempts(ledger, req.entry, &attempts);
         match next_wait(&req.retry, &class, &result, number, started) {
             // Enforce: sandbox.max_requests, per attempt.
             Some(w) if budget.take() => wait = w,
@@ -187,27 +190,6 @@ fn next_wait(
         RetryAfter::None => backoff,
     };
     (started.elapsed() + w < policy.budget).then_some(w)
-}
-
-fn record_attempts(ledger: &Ledger, entry: usize, attempts: &[Attempt]) {
-    let mut ledger = ledger.lock().expect("telemetry lock");
-    if let Some(t) = ledger.get_mut(entry) {
-        t.attempts = attempts.iter().map(attempt_record).collect();
-        t.retry_count = attempts.len().saturating_sub(1) as u32;
-        t.timeout_count = attempts.iter().filter(|a| a.timed_out).count() as u32;
-    }
-}
-
-/// The telemetry form of an attempt.
-pub fn attempt_record(a: &Attempt) -> AttemptRecord {
-    AttemptRecord {
-        number: a.number,
-        status: a.status,
-        wait_ms: u64::from(a.wait_ms),
-        latency_ms: u64::from(a.latency_ms),
-        category: super::category_name(a.category).into(),
-        timed_out: a.timed_out,
-    }
 }
 
 /// One attempt: build, send, read with a cap, scrub.

@@ -29,6 +29,12 @@ impl Check for EscapeAttempts {
             "/a\\b",
             "http://169.254.169.254/latest/meta-data/",
             "evil.test",
+            "/%2e%2e/%2e%2e/admin",
+            "/.%2e/.%2e/admin",
+            "/%2E%2E/secret",
+            "/%2e./x",
+            "/a/%2F..%2Fadmin",
+            "/a/..;/admin",
         ] {
             f = f.evidence(format!("path {path}"), outcome(Request::get(path).send()));
         }
@@ -38,13 +44,25 @@ impl Check for EscapeAttempts {
             ("Cookie", "a=b"),
             ("x-client-request-id", "forged"),
             ("Proxy-Authorization", "x"),
-            ("x-ok", "a\r\nInjected: 1"),
+            ("accept", "a\r\nInjected: 1"),
+            ("X-Original-URL", "/admin"),
+            ("X-Rewrite-URL", "/admin"),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("X-Forwarded-Host", "evil.test"),
+            ("Via", "1.1 evil"),
+            ("Range", "bytes=0-15"),
+            ("Accept-Encoding", "gzip"),
+            ("x-shipgate-fault", "huge:100"),
         ] {
             f = f.evidence(
                 format!("header {h}"),
                 outcome(Request::get("/models").header(h, v).send()),
             );
         }
+        f = f.evidence(
+            "method DELETE /files/x",
+            outcome(Request::new(shipgate_sdk::http::Method::Delete, "/files/x").send()),
+        );
         f = f.evidence(
             "auth omitted",
             outcome(Request::get("/models").auth(Auth::Omitted).send()),
