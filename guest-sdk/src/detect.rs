@@ -33,6 +33,12 @@ struct Rule {
     /// Capture group holding the value to judge (0 = whole match).
     group: usize,
     check: fn(&str) -> bool,
+    /// A further check on the match in its text (at its byte offset).
+    context: fn(&str, &str, usize) -> bool,
+}
+
+fn any_context(_: &str, _: &str, _: usize) -> bool {
+    true
 }
 
 impl Rule {
@@ -42,7 +48,13 @@ impl Rule {
             re: Regex::new(re).expect("rule compiles"),
             group,
             check,
+            context: any_context,
         }
+    }
+
+    fn in_context(mut self, context: fn(&str, &str, usize) -> bool) -> Rule {
+        self.context = context;
+        self
     }
 }
 
@@ -112,7 +124,7 @@ static PII_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             0,
             always,
         ),
-        r("pii-card-number", r"\b(?:\d[ -]?){13,19}\b", 0, luhn_ok),
+        r("pii-card-number", r"\b(?:\d[ -]?){13,19}\b", 0, luhn_ok).in_context(card_context),
     ]
 });
 
@@ -129,6 +141,44 @@ pub fn entropy(s: &str) -> f64 {
         .map(|c| f64::from(*c) / n)
         .map(|p| -p * p.log2())
         .sum()
+}
+
+/// Words that, just before a number, say it is a card number.
+const CARD_WORDS: &[&str] = &[
+    "card",
+    "visa",
+    "mastercard",
+    "amex",
+    "credit",
+    "debit",
+    "pan",
+    "cc",
+];
+
+/// Whether a Luhn-valid number at `start` of `text` is written like a card
+/// number: grouped by spaces or dashes (4-4-4-4, 4-6-5), or with a card word
+/// within the 24 characters before it. A bare run of digits (an id, a
+/// timestamp) passes Luhn one time in ten: on its own that is not enough.
+pub fn card_context(m: &str, text: &str, start: usize) -> bool {
+    let groups: Vec<usize> = m
+        .split([' ', '-'])
+        .filter(|g| !g.is_empty())
+        .map(str::len)
+        .collect();
+    let grouped = groups.len() >= 3 && groups.iter().all(|g| (4..=6).contains(g));
+    let from = text[..start]
+        .char_indices()
+        .rev()
+        .nth(23)
+        .map_or(0, |(i, _)| i);
+    let before = text[from..start].to_ascii_lowercase();
+    let named = CARD_WORDS.iter().any(|w| {
+        before.match_indices(w).any(|(i, _)| {
+            !before[..i].ends_with(|c: char| c.is_ascii_alphanumeric())
+                && !before[i + w.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+    });
+    grouped || named
 }
 
 /// Whether a digit string (spaces and dashes allowed) passes the Luhn check.
@@ -172,7 +222,7 @@ fn run(rules: &[Rule], text: &str) -> Vec<Detection> {
             let Some(m) = caps.get(rule.group) else {
                 continue;
             };
-            if !(rule.check)(m.as_str()) {
+            if !(rule.check)(m.as_str()) || !(rule.context)(m.as_str(), text, m.start()) {
                 continue;
             }
             let (line, column) = line_col(text, m.start());
@@ -274,6 +324,39 @@ mod tests {
         );
         assert!(rules.contains(&"pii-email") && rules.contains(&"pii-phone"));
         assert!(luhn_ok("4111111111111111") && !luhn_ok("1111111111111111"));
+    }
+
+    #[test]
+    fn card_numbers_need_a_card_context() {
+        // Bare Luhn-valid ids (a tenth of random 13-19 digit ids pass Luhn) are not cards.
+        let digits = Regex::new(r"\d{13,19}").unwrap();
+        for id in [
+            "4111111111111111",
+            "order 79927398713008 shipped",
+            "ts=1733011200000007",
+        ] {
+            let luhn: Vec<String> = digits
+                .find_iter(id)
+                .map(|m| m.as_str().to_owned())
+                .collect();
+            assert!(luhn.iter().any(|n| luhn_ok(n)), "{id} is Luhn-valid");
+            assert!(
+                pii(id, &[]).iter().all(|d| d.rule != "pii-card-number"),
+                "{id}"
+            );
+        }
+        // Grouped, or named, they are.
+        for text in [
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "card: 4111111111111111",
+            "visa 4111111111111111",
+        ] {
+            assert!(
+                pii(text, &[]).iter().any(|d| d.rule == "pii-card-number"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,49 @@
-//! The validation guide's 15-item production readiness checklist.
+//! The validation guide's 15-item production readiness checklist, and who can
+//! verify each item.
 //!
-//! Findings name the items they cover; the record maps every item to those
-//! findings (or to an operator's attestation in the plan), and an item nothing
-//! covered is "not verified". Each item also names the contract sections it
-//! rests on, so an `assumed` section behind a covered item holds the rollout.
+//! A finding is evidence about a **subject** ([`Subject`]), which the host
+//! assigns from the plan's grant for its plugin, never the plugin itself:
+//!
+//! - `provider`: the API behaved as the contract says (the canary, the probes);
+//! - `application`: observed from the application's own traffic, logs or telemetry;
+//! - `operator`: the operator vouches (an attestation, or the contract's
+//!   `status = "verified"`);
+//! - `shipgate`: shipgate's own reference client proving itself. That is
+//!   information, never a tick: it is the same for every integration, so it
+//!   cannot tell a good one from a bad one.
+//!
+//! Each item lists the subjects whose evidence can verify it; a covering
+//! finding of another subject is shown as information. An operator's
+//! attestation can verify any item, and is the only way to verify
+//! `rollout-flag-available` and `rollback-documented`.
 
-use crate::contract::Section;
+use serde::{Deserialize, Serialize};
+
+/// What a finding is evidence about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    /// The provider's API, observed by a check.
+    Provider,
+    /// The team's application, observed from its traffic, logs or telemetry.
+    Application,
+    /// The operator's word: an attestation, or the contract marked verified.
+    Operator,
+    /// shipgate's own reference client (information only).
+    Shipgate,
+}
+
+impl Subject {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Provider => "provider",
+            Subject::Application => "application",
+            Subject::Operator => "operator",
+            Subject::Shipgate => "shipgate",
+        }
+    }
+}
 
 /// One checklist item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,13 +52,31 @@ pub struct Item {
     pub id: &'static str,
     /// The guide's wording.
     pub title: &'static str,
-    /// Contract sections this item depends on.
-    pub sections: &'static [Section],
-    /// Only an operator's attestation in the plan can verify it (no check can
-    /// see a rollout flag or a runbook).
-    pub operator_only: bool,
+    /// The subjects whose findings can verify it (an attestation always can).
+    pub subjects: &'static [Subject],
 }
 
+impl Item {
+    /// Only an operator's attestation can verify it.
+    pub fn operator_only(&self) -> bool {
+        self.subjects.is_empty()
+    }
+
+    /// What kind of evidence it needs, in words.
+    pub fn needs(&self) -> String {
+        if self.operator_only() {
+            return "an operator's attestation in the plan".into();
+        }
+        let names: Vec<&str> = self.subjects.iter().map(|s| s.as_str()).collect();
+        format!(
+            "evidence about the {} (or an attestation)",
+            names.join(" or the ")
+        )
+    }
+}
+
+/// `api-reference-checked`.
+pub const API_REFERENCE_CHECKED: &str = "api-reference-checked";
 /// `rollout-flag-available`.
 pub const ROLLOUT_FLAG_AVAILABLE: &str = "rollout-flag-available";
 /// `rollback-documented`.
@@ -32,97 +88,84 @@ pub const METRICS_ATTACHED: &str = "metrics-attached";
 /// `usage-fields-verified`.
 pub const USAGE_FIELDS_VERIFIED: &str = "usage-fields-verified";
 
+use Subject::{Application as A, Operator as O, Provider as P};
+
 /// Every item, in the guide's order.
 pub const ITEMS: [Item; 15] = [
     Item {
-        id: "api-reference-checked",
+        id: API_REFERENCE_CHECKED,
         title: "Current API reference checked",
-        sections: &[],
-        operator_only: false,
+        subjects: &[O],
     },
     Item {
         id: "endpoint-verified",
         title: "Endpoint path and method verified",
-        sections: &[Section::Endpoint],
-        operator_only: false,
+        subjects: &[P],
     },
     Item {
         id: "base-url-verified",
         title: "Base URL verified",
-        sections: &[Section::BaseUrl],
-        operator_only: false,
+        subjects: &[P],
     },
     Item {
         id: "auth-verified",
         title: "Auth header and token handling verified",
-        sections: &[Section::Auth],
-        operator_only: false,
+        subjects: &[P],
     },
     Item {
         id: "request-schema-validated",
         title: "Request schema validated locally",
-        sections: &[Section::Request],
-        operator_only: false,
+        subjects: &[A],
     },
     Item {
         id: "response-parser-tested",
         title: "Response parser tested against observed successful response",
-        sections: &[Section::Response],
-        operator_only: false,
+        subjects: &[P, A],
     },
     Item {
         id: "error-categories-tested",
         title: "Error categories tested with controlled negative probes",
-        sections: &[Section::Errors],
-        operator_only: false,
+        subjects: &[P, A],
     },
     Item {
         id: "retry-policy-bounded",
         title: "Retry policy bounded and observable",
-        sections: &[Section::RateLimits],
-        operator_only: false,
+        subjects: &[A],
     },
     Item {
         id: "timeout-policy-configured",
         title: "Timeout policy configured by environment",
-        sections: &[],
-        operator_only: false,
+        subjects: &[A],
     },
     Item {
         id: "token-limits-configurable",
         title: "Token or output limits configurable",
-        sections: &[Section::Request],
-        operator_only: false,
+        subjects: &[A],
     },
     Item {
-        id: "usage-fields-verified",
+        id: USAGE_FIELDS_VERIFIED,
         title: "Usage or billing fields verified before use",
-        sections: &[Section::Usage, Section::Billing],
-        operator_only: false,
+        subjects: &[P],
     },
     Item {
-        id: "logs-redacted",
+        id: LOGS_REDACTED,
         title: "Logs redact secrets and sensitive content",
-        sections: &[],
-        operator_only: false,
+        subjects: &[A],
     },
     Item {
-        id: "metrics-attached",
+        id: METRICS_ATTACHED,
         title: "Metrics and alerts attached to production dashboards",
-        sections: &[],
-        operator_only: false,
+        subjects: &[A],
     },
     Item {
-        id: "rollout-flag-available",
+        id: ROLLOUT_FLAG_AVAILABLE,
         title: "Rollout flag or traffic control available",
-        sections: &[],
-        operator_only: true,
+        subjects: &[],
     },
     Item {
-        id: "rollback-documented",
+        id: ROLLBACK_DOCUMENTED,
         title: "Rollback path documented",
-        sections: &[],
-        operator_only: true,
+        subjects: &[],
     },
 ];
 
@@ -131,13 +174,31 @@ pub fn item(id: &str) -> Option<&'static Item> {
     ITEMS.iter().find(|i| i.id == id)
 }
 
+/// Every item id, for messages that list what exists.
+pub fn ids() -> Vec<&'static str> {
+    ITEMS.iter().map(|i| i.id).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn ids_are_unique() {
-        let mut ids: Vec<_> = super::ITEMS.iter().map(|i| i.id).collect();
+        let mut ids = ids();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 15);
+    }
+
+    #[test]
+    fn shipgate_itself_verifies_nothing() {
+        assert!(
+            ITEMS
+                .iter()
+                .all(|i| !i.subjects.contains(&Subject::Shipgate))
+        );
+        let app_items = ITEMS.iter().filter(|i| i.subjects == [A]).count();
+        assert_eq!(app_items, 6, "what the application must show");
     }
 }

@@ -1,63 +1,18 @@
 //! Error classification: what a response means for retry, alerting and fixes.
 //!
 //! The guide's step 4 asks the client to tell apart request construction,
-//! auth, validation, transient and rate-limit failures. Classification looks at
-//! the status, `error.code` and `error.type` together (CometAPI answers a
-//! missing `messages` with 500 `invalid_request`: that is not transient), then
-//! at `x-should-retry`. The default table follows the official OpenAI SDKs;
-//! the contract's `[[errors.classify]]` rules are checked first.
+//! auth, validation, transient and rate-limit failures. The contract's
+//! `[[errors.classify]]` rules are checked first: each matches a status and
+//! any of `error.code`, `error.type`, the content type and a message
+//! substring (CometAPI answers a missing `messages` with 500
+//! `invalid_request`: its template says that is not transient). Then the
+//! default table, which follows the official OpenAI SDKs, and finally
+//! `x-should-retry`.
 
 use crate::contract::{ClassifyRule, Contract};
 use serde::Serialize;
 
-/// An error category.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Category {
-    /// Success.
-    None,
-    /// Malformed request; rejected before dispatch or never retryable.
-    RequestConstruction,
-    /// Authentication or permission failure.
-    Auth,
-    /// Invalid input or model.
-    Validation,
-    /// Network or upstream failure that may be retried.
-    Transient,
-    /// Rate limit or quota.
-    RateLimit,
-    /// Nothing matched.
-    Unknown,
-}
-
-impl Category {
-    /// Parse the kebab-case name used in contracts.
-    pub fn parse(s: &str) -> Option<Category> {
-        Some(match s {
-            "none" => Category::None,
-            "request-construction" => Category::RequestConstruction,
-            "auth" => Category::Auth,
-            "validation" => Category::Validation,
-            "transient" => Category::Transient,
-            "rate-limit" => Category::RateLimit,
-            "unknown" => Category::Unknown,
-            _ => return None,
-        })
-    }
-
-    /// The kebab-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::None => "none",
-            Category::RequestConstruction => "request-construction",
-            Category::Auth => "auth",
-            Category::Validation => "validation",
-            Category::Transient => "transient",
-            Category::RateLimit => "rate-limit",
-            Category::Unknown => "unknown",
-        }
-    }
-}
+pub use crate::contract::Category;
 
 /// The outcome of classifying one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,13 +23,62 @@ pub struct Classification {
     pub retryable: bool,
 }
 
-/// `error.code` values that mean "your request is wrong" even under a 5xx.
-const NON_TRANSIENT_CODES: &[&str] = &["invalid_request", "model_not_found", "invalid_api_key"];
+/// What a response says about itself, for matching rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorFacts {
+    /// `error.code`, as text (numeric codes too).
+    pub code: Option<String>,
+    /// `error.type`.
+    pub error_type: Option<String>,
+    /// The error message (at the contract's pointer), or the body when it is not JSON.
+    pub message: Option<String>,
+    /// The `content-type` header.
+    pub content_type: Option<String>,
+}
+
+impl ErrorFacts {
+    /// Read the facts from a response.
+    pub fn read(headers: &[(String, String)], body: &[u8], message_pointer: &str) -> ErrorFacts {
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.to_ascii_lowercase());
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned();
+            return ErrorFacts {
+                message: (!text.trim().is_empty()).then_some(text),
+                content_type,
+                ..Default::default()
+            };
+        };
+        let text = |p: &str| match v.pointer(p) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        ErrorFacts {
+            code: text("/error/code"),
+            error_type: text("/error/type"),
+            message: text(message_pointer),
+            content_type,
+        }
+    }
+}
 
 /// Classifies responses using the contract's overrides, then the default table.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Classifier {
     rules: Vec<ClassifyRule>,
+    message_pointer: String,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier {
+            rules: Vec::new(),
+            message_pointer: "/error/message".into(),
+        }
+    }
 }
 
 impl Classifier {
@@ -82,6 +86,7 @@ impl Classifier {
     pub fn from_contract(contract: &Contract) -> Self {
         Classifier {
             rules: contract.errors.classify.clone(),
+            message_pointer: contract.errors.message_pointer.clone(),
         }
     }
 
@@ -92,10 +97,10 @@ impl Classifier {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Classification {
-        let (code, etype) = error_code_and_type(body);
+        let facts = ErrorFacts::read(headers, body, &self.message_pointer);
         let mut c = self
-            .by_rules(status, code.as_deref(), etype.as_deref())
-            .unwrap_or_else(|| default_table(status, code.as_deref()));
+            .by_rules(status, &facts)
+            .unwrap_or_else(|| default_table(status, facts.code.as_deref()));
         // `x-should-retry` (OpenAI) overrides the table's retry decision.
         if let Some((_, v)) = headers
             .iter()
@@ -118,26 +123,33 @@ impl Classifier {
         }
     }
 
-    fn by_rules(
-        &self,
-        status: u16,
-        code: Option<&str>,
-        etype: Option<&str>,
-    ) -> Option<Classification> {
+    fn by_rules(&self, status: u16, f: &ErrorFacts) -> Option<Classification> {
+        let holds = |want: &Option<String>, got: &Option<String>| {
+            want.as_deref().is_none_or(|w| got.as_deref() == Some(w))
+        };
         self.rules
             .iter()
             .find(|r| {
                 r.status == status
-                    && r.code.as_deref().is_none_or(|c| Some(c) == code)
-                    && r.error_type.as_deref().is_none_or(|t| Some(t) == etype)
+                    && holds(&r.code, &f.code)
+                    && holds(&r.error_type, &f.error_type)
+                    && r.content_type.as_deref().is_none_or(|ct| {
+                        f.content_type
+                            .as_deref()
+                            .is_some_and(|got| got.starts_with(&ct.to_ascii_lowercase()))
+                    })
+                    && r.message_contains
+                        .as_deref()
+                        .is_none_or(|m| f.message.as_deref().is_some_and(|got| got.contains(m)))
             })
             .map(|r| Classification {
-                category: Category::parse(&r.category).unwrap_or(Category::Unknown),
+                category: r.category,
                 retryable: r.retry,
             })
     }
 }
 
+/// The default table, as the official OpenAI SDKs retry.
 fn default_table(status: u16, code: Option<&str>) -> Classification {
     let (category, retryable) = match status {
         200..=299 => (Category::None, false),
@@ -146,9 +158,6 @@ fn default_table(status: u16, code: Option<&str>) -> Classification {
         429 if code == Some("insufficient_quota") => (Category::RateLimit, false),
         429 => (Category::RateLimit, true),
         400..=499 => (Category::Validation, false),
-        500..=599 if code.is_some_and(|c| NON_TRANSIENT_CODES.contains(&c)) => {
-            (Category::Validation, false)
-        }
         500..=599 => (Category::Transient, true),
         _ => (Category::Unknown, false),
     };
@@ -156,20 +165,6 @@ fn default_table(status: u16, code: Option<&str>) -> Classification {
         category,
         retryable,
     }
-}
-
-/// `error.code` and `error.type` from an OpenAI-shaped error body, if any.
-pub fn error_code_and_type(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (None, None);
-    };
-    let s = |p: &str| {
-        v.pointer(p)
-            .and_then(|x| x.as_str())
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-    };
-    (s("/error/code"), s("/error/type"))
 }
 
 #[cfg(test)]
@@ -198,15 +193,27 @@ mod tests {
     }
 
     #[test]
-    fn a_5xx_with_invalid_request_is_not_transient() {
+    fn a_5xx_is_transient_unless_the_contract_says_otherwise() {
+        // The default table knows no provider's quirks ...
         let r = c(
             500,
             r#"{"error":{"message":"x","type":"comet_api_error","code":"invalid_request"}}"#,
         );
+        assert_eq!(r.category, Category::Transient);
+        // ... the CometAPI template does, as data.
+        let comet = crate::contract::Contract::parse(
+            std::path::Path::new("c.toml"),
+            &crate::contract::template(crate::contract::Provider::Cometapi, None),
+        )
+        .unwrap();
+        let cl = Classifier::from_contract(&comet);
+        let r = cl.classify(500, &[], br#"{"error":{"code":"invalid_request"}}"#);
         assert_eq!(r.category, Category::Validation);
         assert!(!r.retryable);
-        let r = c(503, r#"{"error":{"code":"model_not_found"}}"#);
-        assert!(!r.retryable);
+        assert!(
+            !cl.classify(503, &[], br#"{"error":{"code":"model_not_found"}}"#)
+                .retryable
+        );
     }
 
     #[test]
@@ -222,20 +229,78 @@ mod tests {
         assert!(Classifier::default().classify(400, &h, b"").retryable);
     }
 
+    fn rule(status: u16) -> ClassifyRule {
+        ClassifyRule {
+            status,
+            code: None,
+            error_type: None,
+            content_type: None,
+            message_contains: None,
+            category: Category::Auth,
+            retry: false,
+        }
+    }
+
+    fn with(rules: Vec<ClassifyRule>) -> Classifier {
+        Classifier {
+            rules,
+            ..Classifier::default()
+        }
+    }
+
     #[test]
     fn contract_rules_win() {
-        let cl = Classifier {
-            rules: vec![ClassifyRule {
-                status: 500,
-                code: None,
-                error_type: Some("comet_api_error".into()),
-                category: "auth".into(),
-                retry: false,
-            }],
-        };
+        let cl = with(vec![ClassifyRule {
+            error_type: Some("comet_api_error".into()),
+            ..rule(500)
+        }]);
         let r = cl.classify(500, &[], br#"{"error":{"type":"comet_api_error"}}"#);
         assert_eq!(r.category, Category::Auth);
         assert!(cl.classify(500, &[], b"<html>").retryable);
+    }
+
+    #[test]
+    fn rules_match_content_type_message_and_numeric_codes() {
+        let text = |ct: &str| vec![("Content-Type".to_owned(), ct.to_owned())];
+        // A bare text/plain 500 (a gateway's "no key") without reclassifying every 500.
+        let cl = with(vec![ClassifyRule {
+            content_type: Some("text/plain".into()),
+            message_contains: Some("Unauthorized".into()),
+            ..rule(500)
+        }]);
+        assert_eq!(
+            cl.classify(500, &text("text/plain; charset=utf-8"), b"Unauthorized")
+                .category,
+            Category::Auth
+        );
+        assert_eq!(
+            cl.classify(500, &text("text/plain"), b"Internal Server Error")
+                .category,
+            Category::Transient
+        );
+        assert_eq!(
+            cl.classify(
+                500,
+                &text("application/json"),
+                br#"{"error":{"message":"x"}}"#
+            )
+            .category,
+            Category::Transient
+        );
+        // Numeric error.code values match as text.
+        let cl = with(vec![ClassifyRule {
+            code: Some("400".into()),
+            category: Category::Validation,
+            ..rule(503)
+        }]);
+        assert_eq!(
+            cl.classify(503, &[], br#"{"error":{"code":400}}"#).category,
+            Category::Validation
+        );
+        assert_eq!(
+            cl.classify(503, &[], br#"{"error":{"code":401}}"#).category,
+            Category::Transient
+        );
     }
 
     #[test]

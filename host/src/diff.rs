@@ -267,6 +267,7 @@ pub fn spikes(baseline: &Record, observed: &[OperationSummary], ratio: f64) -> V
                     evidence: Vec::new(),
                     metrics: Vec::new(),
                     covers: vec![item.to_owned()],
+                    subject: crate::checklist::Subject::Provider,
                 }
                 .with_evidence("baseline", before)
                 .with_evidence("observed", after)

@@ -14,6 +14,7 @@
 //! that plugin; the rest are dropped, and the finding says so.
 
 use crate::bindings::exports::shipgate::plugin::check as wit;
+use crate::checklist::Subject;
 use crate::redact::Redactor;
 use crate::text;
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,8 @@ pub struct Finding {
     pub metrics: Vec<Metric>,
     /// Checklist items covered.
     pub covers: Vec<String>,
+    /// What it is evidence about, as the host assigned it.
+    pub subject: Subject,
 }
 
 impl Finding {
@@ -114,7 +117,14 @@ impl Finding {
             evidence: Vec::new(),
             metrics: Vec::new(),
             covers: Vec::new(),
+            subject: Subject::Shipgate,
         }
+    }
+
+    /// Set the subject.
+    pub fn about(mut self, subject: Subject) -> Finding {
+        self.subject = subject;
+        self
     }
 
     /// Add evidence.
@@ -161,6 +171,8 @@ pub struct Intake<'a> {
     pub max_bytes: u64,
     /// Checklist items the plugin may cover: its descriptor's, as the plan grants.
     pub covers: &'a [String],
+    /// The subject the plan assigns the plugin.
+    pub subject: Subject,
 }
 
 /// Validate, cap, make inert and redact a guest's findings.
@@ -242,6 +254,7 @@ pub fn from_guest(intake: Intake<'_>, raw: Vec<wit::Finding>) -> Vec<Finding> {
                 evidence,
                 metrics,
                 covers,
+                subject: intake.subject,
             }
         })
         .collect()
@@ -297,6 +310,7 @@ mod tests {
             plugin: "p",
             max_bytes: 4096,
             covers,
+            subject: Subject::Provider,
         }
     }
 

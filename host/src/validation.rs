@@ -10,6 +10,7 @@ use crate::capability::http::{
     HttpCtx, HttpLimits, HttpShared, HttpTarget, RequestIdRule, TargetError, TargetSpec,
 };
 use crate::capability::log::{self, LogCtx, LogRecord, RunLog};
+use crate::checklist::Subject;
 use crate::classify::Classifier;
 use crate::contract::Contract;
 use crate::decision;
@@ -147,7 +148,7 @@ impl Validation<'_> {
             crate::secret::validate(SecretKind::Credential, s)?;
         }
         let credentials = Credentials::new(
-            contract.auth.header.get_ref(),
+            &contract.auth.header,
             &contract.auth.scheme,
             self.secret.clone(),
         );
@@ -185,10 +186,7 @@ impl Validation<'_> {
             BTreeMap::from([
                 ("run_id".to_owned(), run_id.clone()),
                 ("plugins".to_owned(), plugins.len().to_string()),
-                (
-                    "base_url".to_owned(),
-                    contract.base_url.url.get_ref().clone(),
-                ),
+                ("base_url".to_owned(), contract.base_url.url.clone()),
             ]),
         );
 
@@ -229,10 +227,19 @@ impl Validation<'_> {
                 t.outcome = "cancelled".into();
             }
         }
+        // The host's own checks: where the run's secrets leaked (evidence about the
+        // application when its logs were read), and whether the operator verified the contract.
+        let scan_subject = if self.plan.audit.log_dirs.is_empty() {
+            Subject::Shipgate
+        } else {
+            Subject::Application
+        };
+        let mut host = secret_findings(&outputs, &self.plan.audit.log_dirs, &secrets);
+        host.iter_mut().for_each(|f| f.subject = scan_subject);
         runs.push(host_checks(
-            secret_findings(&outputs, &self.plan.audit.log_dirs, &secrets),
-            "secret-scan",
-            "every form and fragment of the run's secrets, in its output and the team's logs",
+            host,
+            "host",
+            "the host's own check: the run's secrets in its output and the team's logs",
         ));
         let telemetry = outputs.telemetry.lock().expect("telemetry lock").clone();
         let denials = shared.denials.lock().expect("denials lock").clone();
@@ -249,17 +256,38 @@ impl Validation<'_> {
             );
             run.name = "baseline".into();
             run.source = format!("baseline:{}", baseline.run_id);
-            run.covers = vec!["usage-fields-verified".into(), "metrics-attached".into()];
+            run.subject = Subject::Provider;
+            for f in &mut run.findings {
+                f.subject = Subject::Provider;
+            }
             runs.push(run);
         }
         let findings: Vec<_> = runs.iter().flat_map(|r| r.findings.clone()).collect();
-        let decision = decision::decide(
-            &findings,
+        let bundled = |name: &str| {
+            self.plan
+                .plugins
+                .iter()
+                .find(|p| p.source == PluginSource::Bundled(name.into()))
+                .map(|p| p.name.as_str())
+        };
+        let probes = bundled("negative-probes").map(|name| {
+            let completed = runs
+                .iter()
+                .any(|r| r.name == name && r.status == crate::runtime::RunStatus::Completed);
+            (name, completed)
+        });
+        let checklist = decision::checklist(&findings, &self.plan.attestations, contract);
+        let decision = decision::decide(&decision::Inputs {
+            findings: &findings,
             contract,
-            &self.plan.decision,
-            &self.plan.attestations,
-            incomplete.as_deref(),
-        );
+            rules: &self.plan.decision,
+            attestations: &self.plan.attestations,
+            waivers: &self.plan.waivers,
+            incomplete: incomplete.as_deref(),
+            canary: bundled("canary"),
+            probes,
+            checklist: &checklist,
+        });
         // The request template comes from the bundled canary, whose identity the host assigned.
         let canary = self
             .plan
@@ -407,11 +435,11 @@ impl Validation<'_> {
         let context = ContextCtx {
             target: Target {
                 provider: c.provider.clone(),
-                base_url: c.base_url.url.get_ref().clone(),
-                chat_path: c.endpoint.path.get_ref().clone(),
-                chat_method: c.endpoint.method.get_ref().to_ascii_uppercase(),
-                model: c.request.model.get_ref().clone(),
-                credential_env: c.auth.credential_env.get_ref().clone(),
+                base_url: c.base_url.url.clone(),
+                chat_path: c.endpoint.path.clone(),
+                chat_method: c.endpoint.method.to_ascii_uppercase(),
+                model: c.request.model.clone(),
+                credential_env: c.auth.credential_env.clone(),
                 correlation_header: c.observability.correlation_header.clone(),
             },
             limits: Limits {
@@ -443,6 +471,7 @@ impl Validation<'_> {
             limits: l.clone(),
             covers_grant: spec.grants.covers.clone(),
             bundled: matches!(spec.source, PluginSource::Bundled(_)),
+            subject: spec.subject,
         }
     }
 }
@@ -452,12 +481,10 @@ fn target_spec(c: &Contract, is_builtin_mock: bool) -> TargetSpec {
     TargetSpec {
         base_url: c.base_url(),
         provider: c.provider.clone(),
-        chat_path: c.endpoint.path.get_ref().clone(),
-        chat_method: reqwest::Method::from_bytes(
-            c.endpoint.method.get_ref().to_ascii_uppercase().as_bytes(),
-        )
-        .unwrap_or(reqwest::Method::POST),
-        model: c.request.model.get_ref().clone(),
+        chat_path: c.endpoint.path.clone(),
+        chat_method: reqwest::Method::from_bytes(c.endpoint.method.to_ascii_uppercase().as_bytes())
+            .unwrap_or(reqwest::Method::POST),
+        model: c.request.model.clone(),
         output_ceiling_field: c.request.output_ceiling_field.clone(),
         correlation_header: c.observability.correlation_header.to_ascii_lowercase(),
         documented_headers: c
@@ -502,6 +529,7 @@ fn host_checks(findings: Vec<crate::findings::Finding>, what: &str, summary: &st
         duration_ms: 0,
         fuel_used: None,
         requests: 0,
+        subject: Subject::Shipgate,
     }
 }
 

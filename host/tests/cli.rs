@@ -200,23 +200,74 @@ fn run_against_a_mock_server_exits_by_decision() {
     let (_mock, base) = start_mock("sk-cli-test-key-0123456789");
     let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
     std::fs::write(dir.path().join("c.toml"), text).unwrap();
+    // The application's items and the operator's, attested: the provider checks decide.
+    let mut plan = String::from("schema = 1\n[attestations]\n");
+    for item in [
+        "request-schema-validated",
+        "retry-policy-bounded",
+        "timeout-policy-configured",
+        "token-limits-configurable",
+        "logs-redacted",
+        "metrics-attached",
+        "rollout-flag-available",
+        "rollback-documented",
+    ] {
+        plan.push_str(&format!("{item} = \"checked in staging\"\n"));
+    }
+    for name in ["canary", "contract", "negative-probes", "guardrails"] {
+        plan.push_str(&format!("\n[[plugins]]\nname = \"{name}\"\n"));
+        if name == "negative-probes" {
+            plan.push_str("grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\n");
+        }
+    }
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
     let good = [("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789")];
-    let o = shipgate(
+    let ship = shipgate(
         dir.path(),
-        &["run", "-c", "c.toml", "--fail-on", "hold"],
+        &["run", "-c", "c.toml", "-p", "plan.toml"],
         &good,
     );
-    let o_flag = shipgate(dir.path(), &["run", "-c", "c.toml"], &good);
+    // A latency warning: Ship behind flag, which fails the default --fail-on flag.
+    let warn = [
+        "run",
+        "-c",
+        "c.toml",
+        "-p",
+        "plan.toml",
+        "--set",
+        "canary.latency_ms=0",
+    ];
+    let o_flag = shipgate(dir.path(), &warn, &good);
+    let o_hold_only = shipgate(
+        dir.path(),
+        &[&warn[..], &["--fail-on", "hold"]].concat(),
+        &good,
+    );
     let bad = shipgate(
         dir.path(),
-        &["run", "-c", "c.toml"],
+        &["run", "-c", "c.toml", "-p", "plan.toml"],
         &[("SHIPGATE_MOCK_KEY", "sk-wrong-key-0123456789")],
     );
-    // With the bundled checks the mock is not fully covered: Ship behind flag.
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(o_flag.status.code(), Some(3), "{}", stderr(&o_flag));
+    assert_eq!(
+        ship.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ship.stdout)
+    );
+    assert_eq!(
+        o_flag.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o_flag.stdout)
+    );
+    assert_eq!(
+        o_hold_only.status.code(),
+        Some(0),
+        "{}",
+        stderr(&o_hold_only)
+    );
     assert_eq!(bad.status.code(), Some(4), "{}", stderr(&bad));
-    for out in [&o, &o_flag, &bad] {
+    for out in [&ship, &o_flag, &bad] {
         assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-cli-test-key"));
         assert!(!stderr(out).contains("sk-cli-test-key"));
     }
@@ -249,7 +300,7 @@ fn diff_compares_records_and_rejects_non_records() {
     // A record whose decision changed is drift (exit 5), also as JSON.
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(a.join("record.json")).unwrap()).unwrap();
-    v["decision"]["outcome"] = serde_json::json!("hold");
+    v["decision"]["outcome"] = serde_json::json!("ship");
     v["run_id"] = serde_json::json!("00000000-0000-0000-0000-000000000000");
     std::fs::write(dir.path().join("b.json"), serde_json::to_vec(&v).unwrap()).unwrap();
     let o = shipgate(
@@ -259,7 +310,7 @@ fn diff_compares_records_and_rejects_non_records() {
     );
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     let drift: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(drift["decision"][1], "Hold");
+    assert_eq!(drift["decision"][1], "Ship");
     std::fs::write(dir.path().join("c.json"), "{\"hello\": 1}").unwrap();
     let o = shipgate(dir.path(), &["diff", "b.json", "c.json"], &[]);
     assert_eq!(o.status.code(), Some(2));
@@ -330,11 +381,8 @@ fn the_example_files_in_the_repo_are_valid() {
     }
     let cometapi =
         shipgate::contract::Contract::load(&root.join("cometapi.contract.toml")).unwrap();
-    assert_eq!(
-        cometapi.base_url.url.get_ref(),
-        "https://api.cometapi.com/v1"
-    );
-    assert_eq!(cometapi.auth.credential_env.get_ref(), "COMETAPI_KEY");
+    assert_eq!(cometapi.base_url.url, "https://api.cometapi.com/v1");
+    assert_eq!(cometapi.auth.credential_env, "COMETAPI_KEY");
     let plan =
         shipgate::plan::Plan::load(&root.join("plan.toml"), &shipgate::bundled::names(), &[])
             .unwrap();

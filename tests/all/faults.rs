@@ -142,23 +142,47 @@ async fn success_body_with_unknown_extra_fields_is_tolerated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cometapi_and_litellm_style_errors() {
-    let (_h, out) = canary_with("comet-invalid-request", &[]).await;
+    // Under a contract with CometAPI's quirks as data: a 500 invalid_request is
+    // not transient, and the request id is in the error message.
+    let mut h = Harness::new().await;
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&h.mock.base_url()))
+        .replace("request_id_header = \"x-request-id\"\n", "request_id_pattern = '\\(request id: ([^)]+)\\)'\n")
+        .replace(
+            "[errors.cases]",
+            "[[errors.classify]]\nstatus = 500\ncode = \"invalid_request\"\ncategory = \"validation\"\nretry = false\n\n[errors.cases]",
+        );
+    h.contract =
+        shipgate::contract::Contract::parse(std::path::Path::new("c.toml"), &text).unwrap();
+    h.mock
+        .push_faults(["comet-invalid-request".parse().unwrap()]);
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
     assert_eq!(
         evidence(finding(&out, "canary.status"), "category"),
         "validation",
-        "a 500 invalid_request is not transient"
+        "a 500 invalid_request is not transient under CometAPI's classification"
     );
+    let from_header = h.mock.requests().len();
+    assert_eq!(from_header, 1);
     assert!(
         out.record.telemetry[0]
             .provider_request_id
             .as_deref()
-            .is_some_and(|id| id.starts_with("req_"))
+            .is_some_and(|id| id.starts_with("req_")),
+        "{:?}",
+        out.record.telemetry[0].provider_request_id
+    );
+    // Without the contract's rule it is a transient 500, as the OpenAI SDKs treat it.
+    let (_h, out) = canary_with("comet-invalid-request", &[]).await;
+    assert_eq!(
+        evidence(finding(&out, "canary.status"), "category"),
+        "transient"
     );
     let (_h, out) = canary_with("comet-model-not-found", &[]).await;
     assert_eq!(
         evidence(finding(&out, "canary.status"), "category"),
-        "validation"
+        "transient"
     );
+    // LiteLLM's numeric-looking code under a 400 is a validation error.
     let (_h, out) = canary_with("litellm", &[]).await;
     assert_eq!(
         evidence(finding(&out, "canary.status"), "category"),
@@ -168,10 +192,27 @@ async fn cometapi_and_litellm_style_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_without_a_request_id_is_reported_not_guessed() {
+    // The mock's contract documents `x-request-id`: its absence fails.
     let (_h, out) = canary_with("no-request-id", &[]).await;
+    let f = finding(&out, "canary.provider-request-id");
+    assert_eq!(f.verdict, Verdict::Fail);
+    assert!(
+        f.detail.contains("the response carried none"),
+        "{}",
+        f.detail
+    );
+    assert_eq!(out.record.telemetry[0].provider_request_id, None);
+    assert_eq!(verdict(&out, "canary.status"), Verdict::Pass);
+    // A contract that documents none: reported, not guessed, not held against the provider.
+    let mut h = Harness::new().await;
+    let text =
+        shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&h.mock.base_url()))
+            .replace("request_id_header = \"x-request-id\"\n", "");
+    h.contract =
+        shipgate::contract::Contract::parse(std::path::Path::new("c.toml"), &text).unwrap();
+    h.mock.push_faults(["no-request-id".parse().unwrap()]);
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
     let f = finding(&out, "canary.provider-request-id");
     assert_eq!(f.verdict, Verdict::Skip);
     assert!(f.detail.contains("returned no request id"), "{}", f.detail);
-    assert_eq!(out.record.telemetry[0].provider_request_id, None);
-    assert_eq!(verdict(&out, "canary.status"), Verdict::Pass);
 }

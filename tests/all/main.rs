@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod canary;
 mod drift;
+mod every_finding;
 mod faults;
 mod hostile;
 mod probes;

@@ -1,18 +1,22 @@
 //! Negative probes and the retry policy: each probe's finding and category,
 //! against a correct mock and against each way a provider can get it wrong.
 
-use crate::support::{Harness, bundled, evidence, finding};
+use crate::support::{Harness, KEY, bundled, evidence, finding};
 use shipgate::contract::Contract;
 use shipgate::findings::Verdict;
+use shipgate::mock::{MockConfig, When};
 use shipgate::validation::RunOutput;
 use std::path::Path;
 
 const PROBES: &str = "grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\nsettings = { timeout_probe_fault = \"delay:300\" }";
 
-async fn probes(script: &[&str]) -> RunOutput {
-    let h = Harness::new().await;
-    h.mock
-        .push_faults(script.iter().map(|f| f.parse().unwrap()));
+/// The probes against a mock that answers each kind of bad request as `behaviours` say.
+async fn probes(behaviours: &[(When, &str)]) -> RunOutput {
+    let mut config = MockConfig::new(KEY);
+    for (w, f) in behaviours {
+        config = config.when(*w, f.parse().unwrap());
+    }
+    let h = Harness::with(config).await;
     h.run(&h.plan(&bundled("negative-probes", PROBES), &[]))
         .await
 }
@@ -25,6 +29,7 @@ async fn every_probe_passes_against_a_correct_provider() {
         ("probe.invalid-auth", "auth", "401"),
         ("probe.missing-model", "validation", "400"),
         ("probe.missing-messages", "validation", "400"),
+        ("probe.empty-messages", "validation", "400"),
         ("probe.unknown-model", "validation", "404"),
     ];
     for (id, category, status) in expect {
@@ -37,6 +42,8 @@ async fn every_probe_passes_against_a_correct_provider() {
     let over = finding(&out, "probe.oversized-prompt");
     assert_eq!(over.verdict, Verdict::Pass);
     assert!(over.detail.contains("nothing sent"));
+    // The application's limits are information: they cover no checklist item.
+    assert!(over.covers.is_empty() && finding(&out, "probe.client-timeout").covers.is_empty());
     let rejected = out
         .record
         .telemetry
@@ -56,16 +63,24 @@ async fn every_probe_passes_against_a_correct_provider() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_key_answered_400_or_text_500_is_caught() {
-    // Requests in order: missing-auth, invalid-auth, ...
-    let out = probes(&["none", "bad-key-400"]).await;
+    // A gateway that answers a wrong key with 400.
+    let out = probes(&[(When::BadKey, "bad-key-400")]).await;
     let f = finding(&out, "probe.invalid-auth");
     assert_eq!(f.verdict, Verdict::Fail, "{f:?}");
     assert_eq!(evidence(f, "category"), "validation");
-    let out = probes(&["none", "text-500"]).await;
-    let f = finding(&out, "probe.invalid-auth");
+    assert!(
+        f.detail
+            .starts_with("auth failure not signalled as 401/403"),
+        "{}",
+        f.detail
+    );
+    // A gateway that answers no key with a bare text/plain 500.
+    let out = probes(&[(When::NoKey, "text-500")]).await;
+    let f = finding(&out, "probe.missing-auth");
     assert_eq!(f.verdict, Verdict::Fail);
     assert!(
-        f.detail.contains("will be retried instead of alerting"),
+        f.detail
+            .starts_with("auth failure signalled as a transient error (a client will retry it)"),
         "{}",
         f.detail
     );
@@ -74,34 +89,50 @@ async fn bad_key_answered_400_or_text_500_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_accepting_requests_it_should_refuse_fails() {
-    let out = probes(&["accept-any-key"]).await;
+    let out = probes(&[(When::NoKey, "accept-any-key")]).await;
     let f = finding(&out, "probe.missing-auth");
     assert_eq!(f.verdict, Verdict::Fail);
     assert!(
         f.detail
-            .contains("accepted a request that should have failed")
+            .contains("the provider accepted an invalid request"),
+        "{}",
+        f.detail
+    );
+    // `messages: []` accepted: only the empty-messages probe fails; the missing one still passes.
+    let out = probes(&[(When::EmptyMessages, "accept-invalid")]).await;
+    assert_eq!(finding(&out, "probe.empty-messages").verdict, Verdict::Fail);
+    assert_eq!(
+        finding(&out, "probe.missing-messages").verdict,
+        Verdict::Pass
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cometapi_quirks_are_data_in_the_contract() {
     // The mock answers a missing `messages` the CometAPI way: 500 invalid_request.
-    let script = ["none", "none", "none", "comet-invalid-request"];
-    // With the OpenAI-style expectation (400) the probe flags the mismatch...
-    let out = probes(&script).await;
+    let comet =
+        MockConfig::new(KEY).when(When::NoMessages, "comet-invalid-request".parse().unwrap());
+    // With the OpenAI-style contract, a 500 is transient (a client would retry it): the probe fails...
+    let h = Harness::with(comet.clone()).await;
+    let out = h
+        .run(&h.plan(&bundled("negative-probes", PROBES), &[]))
+        .await;
     let f = finding(&out, "probe.missing-messages");
-    assert_eq!(f.verdict, Verdict::Warn, "{f:?}");
-    // ...with CometAPI's documented expectation it passes.
-    let mut h = Harness::new().await;
+    assert_eq!(f.verdict, Verdict::Fail, "{f:?}");
+    assert_eq!(evidence(f, "category"), "transient");
+    // ...with CometAPI's documented expectation and classification, as data, it passes.
+    let mut h = Harness::with(comet).await;
     let text =
         shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&h.mock.base_url()))
             .replace(
                 "missing_messages = { status = [400] }",
                 "missing_messages = { status = [500], code = \"invalid_request\" }",
+            )
+            .replace(
+                "[errors.cases]",
+                "[[errors.classify]]\nstatus = 500\ncode = \"invalid_request\"\ncategory = \"validation\"\nretry = false\n\n[errors.cases]",
             );
     h.contract = Contract::parse(Path::new("c.toml"), &text).unwrap();
-    h.mock
-        .push_faults(script.iter().map(|f| f.parse().unwrap()));
     let out = h
         .run(&h.plan(&bundled("negative-probes", PROBES), &[]))
         .await;
@@ -115,8 +146,19 @@ async fn cometapi_quirks_are_data_in_the_contract() {
 async fn retry_policy_passes_against_a_correct_mock_and_records_every_attempt() {
     let h = Harness::new().await;
     let out = h.run(&h.plan(&bundled("retry-timeout", ""), &[])).await;
-    for f in out.record.findings.iter() {
-        assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+    for f in out
+        .record
+        .findings
+        .iter()
+        .filter(|f| f.plugin == "retry-timeout")
+    {
+        // The mock's contract does not make a 500 invalid_request non-retryable (CometAPI's does).
+        let expected = if f.id == "retry.no-retry-500-invalid_request" {
+            Verdict::Skip
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(f.verdict, expected, "{f:?}");
     }
     let tel = |op: &str| {
         out.record
@@ -125,14 +167,13 @@ async fn retry_policy_passes_against_a_correct_mock_and_records_every_attempt() 
             .find(|t| t.operation == op)
             .unwrap_or_else(|| panic!("{op}"))
     };
-    // Never retried: 400/401/403/404/422 and a 500 invalid_request.
+    // Never retried: 400/401/403/404/422.
     for op in [
         "retry.no-retry-400",
         "retry.no-retry-401",
         "retry.no-retry-403",
         "retry.no-retry-404",
         "retry.no-retry-422",
-        "retry.no-retry-500-invalid_request",
     ] {
         assert_eq!(tel(op).attempts.len(), 1, "{op}");
         assert_eq!(tel(op).retry_count, 0, "{op}");
@@ -227,8 +268,12 @@ async fn sending_the_oversized_prompt_is_opt_in() {
         ))
         .await;
     let f = finding(&out, "probe.oversized-prompt");
-    assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
-    assert!(f.detail.contains("provider accepted it"), "{}", f.detail);
+    assert_eq!(f.verdict, Verdict::Skip, "{f:?}");
+    assert!(
+        f.detail.contains("the provider answered HTTP 200"),
+        "{}",
+        f.detail
+    );
     let sent = out
         .record
         .telemetry

@@ -307,25 +307,24 @@ pub fn secret_findings(
             );
         }
     }
-    if out.is_empty() {
-        out.push(
-            Finding::host(
-                "host",
-                FindingKind::Host,
-                "secret-scan",
-                "no secret of this run is in its output or the team's logs",
-                format!(
-                    "{} texts, {scanned} bytes scanned for every form and fragment of the run's secrets ({} log director{})",
-                    texts.len(),
-                    log_dirs.len(),
-                    if log_dirs.len() == 1 { "y" } else { "ies" }
-                ),
-            )
-            .with_verdict(Verdict::Pass)
-            .with_evidence("log_dirs", log_dirs.len())
-            .covering(if log_dirs.is_empty() { &[] } else { &[crate::checklist::LOGS_REDACTED] }),
-        );
-    }
+    let leaks = out.len();
+    out.push(
+        Finding::host(
+            "host",
+            FindingKind::Host,
+            "secret-scan",
+            "no secret of this run is in its output or the team's logs",
+            format!(
+                "{} texts, {scanned} bytes scanned for every form and fragment of the run's secrets ({} log director{}): {leaks} found",
+                texts.len(),
+                log_dirs.len(),
+                if log_dirs.len() == 1 { "y" } else { "ies" }
+            ),
+        )
+        .with_verdict(if leaks == 0 { Verdict::Pass } else { Verdict::Fail })
+        .with_evidence("log_dirs", log_dirs.len())
+        .covering(if log_dirs.is_empty() { &[] } else { &[crate::checklist::LOGS_REDACTED] }),
+    );
     out
 }
 
@@ -454,6 +453,7 @@ mod tests {
         let fs = secret_findings(&RunOutputs::default(), &[dir.path().to_owned()], &secrets());
         let forms: Vec<(&str, &str)> = fs
             .iter()
+            .filter(|f| f.id == "host.secret-leak")
             .map(|f| {
                 let ev = |k: &str| {
                     f.evidence
@@ -472,6 +472,11 @@ mod tests {
             "symlink not followed"
         );
         assert!(fs.iter().all(|f| f.verdict == Verdict::Fail));
+        assert_eq!(
+            fs.last().unwrap().id,
+            "host.secret-scan",
+            "the summary fails too"
+        );
         let clean = secret_findings(&RunOutputs::default(), &[], &secrets());
         assert_eq!(clean.len(), 1);
         assert_eq!(clean[0].verdict, Verdict::Pass);

@@ -105,6 +105,12 @@ pub enum Command {
         /// A fault at a rate, as RATE:FAULT (e.g. 0.1:status:503).
         #[arg(long)]
         fault_rate: Option<String>,
+        /// A standing behaviour, as WHEN=FAULT (repeatable): answer every request
+        /// of a kind with a fault, e.g. bad-key=bad-key-400, no-key=text-500,
+        /// empty-messages=accept-any-key. WHEN: no-key, bad-key, no-model,
+        /// no-messages, empty-messages, unknown-model.
+        #[arg(long = "when", value_name = "WHEN=FAULT")]
+        behaviours: Vec<String>,
     },
     /// Write a commented contract template.
     Init {

@@ -79,7 +79,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
             models,
             faults,
             fault_rate,
-        } => mock_server(port, &key_env, models, &faults, fault_rate).await,
+            behaviours,
+        } => mock_server(port, &key_env, models, &faults, fault_rate, &behaviours).await,
         Command::Init {
             provider,
             out,
@@ -215,12 +216,13 @@ async fn run_contract(
                     sha256: None,
                     settings: Default::default(),
                     grants: Default::default(),
+                    subject: crate::plan::default_subject(None, false),
                     ..base
                 }
             })
             .collect();
     }
-    let var = contract.auth.credential_env.get_ref().clone();
+    let var = contract.auth.credential_env.clone();
     // Enforce: the secret is read only from the variable the contract names.
     let secret = match std::env::var(&var) {
         Ok(v) if !v.trim().is_empty() => Secret::new(v.trim().to_owned()),
@@ -347,6 +349,7 @@ async fn mock_server(
     models: Vec<String>,
     faults: &[String],
     fault_rate: Option<String>,
+    behaviours: &[String],
 ) -> Result<u8> {
     let key = std::env::var(key_env).ok().filter(|k| !k.is_empty()).ok_or_else(|| {
         usage(format!("set {key_env} to the key the mock should accept (e.g. export {key_env}=sk-local-test-key)"))
@@ -379,6 +382,11 @@ async fn mock_server(
     let mut config = MockConfig::new(key).with_script(script);
     config.models = models;
     config.rate = rate;
+    config.behaviours = behaviours
+        .iter()
+        .map(|b| crate::mock::parse_behaviour(b))
+        .collect::<Result<_, _>>()
+        .map_err(|e| usage(format!("--when: {e}")))?;
     let server = MockServer::start(config, port)
         .await
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;

@@ -186,6 +186,7 @@ missing_auth = {{ status = [401] }}
 invalid_auth = {{ status = [401] }}
 missing_model = {{ status = [400] }}
 missing_messages = {{ status = [{mm_status}]{mm_code} }}
+empty_messages = {{ status = [{mm_status}]{mm_code} }}
 unknown_model = {{ status = [{um_status}]{um_code} }}
 oversized_prompt = {{ status = [400, 413] }}
 rate_limited = {{ status = [429] }}

@@ -60,12 +60,17 @@ pub enum Fault {
     BadKeyAs400,
     /// Accept any key, or none (a gateway with auth switched off).
     AcceptAnyKey,
+    /// Answer 200 to a request that should be refused (no `model`, empty
+    /// `messages`, an unknown model): a gateway that validates nothing.
+    AcceptInvalid,
     /// Ignore `max_tokens` / `max_completion_tokens`.
     IgnoreMaxTokens,
-    /// Report `usage.total_tokens` that is not prompt + completion.
+    /// Report a `usage.total_tokens` below prompt + completion.
     BadUsage,
     /// Answer without an `x-request-id` header.
     NoRequestId,
+    /// Answer from another model than the one asked for.
+    WrongModel,
     /// A hostile server: 200 echoing every request header in the body and
     /// `Authorization` in an `x-echo-authorization` response header.
     EchoHeaders,
@@ -74,6 +79,52 @@ pub enum Fault {
     /// The caller's `Authorization` value as the request id: in `x-request-id`
     /// and as `(request id: …)` in an error message.
     EchoKeyAsRequestId,
+}
+
+/// Which requests a standing behaviour applies to: how a gateway answers a
+/// kind of bad request, whatever order requests arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// No `Authorization` header.
+    NoKey,
+    /// An `Authorization` header with a key the mock does not accept.
+    BadKey,
+    /// A chat request without `model`.
+    NoModel,
+    /// A chat request without `messages`.
+    NoMessages,
+    /// A chat request with `messages: []`.
+    EmptyMessages,
+    /// A chat request naming a model the mock does not know.
+    UnknownModel,
+}
+
+impl FromStr for When {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim() {
+            "no-key" => When::NoKey,
+            "bad-key" => When::BadKey,
+            "no-model" => When::NoModel,
+            "no-messages" => When::NoMessages,
+            "empty-messages" => When::EmptyMessages,
+            "unknown-model" => When::UnknownModel,
+            other => {
+                return Err(format!(
+                    "unknown condition {other:?}; known: no-key, bad-key, no-model, no-messages, empty-messages, unknown-model"
+                ));
+            }
+        })
+    }
+}
+
+/// A standing behaviour: `WHEN=FAULT`, such as `bad-key=bad-key-400`.
+pub fn parse_behaviour(s: &str) -> Result<(When, Fault), String> {
+    let (w, f) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not WHEN=FAULT (e.g. bad-key=bad-key-400)"))?;
+    Ok((w.parse()?, f.parse()?))
 }
 
 /// How [`Fault::EchoEncoded`] re-encodes the `Authorization` value.
@@ -139,9 +190,11 @@ impl FromStr for Fault {
             "bad-key-400" => Fault::BadKeyAs400,
             "echo-headers" => Fault::EchoHeaders,
             "accept-any-key" => Fault::AcceptAnyKey,
+            "accept-invalid" => Fault::AcceptInvalid,
             "ignore-max-tokens" => Fault::IgnoreMaxTokens,
             "bad-usage" => Fault::BadUsage,
             "no-request-id" => Fault::NoRequestId,
+            "wrong-model" => Fault::WrongModel,
             "echo-base64-header" => Fault::EchoEncoded(EchoForm::Base64Header),
             "echo-url-encoded" => Fault::EchoEncoded(EchoForm::UrlEncoded),
             "echo-json-escaped" => Fault::EchoEncoded(EchoForm::JsonEscaped),
@@ -152,7 +205,7 @@ impl FromStr for Fault {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
-                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, ignore-max-tokens, bad-usage, no-request-id, \
+                     comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, accept-invalid, ignore-max-tokens, bad-usage, no-request-id, wrong-model, \
                      echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-key-as-request-id"
                 ));
             }

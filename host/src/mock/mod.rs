@@ -14,7 +14,7 @@
 mod fault;
 mod openai;
 
-pub use fault::{EchoForm, Fault};
+pub use fault::{EchoForm, Fault, When, parse_behaviour};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -34,6 +34,9 @@ pub struct MockConfig {
     pub script: Vec<Fault>,
     /// A fault applied at random to this fraction of requests (0..=1).
     pub rate: Option<(f64, Fault)>,
+    /// Standing behaviours: the fault for every request of a kind (a gateway
+    /// that answers every bad key with 400, say), whatever the order.
+    pub behaviours: Vec<(When, Fault)>,
     /// Largest prompt it accepts, in characters (over it: 400 `context_length_exceeded`).
     pub context_limit_chars: usize,
 }
@@ -57,6 +60,7 @@ impl MockConfig {
             models: vec!["mock-gpt".into()],
             script: Vec::new(),
             rate: None,
+            behaviours: Vec::new(),
             context_limit_chars: 128 * 1024,
         }
     }
@@ -64,6 +68,12 @@ impl MockConfig {
     /// Faults for the next requests, in order.
     pub fn with_script(mut self, script: Vec<Fault>) -> Self {
         self.script = script;
+        self
+    }
+
+    /// Answer every request of a kind with a fault.
+    pub fn when(mut self, when: When, fault: Fault) -> Self {
+        self.behaviours.push((when, fault));
         self
     }
 }

@@ -1,6 +1,6 @@
 //! The OpenAI-compatible routes of the mock.
 
-use super::{EchoForm, FAULT_HEADER, Fault, MockState, SeenRequest};
+use super::{EchoForm, FAULT_HEADER, Fault, MockState, SeenRequest, When};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -68,7 +68,7 @@ fn record(st: &MockState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
 /// The fault for this request. A header value `a|b|c` is a sequence: the n-th
 /// request carrying the same correlation id (the host repeats it on every
 /// retry) gets the n-th fault, the last one repeating.
-fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
+fn pick_fault(st: &MockState, headers: &HeaderMap, body: &[u8]) -> Fault {
     if let Some(v) = headers.get(FAULT_HEADER).and_then(|v| v.to_str().ok()) {
         let steps: Vec<&str> = v.split('|').collect();
         let n = match headers
@@ -88,6 +88,14 @@ fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
             return f;
         }
     }
+    if let Some((_, f)) = st
+        .config
+        .behaviours
+        .iter()
+        .find(|(w, _)| applies(st, *w, headers, body))
+    {
+        return f.clone();
+    }
     if let Some(f) = st.script.lock().expect("script lock").pop_front() {
         return f;
     }
@@ -97,6 +105,32 @@ fn pick_fault(st: &MockState, headers: &HeaderMap) -> Fault {
         return f.clone();
     }
     Fault::None
+}
+
+/// Whether a standing behaviour applies to this request.
+fn applies(st: &MockState, when: When, headers: &HeaderMap, body: &[u8]) -> bool {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let json = || serde_json::from_slice::<Value>(body).ok();
+    match when {
+        When::NoKey => auth.is_none(),
+        When::BadKey => {
+            auth.is_some_and(|a| a.strip_prefix("Bearer ").unwrap_or("").trim() != st.config.key)
+        }
+        When::NoModel => json().is_some_and(|v| v.get("model").is_none()),
+        When::NoMessages => json().is_some_and(|v| v.get("messages").is_none()),
+        When::EmptyMessages => json().is_some_and(|v| {
+            v.get("messages")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+        }),
+        When::UnknownModel => json().is_some_and(|v| {
+            v.get("model")
+                .and_then(Value::as_str)
+                .is_some_and(|m| !st.config.models.iter().any(|k| k == m))
+        }),
+    }
 }
 
 /// Check `Authorization: Bearer <key>`; the error response when it fails.
@@ -213,6 +247,17 @@ async fn chat(
         Err(answer) => return answer,
     };
     let resp = match validate(&st, &body) {
+        Err(_) if fault == Fault::AcceptInvalid => {
+            let req = ChatReq {
+                model: st.config.models.first().cloned().unwrap_or_default(),
+                prompt: String::new(),
+                prompt_chars: 0,
+                max_tokens: Some(8),
+                stream: false,
+                include_usage: false,
+            };
+            complete(&req, &fault, &rid)
+        }
         Err(r) => *r,
         Ok(req) => complete(&req, &fault, &rid),
     };
@@ -234,7 +279,7 @@ async fn gate(
 ) -> Result<(Fault, String), Response> {
     record(st, method, uri, headers, body);
     let rid = request_id();
-    let fault = pick_fault(st, headers);
+    let fault = pick_fault(st, headers, body);
     if let Fault::Delay(ms) = fault {
         tokio::time::sleep(Duration::from_millis(
             ms.min(super::fault::MAX_FAULT_DELAY_MS),
@@ -382,7 +427,7 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
     let usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens + if *fault == Fault::BadUsage { 5 } else { 0 },
+        "total_tokens": (prompt_tokens + completion_tokens).saturating_sub(if *fault == Fault::BadUsage { 1 } else { 0 }),
         "prompt_tokens_details": {"cached_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0}
     });
@@ -393,7 +438,7 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
         "id": id,
         "object": "chat.completion",
         "created": created,
-        "model": req.model,
+        "model": if *fault == Fault::WrongModel { "some-other-model" } else { req.model.as_str() },
         "system_fingerprint": "fp_shipgate_mock",
         "choices": [{
             "index": 0,

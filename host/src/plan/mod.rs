@@ -171,6 +171,10 @@ pub struct Grants {
     /// an operator can vouch for (`rollout-flag-available`,
     /// `rollback-documented`) are never granted.
     pub covers: Option<Vec<String>>,
+    /// What its findings are evidence about: `provider`, `application` or
+    /// `shipgate`. Absent: a bundled check's documented default, `provider`
+    /// for a plugin file. (`operator` evidence comes only from attestations.)
+    pub subject: Option<crate::checklist::Subject>,
 }
 
 impl Default for Grants {
@@ -183,6 +187,7 @@ impl Default for Grants {
             models: Vec::new(),
             faults: false,
             covers: None,
+            subject: None,
         }
     }
 }
@@ -206,6 +211,11 @@ impl Grants {
                 return Err(format!("`{at}.grants.models`: {m:?} is not a model id"));
             }
         }
+        if self.subject == Some(crate::checklist::Subject::Operator) {
+            return Err(format!(
+                "`{at}.grants.subject` cannot be \"operator\": the operator's word is an attestation ([attestations])"
+            ));
+        }
         for c in self.covers.iter().flatten() {
             match crate::checklist::item(c) {
                 None => {
@@ -218,7 +228,7 @@ impl Grants {
                             .join(", ")
                     ));
                 }
-                Some(item) if item.operator_only => {
+                Some(item) if item.operator_only() => {
                     return Err(format!(
                         "`{at}.grants.covers`: {c:?} can only be verified by an operator; attest it in [attestations] instead"
                     ));
@@ -235,7 +245,7 @@ impl Grants {
     pub fn allowed_covers(&self, declared: &[String], bundled: bool) -> Vec<String> {
         declared
             .iter()
-            .filter(|c| crate::checklist::item(c).is_some_and(|i| !i.operator_only))
+            .filter(|c| crate::checklist::item(c).is_some_and(|i| !i.operator_only()))
             .filter(|c| match &self.covers {
                 Some(granted) => granted.contains(c),
                 None => bundled,
@@ -246,15 +256,16 @@ impl Grants {
 }
 
 /// What an unverified checklist item does to the decision.
+///
+/// There is no "ignore": an item nobody verified must never make a run look
+/// better than the same run with a check that failed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UncoveredRule {
-    /// Ship behind flag at best.
-    Flag,
-    /// Hold.
+    /// Hold (the default): the guide's checklist is a release gate.
     Hold,
-    /// No effect (still reported).
-    Ignore,
+    /// Ship behind flag at best (with an attested rollout flag).
+    Flag,
 }
 
 /// How warnings appear in JUnit.
@@ -287,7 +298,7 @@ pub struct DecisionRules {
 impl Default for DecisionRules {
     fn default() -> Self {
         DecisionRules {
-            uncovered: UncoveredRule::Flag,
+            uncovered: UncoveredRule::Hold,
             hold_on_warn: Vec::new(),
             junit_warn: JunitWarn::Pass,
             baseline_spike_ratio: 2.0,
@@ -322,6 +333,26 @@ pub struct PluginSpec {
     pub limits: SandboxLimits,
     /// Grants.
     pub grants: Grants,
+    /// What its findings are evidence about (the grant, or the default).
+    pub subject: crate::checklist::Subject,
+}
+
+/// The documented default subject of a bundled check's findings.
+///
+/// | check | subject | why |
+/// |---|---|---|
+/// | `canary`, `contract`, `negative-probes`, `guardrails` | provider | they observe the provider's API |
+/// | `retry-timeout`, `observability` | shipgate | they judge shipgate's own client and telemetry |
+/// | `redaction-audit` | application when `[audit] log_dirs` is set, else shipgate | it reads the team's logs, or only shipgate's own output |
+/// | any other bundled check, and plugin files | provider | |
+pub fn default_subject(bundled: Option<&str>, has_log_dirs: bool) -> crate::checklist::Subject {
+    use crate::checklist::Subject;
+    match bundled {
+        Some("retry-timeout" | "observability") => Subject::Shipgate,
+        Some("redaction-audit") if has_log_dirs => Subject::Application,
+        Some("redaction-audit") => Subject::Shipgate,
+        _ => Subject::Provider,
+    }
 }
 
 /// `[audit]`: what a redaction audit may read besides the run's own output.
@@ -345,6 +376,10 @@ pub struct Plan {
     pub decision: DecisionRules,
     /// Checklist items vouched for by an operator, with evidence.
     pub attestations: BTreeMap<String, String>,
+    /// Contract sections the operator accepts as they are (assumed, or
+    /// undocumented rate limits or billing), with the reason: a recorded waiver
+    /// instead of a Hold.
+    pub waivers: BTreeMap<String, String>,
     /// Whether prompts and completions may be written to logs and records.
     pub content_capture: bool,
     /// What the audit may read.
@@ -365,6 +400,8 @@ struct PlanWire {
     decision: DecisionRules,
     #[serde(default)]
     attestations: BTreeMap<String, String>,
+    #[serde(default)]
+    waivers: BTreeMap<String, String>,
     #[serde(default)]
     content_capture: bool,
     #[serde(default)]
@@ -566,6 +603,7 @@ impl Plan {
                 settings,
                 thresholds,
                 limits,
+                subject: crate::checklist::Subject::Provider,
                 grants: p.grants,
             });
         }
@@ -583,7 +621,7 @@ impl Plan {
                 .help("give each [[plugins]] entry a distinct `name`"));
             }
         }
-        for item in wire.attestations.keys() {
+        for (item, evidence) in &wire.attestations {
             if !crate::checklist::ITEMS.iter().any(|c| c.id == item) {
                 return Err(ConfigError::new(
                     path,
@@ -591,12 +629,35 @@ impl Plan {
                 )
                 .help(format!(
                     "checklist items: {}",
-                    crate::checklist::ITEMS
-                        .iter()
-                        .map(|c| c.id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::checklist::ids().join(", ")
                 )));
+            }
+            if evidence.trim().is_empty() {
+                return Err(ConfigError::new(
+                    path,
+                    format!("`attestations.{item}` has no evidence"),
+                )
+                .help(
+                    "say what vouches for it, such as \"runbook: https://wiki.example/rollback\"",
+                ));
+            }
+        }
+        for (section, reason) in &wire.waivers {
+            if crate::contract::Section::from_key(section).is_none() {
+                return Err(ConfigError::new(
+                    path,
+                    format!("`waivers.{section}` is not a contract section"),
+                )
+                .help(format!(
+                    "sections: {}",
+                    crate::contract::Section::ALL.map(|s| s.key()).join(", ")
+                )));
+            }
+            if reason.trim().is_empty() {
+                return Err(
+                    ConfigError::new(path, format!("`waivers.{section}` gives no reason"))
+                        .help("say why the rollout may go ahead with this section as it is"),
+                );
             }
         }
         for (i, rule) in wire.decision.hold_on_warn.iter().enumerate() {
@@ -637,12 +698,23 @@ impl Plan {
                 .help("name a directory of log files, relative to the plan file"));
             }
         }
+        for p in &mut plugins {
+            let bundled = match &p.source {
+                PluginSource::Bundled(n) => Some(n.as_str()),
+                PluginSource::File(_) => None,
+            };
+            p.subject = p
+                .grants
+                .subject
+                .unwrap_or_else(|| default_subject(bundled, !audit.log_dirs.is_empty()));
+        }
         Ok(Plan {
             plugins,
             thresholds: wire.thresholds,
             sandbox: wire.sandbox,
             decision: wire.decision,
             attestations: wire.attestations,
+            waivers: wire.waivers,
             content_capture: wire.content_capture,
             audit,
             origin: path.display().to_string(),

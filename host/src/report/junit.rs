@@ -86,14 +86,15 @@ mod tests {
                 evidence: vec![],
                 metrics: vec![],
                 covers: vec![],
+                subject: crate::checklist::Subject::Provider,
             })
             .collect();
         let json = serde_json::json!({
-            "record_version": 1, "tool": {"name": "shipgate", "version": "0", "wit": "shipgate:plugin@0.1.0"},
+            "record_version": 2, "tool": {"name": "shipgate", "version": "0", "wit": "shipgate:plugin@0.2.0"},
             "run_id": "r", "started_at": "", "ended_at": "", "complete": true, "incomplete_reason": null,
             "host": {"hostname": "h", "os": "o", "arch": "a"}, "contract": {}, "contract_source": "", "plan": {},
             "plugins": [{"name": "p", "version": null, "summary": null, "covers": [], "sha256": "0", "source": "s",
-                         "status": {"status": "completed"}, "duration_ms": 0, "fuel_used": null, "requests": 0}],
+                         "status": {"status": "completed"}, "duration_ms": 0, "fuel_used": null, "requests": 0, "subject": "provider"}],
             "request_template": null, "response_fields_observed": [], "failure_modes_tested": [], "telemetry": [],
             "telemetry_summary": [], "denials": [], "findings": findings, "counts": {"pass": 0, "warn": 0, "fail": 0, "skip": 0},
             "decision": Decision { outcome: Outcome::Hold, reasons: vec![], checklist: vec![] }

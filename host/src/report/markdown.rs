@@ -67,7 +67,10 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         r.counts.skip
     )?;
     writeln!(w, "## Production readiness checklist\n")?;
-    writeln!(w, "| Item | Status | Covered by |\n|---|---|---|")?;
+    writeln!(
+        w,
+        "| Item | Status | Evidence about | Evidence | Information only |\n|---|---|---|---|---|"
+    )?;
     for e in &r.decision.checklist {
         let status = match e.status {
             ItemStatus::Verified => "✅ verified",
@@ -76,12 +79,22 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
             ItemStatus::Attested => "📝 attested",
             ItemStatus::NotVerified => "— not verified",
         };
-        let by = if let Some(a) = &e.attestation {
-            format!("attested: {a}")
-        } else {
-            e.findings.join(", ")
+        let by = match &e.attestation {
+            Some(a) if e.findings.is_empty() => format!("operator: {a}"),
+            _ => e.findings.join(", "),
         };
-        writeln!(w, "| {} | {status} | {} |", cell(&e.title), cell(&by))?;
+        let subject = e.subject.map_or("—", |s| s.as_str());
+        let info = match e.information.len() {
+            0 => String::new(),
+            n => format!("{n} finding(s), such as {}", e.information[0]),
+        };
+        writeln!(
+            w,
+            "| {} | {status} | {subject} | {} | {} |",
+            cell(&e.title),
+            cell(&by),
+            cell(&info)
+        )?;
     }
     writeln!(w, "\n## Findings\n")?;
     for p in &r.plugins {

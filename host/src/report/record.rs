@@ -1,7 +1,7 @@
 //! `record.json`: the versioned validation record, and the atomic writer of
 //! the record directory (`record.json`, `report.md`, `junit.xml`, `findings.sarif`, `log.jsonl`).
 //!
-//! The JSON Schema for this format is `host/schema/record-v1.schema.json`;
+//! The JSON Schema for this format is `host/schema/record-v2.schema.json`;
 //! a test checks that every record written validates against it.
 
 use crate::capability::http::Denial;
@@ -17,11 +17,13 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The record format version.
-pub const RECORD_VERSION: u32 = 1;
+/// The record format version. Version 2: findings and checklist entries carry
+/// the evidence subject; telemetry is summarised per plugin; findings and
+/// plugins of the host's own checks (`host`); `truncated`.
+pub const RECORD_VERSION: u32 = 2;
 
 /// The JSON Schema of [`Record`].
-pub const RECORD_SCHEMA: &str = include_str!("../../schema/record-v1.schema.json");
+pub const RECORD_SCHEMA: &str = include_str!("../../schema/record-v2.schema.json");
 
 /// The tool that wrote the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -139,6 +139,8 @@ pub struct PluginRun {
     pub fuel_used: Option<u64>,
     /// HTTP requests sent.
     pub requests: u32,
+    /// What its findings are evidence about, as the plan assigns it.
+    pub subject: crate::checklist::Subject,
 }
 
 /// What one plugin run gets: its capabilities and limits.
@@ -158,6 +160,8 @@ pub struct RunEnv {
     pub covers_grant: Option<Vec<String>>,
     /// Whether the plugin is bundled (trusted) code.
     pub bundled: bool,
+    /// What its findings are evidence about.
+    pub subject: crate::checklist::Subject,
 }
 
 impl Runtime {
@@ -243,6 +247,7 @@ impl Runtime {
             ..Default::default()
         };
         let bundled = env.bundled;
+        let subject = env.subject;
         let name = plugin.name.clone();
         let deadline = Duration::from_millis(limits.deadline_ms);
         let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
@@ -329,6 +334,7 @@ impl Runtime {
                         plugin: &name,
                         max_bytes: limits.max_finding_bytes,
                         covers: &allowed,
+                        subject,
                     },
                     kept,
                 ));
@@ -441,6 +447,10 @@ impl Runtime {
             ),
             None => (None, None, Vec::new()),
         };
+        // The host's findings about a plugin are about the same subject as its own.
+        for f in &mut findings_out {
+            f.subject = subject;
+        }
         PluginRun {
             name,
             version,
@@ -453,6 +463,7 @@ impl Runtime {
             duration_ms: elapsed.as_millis() as u64,
             fuel_used,
             requests,
+            subject,
         }
     }
 }

@@ -5,9 +5,10 @@
 //!   `max_age_days` (setting, default 90): "current API reference checked".
 //! - The observed successful response has every field the application parses
 //!   (`response.fields`, JSON pointers) with the declared type; missing fields
-//!   fail, unknown extra fields are tolerated and listed.
+//!   fail, unknown extra fields are tolerated and listed as evidence.
 //! - A parsed field the provider does not document (`response.documented_fields`)
-//!   is flagged as "parsing an undocumented field".
+//!   fails: the guide's FAQ holds a rollout whose "response parsing depends on
+//!   unverified fields".
 #![forbid(unsafe_code)]
 
 use shipgate_sdk::chat::ChatRequest;
@@ -71,6 +72,22 @@ pub fn judge_response(
             Some(_) => {}
         }
     }
+    let mut seen = Vec::new();
+    leaves(body, "", &mut seen);
+    let known = |p: &str| {
+        parsed
+            .iter()
+            .any(|(q, _)| p == q || p.starts_with(&format!("{q}/")))
+            || documented
+                .iter()
+                .any(|d| p == d || p.starts_with(&format!("{d}/")))
+    };
+    // Unknown extra fields are tolerated (the parser ignores them): listed as evidence.
+    let extra: Vec<&str> = seen
+        .iter()
+        .filter(|p| !known(p))
+        .map(String::as_str)
+        .collect();
     let title = "the observed response has every field the application parses";
     let mut out = vec![
         if missing.is_empty() && wrong.is_empty() {
@@ -90,39 +107,9 @@ pub fn judge_response(
                 .join("; "),
             )
         }
+        .evidence("unknown_fields", extra.join(", "))
         .covers([item::RESPONSE_PARSER_TESTED]),
     ];
-    let mut seen = Vec::new();
-    leaves(body, "", &mut seen);
-    let known = |p: &str| {
-        parsed
-            .iter()
-            .any(|(q, _)| p == q || p.starts_with(&format!("{q}/")))
-            || documented
-                .iter()
-                .any(|d| p == d || p.starts_with(&format!("{d}/")))
-    };
-    let extra: Vec<&String> = seen.iter().filter(|p| !known(p)).collect();
-    out.push(
-        Finding::pass(
-            "contract.extra-fields",
-            "unknown response fields are tolerated",
-        )
-        .detail(if extra.is_empty() {
-            "no fields beyond the contract".to_owned()
-        } else {
-            format!("{} unknown fields ignored by the parser", extra.len())
-        })
-        .evidence(
-            "unknown_fields",
-            extra
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-        .covers([item::RESPONSE_PARSER_TESTED]),
-    );
     if documented.is_empty() {
         out.push(
             Finding::skip(
@@ -144,12 +131,12 @@ pub fn judge_response(
                     "the parser reads only documented fields",
                 )
             } else {
-                Finding::warn(
+                Finding::fail(
                     "contract.undocumented-parsing",
                     "the parser reads only documented fields",
                 )
                 .detail(format!(
-                    "parsing an undocumented field: {}",
+                    "response parsing depends on undocumented fields: {} (document them in response.documented_fields from the provider's page, or stop parsing them)",
                     undocumented.join(", ")
                 ))
             }
@@ -183,10 +170,10 @@ pub fn judge_sources(contract: &Value, today_days: i64, max_age_days: i64) -> Fi
             "every section cites a source read within {max_age_days} days"
         ))
     } else {
-        Finding::warn("contract.sources", title).detail(problems.join("; "))
+        // A stale snapshot is contract uncertainty: the guide holds on it.
+        Finding::fail("contract.sources", title).detail(problems.join("; "))
     }
     .evidence("max_age_days", max_age_days)
-    .covers([item::API_REFERENCE_CHECKED])
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (civil calendar).
@@ -215,7 +202,18 @@ impl Check for ContractCheck {
             env!("CARGO_PKG_VERSION"),
             "documentation alignment and the parser test against the observed response",
         )
-        .covers([item::API_REFERENCE_CHECKED, item::RESPONSE_PARSER_TESTED])
+        .covers([item::RESPONSE_PARSER_TESTED])
+        .findings([
+            "contract.sources",
+            "contract.parsed-fields",
+            "contract.undocumented-parsing",
+        ])
+        .setting(
+            "max_age_days",
+            shipgate_sdk::SettingKind::Integer,
+            Some("90"),
+            "how old a contract section's access date may be",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {
@@ -307,7 +305,7 @@ mod tests {
     fn passes_and_lists_extra_fields() {
         let fs = judge_response(&body(), &parsed(), &[]);
         assert_eq!(fs[0].verdict, Verdict::Pass);
-        let extra = &fs[1]
+        let extra = &fs[0]
             .evidence
             .iter()
             .find(|e| e.0 == "unknown_fields")
@@ -318,7 +316,7 @@ mod tests {
                 && extra.contains("/choices/0/message/role"),
             "{extra}"
         );
-        assert_eq!(fs[2].verdict, Verdict::Skip);
+        assert_eq!(fs[1].verdict, Verdict::Skip);
     }
 
     #[test]
@@ -337,14 +335,14 @@ mod tests {
     }
 
     #[test]
-    fn parsing_an_undocumented_field_warns() {
+    fn parsing_an_undocumented_field_fails() {
         let documented = vec!["/id".to_owned(), "/choices/0/message/content".to_owned()];
         let fs = judge_response(&body(), &parsed(), &documented);
         let f = fs
             .iter()
             .find(|f| f.id == "contract.undocumented-parsing")
             .unwrap();
-        assert_eq!(f.verdict, Verdict::Warn);
+        assert_eq!(f.verdict, Verdict::Fail);
         assert!(f.detail.contains("/usage/total_tokens"));
     }
 
@@ -358,7 +356,7 @@ mod tests {
         let today = days_from_date("2026-11-30").unwrap();
         assert_eq!(judge_sources(&c, today, 90).verdict, Verdict::Pass);
         c["billing"] = sec("2025-01-01");
-        assert_eq!(judge_sources(&c, today, 90).verdict, Verdict::Warn);
+        assert_eq!(judge_sources(&c, today, 90).verdict, Verdict::Fail);
         assert_eq!(days_from_date("1970-01-01"), Some(0));
         assert_eq!(days_from_date("2000-03-01"), Some(11_017));
     }

@@ -1,29 +1,129 @@
 //! The guide's step 3: negative contract probes.
 //!
 //! Missing auth, an invalid token (a host-made honeytoken), each required
-//! field missing in turn, an unapproved model, a prompt over the
-//! application's input limit (the host must reject it before dispatch), and a
-//! client timeout shorter than the response time. Each finding records the
-//! status and body observed, the host's error category, whether it matches
-//! what the contract documents for that case, and whether the body has the
-//! documented error shape.
+//! field left out in turn, `messages` sent empty, and an unapproved model (a
+//! host-made id no provider knows) go out together (one round trip). Each is
+//! judged by [`judge`], a pure function: by the host's error category as well
+//! as the status, against what the contract documents for that case.
 //!
-//! Settings: `timeout_probe_ms` (default 1), `timeout_probe_fault` (a fault
-//! the built-in mock injects into the timeout probe, e.g. `delay:250`, to
-//! slow it down).
+//! The guide's two other probes, a prompt over the application's input limit
+//! and a client timeout shorter than the response, are about the
+//! application's own limits: against a provider they would only show that
+//! shipgate's client works. They are judged from the application's traffic.
 #![forbid(unsafe_code)]
 
 use shipgate_sdk::chat::{ChatRequest, ChatResponse};
 use shipgate_sdk::checklist as item;
-use shipgate_sdk::http::{Auth, ErrorCategory, HttpError};
+use shipgate_sdk::http::{Auth, ErrorCategory, HttpError, send_all};
+use shipgate_sdk::serde_json::Value;
 use shipgate_sdk::{Check, Descriptor, Finding, Verdict, context};
 
 struct NegativeProbes;
 
 /// What the contract documents for one case.
-struct Expect {
-    statuses: Vec<u16>,
-    code: Option<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// Documented statuses.
+    pub statuses: Vec<u16>,
+    /// Documented `error.code`.
+    pub code: Option<String>,
+}
+
+/// What came back for one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// HTTP status.
+    pub status: u16,
+    /// The host's classification.
+    pub category: ErrorCategory,
+    /// Whether the classification allows a retry.
+    pub retryable: bool,
+    /// `error.code`, as text.
+    pub code: Option<String>,
+    /// Whether the body has the documented error shape (a message at the pointer).
+    pub shape_ok: bool,
+    /// The content type.
+    pub content_type: String,
+}
+
+/// Judge one probe's answer. Pure: `want` is the category a client must give
+/// this failure, `expected` what the contract documents for the case.
+pub fn judge(
+    case: &str,
+    want: ErrorCategory,
+    expected: Option<&Expect>,
+    o: &Observed,
+) -> (Verdict, String) {
+    let status = o.status;
+    if (200..300).contains(&status) {
+        return (
+            Verdict::Fail,
+            format!(
+                "HTTP {status}: the provider accepted an invalid request ({case}); the integration cannot rely on it to reject bad input"
+            ),
+        );
+    }
+    if o.category != want {
+        let why = if want == ErrorCategory::Auth && o.retryable {
+            format!(
+                "auth failure signalled as a transient error (a client will retry it): HTTP {status} ({}) is classified {}",
+                o.content_type, o.category
+            )
+        } else if want == ErrorCategory::Auth {
+            format!(
+                "auth failure not signalled as 401/403: HTTP {status} is classified {}, so a client will not alert on it",
+                o.category
+            )
+        } else {
+            format!(
+                "HTTP {status} ({}) is classified {}, expected {want}: the client will branch the wrong way",
+                o.content_type, o.category
+            )
+        };
+        return (Verdict::Fail, why);
+    }
+    let Some(e) = expected else {
+        return (
+            Verdict::Warn,
+            format!(
+                "HTTP {status} classified {} as expected, but the contract documents nothing for `{case}`: add it to [errors.cases]",
+                o.category
+            ),
+        );
+    };
+    if !e.statuses.contains(&status) {
+        return (
+            Verdict::Fail,
+            format!(
+                "HTTP {status}, but the contract documents {:?} for `{case}`: verify the contract or the provider",
+                e.statuses
+            ),
+        );
+    }
+    if let Some(code) = &e.code
+        && o.code.as_deref() != Some(code.as_str())
+    {
+        return (
+            Verdict::Warn,
+            format!(
+                "HTTP {status} as documented, but error.code is {:?}, not the documented {code:?}",
+                o.code
+            ),
+        );
+    }
+    if !o.shape_ok {
+        return (
+            Verdict::Warn,
+            format!(
+                "HTTP {status} as documented, but the body ({}) is not the documented error shape",
+                o.content_type
+            ),
+        );
+    }
+    (
+        Verdict::Pass,
+        format!("HTTP {status} as documented; classified {}", o.category),
+    )
 }
 
 fn expectation(case: &str) -> Option<Expect> {
@@ -40,62 +140,65 @@ fn expectation(case: &str) -> Option<Expect> {
     })
 }
 
-fn base(model: &str) -> ChatRequest {
-    ChatRequest::new(model)
-        .user("Return the word READY and nothing else.")
-        .max_tokens(8)
+fn observe(r: &ChatResponse) -> Observed {
+    let pointer = context::contract_value("/errors/message_pointer")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "/error/message".into());
+    Observed {
+        status: r.status(),
+        category: r.http.category,
+        retryable: r.http.retryable,
+        code: r.pointer("/error/code").and_then(|c| match c {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }),
+        shape_ok: r.pointer(&pointer).is_some_and(|m| m.is_string()),
+        content_type: r.http.header("content-type").unwrap_or("").to_owned(),
+    }
 }
 
-/// Judge one probe's answer against the contract and the category it should have.
-fn judge(
-    id: &str,
-    title: &str,
-    case: &str,
+/// One provider probe: what it sends and how it is judged.
+struct Probe {
+    id: String,
+    title: String,
+    case: String,
     want: ErrorCategory,
-    sent: Result<ChatResponse, HttpError>,
-) -> Finding {
-    let f = Finding::pass(format!("probe.{id}"), title).covers([item::ERROR_CATEGORIES_TESTED]);
+    covers: &'static str,
+    request: ChatRequest,
+}
+
+fn finding(p: &Probe, sent: Result<ChatResponse, HttpError>) -> Finding {
+    let f = Finding::pass(format!("probe.{}", p.id), &p.title)
+        .covers([item::ERROR_CATEGORIES_TESTED, p.covers])
+        .evidence("case", &p.case);
     let r = match sent {
         Ok(r) => r,
         Err(e) => {
             return f
                 .verdict(Verdict::Fail)
-                .detail(format!("no answer to judge: {e}"))
-                .evidence("case", case);
+                .detail(format!("no answer to judge: {e}"));
         }
     };
-    let status = r.status();
-    let message_pointer = context::contract_value("/errors/message_pointer")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "/error/message".into());
-    let shape_ok = r.pointer(&message_pointer).is_some_and(|m| m.is_string());
-    let code = r
-        .pointer("/error/code")
-        .and_then(|c| c.as_str())
-        .map(str::to_owned);
-    let content_type = r.http.header("content-type").unwrap_or("").to_owned();
-    let body: String = r.http.text().chars().take(300).collect();
-    let expected = expectation(case);
-    let status_ok = expected.as_ref().map(|e| e.statuses.contains(&status));
-    let code_ok = expected
-        .as_ref()
-        .and_then(|e| e.code.as_ref())
-        .map(|c| code.as_deref() == Some(c.as_str()));
+    let o = observe(&r);
+    let expected = expectation(&p.case);
+    let (verdict, detail) = judge(&p.case, p.want, expected.as_ref(), &o);
     let f = f
-        .evidence("case", case)
-        .evidence("status", status)
-        .evidence("category", r.http.category)
-        .evidence("retryable", r.http.retryable)
-        .evidence("content_type", &content_type)
+        .verdict(verdict)
+        .detail(detail)
+        .evidence("status", o.status)
+        .evidence("category", o.category)
+        .evidence("retryable", o.retryable)
+        .evidence("content_type", &o.content_type)
         .evidence(
             "error_shape",
-            if shape_ok {
+            if o.shape_ok {
                 "documented"
             } else {
                 "not the documented error shape"
             },
         )
-        .evidence("body", &body)
+        .evidence("body", r.http.text().chars().take(300).collect::<String>())
         .evidence(
             "contract",
             match &expected {
@@ -110,199 +213,243 @@ fn judge(
                 None => "no expectation documented for this case".into(),
             },
         );
-    let f = match &r.http.provider_request_id {
+    match &r.http.provider_request_id {
         Some(id) => f.evidence("provider_request_id", id),
         None => f,
-    };
-    if r.http.is_success() {
-        return f.verdict(Verdict::Fail).detail(format!(
-            "HTTP {status}: the provider accepted a request that should have failed ({case}); the integration cannot rely on it to reject bad input"
-        ));
-    }
-    let category_ok = r.http.category == want;
-    match (status_ok, code_ok, category_ok, shape_ok) {
-        (Some(true), Some(false), _, _) => f.verdict(Verdict::Warn).detail(format!(
-            "HTTP {status} as documented, but error.code is {code:?}, not the documented code"
-        )),
-        (Some(true), _, _, false) => f.verdict(Verdict::Warn)
-            .detail(format!("HTTP {status} as documented, but the body ({content_type}) is not the documented error shape")),
-        (Some(true), _, _, true) => f.detail(format!("HTTP {status} as documented; classified {}", r.http.category)),
-        (None, _, true, _) => f.verdict(Verdict::Warn).detail(format!(
-            "HTTP {status} classified {} as expected, but the contract documents no status for `{case}`: add it to [errors.cases]",
-            r.http.category
-        )),
-        (_, _, false, _) => f.verdict(Verdict::Fail).detail(format!(
-            "HTTP {status} ({content_type}) is classified {}, expected {want}: {}",
-            r.http.category,
-            if want == ErrorCategory::Auth && r.http.retryable {
-                "an auth failure that looks transient will be retried instead of alerting"
-            } else {
-                "the client will branch the wrong way on this failure"
-            }
-        )),
-        (Some(false), _, true, _) => f.verdict(Verdict::Warn).detail(format!(
-            "HTTP {status} is not the documented status, though it is classified {} as expected",
-            r.http.category
-        )),
     }
 }
+
+fn probes(model: &str) -> Vec<Probe> {
+    let base = |m: &str| {
+        ChatRequest::new(m)
+            .user("Return the word READY and nothing else.")
+            .max_tokens(8)
+    };
+    let mut out = vec![
+        Probe {
+            id: "missing-auth".into(),
+            title: "a missing credential is rejected as an auth error".into(),
+            case: "missing_auth".into(),
+            want: ErrorCategory::Auth,
+            covers: item::AUTH_VERIFIED,
+            request: base(model)
+                .auth(Auth::Omitted)
+                .operation("probe.missing-auth"),
+        },
+        Probe {
+            id: "invalid-auth".into(),
+            title: "an invalid credential is rejected as an auth error".into(),
+            case: "invalid_auth".into(),
+            want: ErrorCategory::Auth,
+            covers: item::AUTH_VERIFIED,
+            request: base(model)
+                .auth(Auth::Invalid)
+                .operation("probe.invalid-auth"),
+        },
+    ];
+    let required: Vec<String> = context::contract_value("/request/required_fields")
+        .and_then(|v| {
+            v.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    for field in required {
+        out.push(Probe {
+            id: format!("missing-{field}"),
+            title: format!("a request without `{field}` is rejected as invalid"),
+            case: format!("missing_{field}"),
+            want: ErrorCategory::Validation,
+            covers: item::ERROR_CATEGORIES_TESTED,
+            request: base(model)
+                .without(&field)
+                .operation(&format!("probe.missing-{field}")),
+        });
+    }
+    out.push(Probe {
+        id: "empty-messages".into(),
+        title: "a request with an empty `messages` list is rejected as invalid".into(),
+        case: "empty_messages".into(),
+        want: ErrorCategory::Validation,
+        covers: item::ERROR_CATEGORIES_TESTED,
+        request: ChatRequest::new(model)
+            .field("messages", Value::Array(Vec::new()))
+            .max_tokens(8)
+            .operation("probe.empty-messages"),
+    });
+    out.push(Probe {
+        id: "unknown-model".into(),
+        title: "an unapproved model is rejected as invalid".into(),
+        case: "unknown_model".into(),
+        want: ErrorCategory::Validation,
+        covers: item::ERROR_CATEGORIES_TESTED,
+        request: base(&context::unapproved_model()).operation("probe.unknown-model"),
+    });
+    out
+}
+
+/// The finding ids this check returns (`probe.missing-*`: one per required field).
+const FINDINGS: [&str; 5] = [
+    "probe.missing-auth",
+    "probe.invalid-auth",
+    "probe.missing-*",
+    "probe.empty-messages",
+    "probe.unknown-model",
+];
 
 impl Check for NegativeProbes {
     fn describe() -> Descriptor {
         Descriptor::new(
             "negative-probes",
             env!("CARGO_PKG_VERSION"),
-            "negative contract probes: auth, fields, model, input limit, timeout",
+            "negative contract probes: auth, required fields, empty messages, unknown model",
         )
-        .covers([
-            item::ERROR_CATEGORIES_TESTED,
-            item::REQUEST_SCHEMA_VALIDATED,
-            item::TIMEOUT_POLICY_CONFIGURED,
-            item::AUTH_VERIFIED,
-        ])
+        .covers([item::ERROR_CATEGORIES_TESTED, item::AUTH_VERIFIED])
+        .findings(FINDINGS)
     }
 
     fn run() -> Result<Vec<Finding>, String> {
         let target = context::target();
-        let limits = context::limits();
-        let model = target.model.clone();
-        let mut out = Vec::new();
+        let probes = probes(&target.model);
+        // Independent probes: in flight together.
+        let answers = send_all(probes.iter().map(|p| p.request.to_request()).collect());
+        let out: Vec<Finding> = probes
+            .iter()
+            .zip(answers)
+            .map(|(p, a)| finding(p, a.map(ChatResponse::new)))
+            .collect();
 
-        let r = base(&model)
-            .auth(Auth::Omitted)
-            .operation("probe.missing-auth")
-            .send();
-        out.push(
-            judge(
-                "missing-auth",
-                "missing credential is rejected as an auth error",
-                "missing_auth",
-                ErrorCategory::Auth,
-                r,
-            )
-            .covers([item::AUTH_VERIFIED]),
-        );
-        let r = base(&model)
-            .auth(Auth::Invalid)
-            .operation("probe.invalid-auth")
-            .send();
-        out.push(
-            judge(
-                "invalid-auth",
-                "invalid credential is rejected as an auth error",
-                "invalid_auth",
-                ErrorCategory::Auth,
-                r,
-            )
-            .covers([item::AUTH_VERIFIED]),
-        );
-
-        let required: Vec<String> = context::contract_value("/request/required_fields")
-            .and_then(|v| {
-                v.as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-            })
-            .unwrap_or_default();
-        for field in &required {
-            let r = base(&model)
-                .without(field)
-                .operation(&format!("probe.missing-{field}"))
-                .send();
-            out.push(
-                judge(
-                    &format!("missing-{field}"),
-                    &format!("a request without `{field}` is rejected as invalid"),
-                    &format!("missing_{field}"),
-                    ErrorCategory::Validation,
-                    r,
-                )
-                .covers([item::REQUEST_SCHEMA_VALIDATED]),
-            );
-        }
-
-        let bogus = context::unapproved_model();
-        let r = base(&bogus).operation("probe.unknown-model").send();
-        out.push(judge(
-            "unknown-model",
-            "an unapproved model is rejected as invalid",
-            "unknown_model",
-            ErrorCategory::Validation,
-            r,
-        ));
-
-        // The host must refuse a prompt over the application's limit before it leaves the machine.
-        let oversized = "x".repeat(limits.input_limit_bytes as usize + 1);
-        let r = ChatRequest::new(&model)
-            .user(&oversized)
-            .max_tokens(8)
-            .operation("probe.oversized-prompt")
-            .send();
-        out.push(
-            match r {
-                Err(HttpError::Rejected(why)) => Finding::pass(
-                    "probe.oversized-prompt",
-                    "a prompt over the input limit is rejected before dispatch",
-                )
-                .detail(format!("rejected locally, nothing sent: {why}")),
-                // Opted in (grants.send_oversized): the provider's answer is information,
-                // not a verdict on it; the guide warns against inferring its limits.
-                Ok(resp) if resp.http.is_success() => Finding::pass(
-                    "probe.oversized-prompt",
-                    "a prompt over the input limit is handled",
-                )
-                .detail(format!(
-                    "sent (the plan grants send_oversized): the provider accepted it with HTTP {}; the application's limit is the stricter one",
-                    resp.status()
-                )),
-                Ok(resp) => judge(
-                    "oversized-prompt",
-                    "a prompt over the input limit is handled",
-                    "oversized_prompt",
-                    ErrorCategory::Validation,
-                    Ok(resp),
-                )
-                .evidence("sent", "the plan grants send_oversized"),
-                Err(e) => Finding::fail(
-                    "probe.oversized-prompt",
-                    "a prompt over the input limit is rejected before dispatch",
-                )
-                .detail(format!("unexpected: {e}")),
-            }
-            .evidence("input_limit_bytes", limits.input_limit_bytes)
-            .evidence("prompt_bytes", oversized.len())
-            .covers([
-                item::REQUEST_SCHEMA_VALIDATED,
-                item::TOKEN_LIMITS_CONFIGURABLE,
-            ]),
-        );
-
-        // A client timeout shorter than the response time must fire and be reported, not hang.
-        let timeout_ms: u32 = shipgate_sdk::context::setting_or("timeout_probe_ms", 1)?;
-        let mut probe = shipgate_sdk::http::Request::post(&target.chat_path)
-            .json(&base(&model).to_json())
-            .timeout_ms(timeout_ms)
-            .operation("probe.client-timeout");
-        if let Some(fault) = context::setting("timeout_probe_fault") {
-            probe = probe.fault(fault);
-        }
-        out.push(timeout_finding(probe.send().map(|_| ()), timeout_ms));
         Ok(out)
     }
 }
 
-fn timeout_finding(r: Result<(), HttpError>, timeout_ms: u32) -> Finding {
-    let title = "a client timeout shorter than the response time fires and is handled";
-    match r {
-        Err(HttpError::Timeout(_)) => Finding::pass("probe.client-timeout", title).detail(format!("timed out after {timeout_ms} ms as configured")),
-        Ok(()) => Finding::skip("probe.client-timeout", title)
-            .detail(format!("the response arrived within {timeout_ms} ms; set negative-probes.timeout_probe_ms lower to provoke a timeout")),
-        Err(e) => Finding::fail("probe.client-timeout", title).detail(format!("expected a timeout, got: {e}")),
-    }
-    .evidence("timeout_ms", timeout_ms)
-    .covers([item::TIMEOUT_POLICY_CONFIGURED])
-}
-
 shipgate_sdk::export_check!(NegativeProbes);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(status: u16, category: ErrorCategory, retryable: bool, ct: &str) -> Observed {
+        Observed {
+            status,
+            category,
+            retryable,
+            code: None,
+            shape_ok: ct.starts_with("application/json"),
+            content_type: ct.to_owned(),
+        }
+    }
+
+    fn documented(statuses: &[u16]) -> Expect {
+        Expect {
+            statuses: statuses.to_vec(),
+            code: None,
+        }
+    }
+
+    /// The gateway behaviours of the generic template, row by row. The
+    /// category is what the host's classifier gives under that template.
+    #[test]
+    fn gateway_behaviours_under_the_generic_template() {
+        use ErrorCategory::*;
+        let json = "application/json";
+        // wrong key -> 400 JSON `no_db_connection`
+        let (v, d) = judge(
+            "invalid_auth",
+            Auth,
+            Some(&documented(&[401])),
+            &obs(400, Validation, false, json),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.starts_with("auth failure not signalled as 401/403") && d.contains("validation"),
+            "{d}"
+        );
+        // no key -> 500 text/plain
+        let (v, d) = judge(
+            "missing_auth",
+            Auth,
+            Some(&documented(&[401])),
+            &obs(500, Transient, true, "text/plain"),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.starts_with("auth failure signalled as a transient error (a client will retry it)"),
+            "{d}"
+        );
+        // `messages` absent -> 400
+        let (v, _) = judge(
+            "missing_messages",
+            Validation,
+            Some(&documented(&[400])),
+            &obs(400, Validation, false, json),
+        );
+        assert_eq!(v, Verdict::Pass);
+        // `messages: []` -> 200
+        let (v, d) = judge(
+            "empty_messages",
+            Validation,
+            Some(&documented(&[400])),
+            &obs(200, ErrorCategory::None, false, json),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert!(d.contains("provider accepted an invalid request"), "{d}");
+        // unknown model -> 400: passes when the contract documents 400, else fails naming the status
+        let (v, _) = judge(
+            "unknown_model",
+            Validation,
+            Some(&documented(&[400])),
+            &obs(400, Validation, false, json),
+        );
+        assert_eq!(v, Verdict::Pass);
+        let (v, d) = judge(
+            "unknown_model",
+            Validation,
+            Some(&documented(&[404])),
+            &obs(400, Validation, false, json),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.starts_with("HTTP 400, but the contract documents [404]"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn documented_code_shape_and_missing_documentation_warn() {
+        use ErrorCategory::*;
+        let mut o = obs(401, Auth, false, "application/json");
+        let e = Expect {
+            statuses: vec![401],
+            code: Some("invalid_api_key".into()),
+        };
+        assert_eq!(judge("invalid_auth", Auth, Some(&e), &o).0, Verdict::Warn);
+        o.code = Some("invalid_api_key".into());
+        assert_eq!(judge("invalid_auth", Auth, Some(&e), &o).0, Verdict::Pass);
+        o.shape_ok = false;
+        assert_eq!(judge("invalid_auth", Auth, Some(&e), &o).0, Verdict::Warn);
+        assert_eq!(
+            judge(
+                "invalid_auth",
+                Auth,
+                Option::None,
+                &obs(401, Auth, false, "application/json")
+            )
+            .0,
+            Verdict::Warn
+        );
+        // The wrong category fails even when the status is documented.
+        assert_eq!(
+            judge(
+                "unknown_model",
+                Validation,
+                Some(&documented(&[503])),
+                &obs(503, Transient, true, "application/json")
+            )
+            .0,
+            Verdict::Fail
+        );
+    }
+}

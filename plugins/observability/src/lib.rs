@@ -32,6 +32,18 @@ struct Rule {
     attribute: &'static str,
     applies: fn(&Value) -> bool,
     valid: fn(&Value) -> bool,
+    /// A response field the contract must list for the rule to apply (the
+    /// provider is not held to a field nobody documented).
+    needs: Option<&'static str>,
+}
+
+/// What the contract says that the rules depend on.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Whether usage is documented.
+    pub usage_documented: bool,
+    /// Response fields the contract lists (parsed or documented), as JSON pointers.
+    pub listed_fields: Vec<String>,
 }
 
 fn any(_: &Value) -> bool {
@@ -80,6 +92,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.request_category",
         applies: any,
         valid: category,
+        needs: None,
     },
     Rule {
         id: "obs.operation",
@@ -87,6 +100,7 @@ const RULES: &[Rule] = &[
         attribute: "gen_ai.operation.name",
         applies: any,
         valid: string,
+        needs: None,
     },
     Rule {
         id: "obs.model",
@@ -94,6 +108,7 @@ const RULES: &[Rule] = &[
         attribute: "gen_ai.request.model",
         applies: chat_ok,
         valid: string,
+        needs: None,
     },
     Rule {
         id: "obs.status",
@@ -101,6 +116,7 @@ const RULES: &[Rule] = &[
         attribute: "http.response.status_code",
         applies: answered,
         valid: number,
+        needs: None,
     },
     Rule {
         id: "obs.error-category",
@@ -108,6 +124,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.error_category",
         applies: any,
         valid: string,
+        needs: None,
     },
     Rule {
         id: "obs.error-type",
@@ -115,6 +132,7 @@ const RULES: &[Rule] = &[
         attribute: "error.type",
         applies: failed,
         valid: string,
+        needs: None,
     },
     Rule {
         id: "obs.latency",
@@ -122,6 +140,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.latency_ms",
         applies: any,
         valid: number,
+        needs: None,
     },
     Rule {
         id: "obs.retry-count",
@@ -129,6 +148,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.retry_count",
         applies: any,
         valid: number,
+        needs: None,
     },
     Rule {
         id: "obs.timeout-count",
@@ -136,6 +156,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.timeout_count",
         applies: any,
         valid: number,
+        needs: None,
     },
     Rule {
         id: "obs.parse",
@@ -143,6 +164,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.parse_ok",
         applies: answered,
         valid: boolean,
+        needs: None,
     },
     Rule {
         id: "obs.correlation-id",
@@ -150,6 +172,7 @@ const RULES: &[Rule] = &[
         attribute: "shipgate.correlation_id",
         applies: answered,
         valid: uuid,
+        needs: None,
     },
     Rule {
         id: "obs.response-id",
@@ -157,6 +180,7 @@ const RULES: &[Rule] = &[
         attribute: "gen_ai.response.id",
         applies: chat_ok,
         valid: string,
+        needs: Some("/id"),
     },
     Rule {
         id: "obs.finish-reasons",
@@ -164,6 +188,7 @@ const RULES: &[Rule] = &[
         attribute: "gen_ai.response.finish_reasons",
         applies: chat_ok,
         valid: list,
+        needs: Some("/choices/0/finish_reason"),
     },
     Rule {
         id: "obs.server",
@@ -171,16 +196,12 @@ const RULES: &[Rule] = &[
         attribute: "server.address",
         applies: any,
         valid: string,
+        needs: None,
     },
 ];
 
 /// Judge the run's telemetry. Pure, so it is tested natively.
-pub fn judge(
-    telemetry: &[Value],
-    own: Option<&Own>,
-    validated_model: &str,
-    usage_documented: bool,
-) -> Vec<Finding> {
+pub fn judge(telemetry: &[Value], own: Option<&Own>, opts: &Options) -> Vec<Finding> {
     let mut out = Vec::new();
     if telemetry.is_empty() {
         return vec![
@@ -196,6 +217,16 @@ pub fn judge(
         )
     };
     for r in RULES {
+        if let Some(field) = r.needs
+            && !opts.listed_fields.iter().any(|f| f == field)
+        {
+            out.push(
+                Finding::skip(r.id, format!("telemetry records the {}", r.title)).detail(format!(
+                    "the contract lists no {field} field, so the provider is not held to it"
+                )),
+            );
+            continue;
+        }
         let applicable: Vec<&Value> = telemetry.iter().filter(|t| (r.applies)(t)).collect();
         let missing: Vec<String> = applicable
             .iter()
@@ -225,22 +256,7 @@ pub fn judge(
             .covers([item::METRICS_ATTACHED]),
         );
     }
-    // The validated model is the one the canary path asks for.
-    let canary_models: Vec<&str> = telemetry
-        .iter()
-        .filter(|t| {
-            t["shipgate.operation"] == "canary" || t["shipgate.operation"] == "observability"
-        })
-        .filter_map(|t| t["gen_ai.request.model"].as_str())
-        .collect();
-    if let Some(bad) = canary_models.iter().find(|m| **m != validated_model) {
-        out.push(
-            Finding::fail("obs.validated-model", "requests use the validated model id").detail(
-                format!("a request used {bad:?}, the contract validates {validated_model:?}"),
-            ),
-        );
-    }
-    if usage_documented {
+    if opts.usage_documented {
         let ok: Vec<&Value> = telemetry.iter().filter(|t| chat_ok(t)).collect();
         let without: usize = ok
             .iter()
@@ -250,7 +266,10 @@ pub fn judge(
             })
             .count();
         out.push(
-            if without == 0 {
+            if ok.is_empty() {
+                Finding::skip("obs.usage", "telemetry records token usage")
+                    .detail("no successful chat response to judge")
+            } else if without == 0 {
                 Finding::pass("obs.usage", "telemetry records token usage").detail(format!(
                     "gen_ai.usage.input_tokens/output_tokens on {} successful chat responses",
                     ok.len()
@@ -284,27 +303,6 @@ pub fn judge(
         let mine = telemetry
             .iter()
             .find(|t| t["shipgate.correlation_id"] == own.correlation_id.as_str());
-        out.push(
-            match mine {
-                None => Finding::fail(
-                    "obs.correlation-sent",
-                    "the correlation id went out and was recorded",
-                )
-                .detail("no telemetry record carries this plugin's correlation id"),
-                Some(t) => Finding::check(
-                    t["shipgate.correlation_header"]
-                        .as_str()
-                        .is_some_and(|h| !h.is_empty()),
-                    "obs.correlation-sent",
-                    "the correlation id went out and was recorded",
-                )
-                .evidence(
-                    "header",
-                    t["shipgate.correlation_header"].as_str().unwrap_or(""),
-                ),
-            }
-            .covers([item::METRICS_ATTACHED]),
-        );
         if let Some(pid) = &own.provider_request_id {
             let recorded = mine.and_then(|t| t["shipgate.provider_request_id"].as_str());
             out.push(
@@ -329,6 +327,26 @@ impl Check for Observability {
             "telemetry has what the guide's step 6 lists, named after OpenTelemetry GenAI",
         )
         .covers([item::METRICS_ATTACHED])
+        .findings([
+            "obs.present",
+            "obs.category",
+            "obs.operation",
+            "obs.model",
+            "obs.status",
+            "obs.error-category",
+            "obs.error-type",
+            "obs.latency",
+            "obs.retry-count",
+            "obs.timeout-count",
+            "obs.parse",
+            "obs.correlation-id",
+            "obs.response-id",
+            "obs.finish-reasons",
+            "obs.server",
+            "obs.usage",
+            "obs.no-content",
+            "obs.provider-request-id",
+        ])
     }
 
     fn run() -> Result<Vec<Finding>, String> {
@@ -343,15 +361,26 @@ impl Check for Observability {
                 correlation_id: r.http.correlation_id.clone(),
                 provider_request_id: r.http.provider_request_id.clone(),
             });
-        let documented = context::contract_value("/usage/documented")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        Ok(judge(
-            &context::telemetry(),
-            own.as_ref(),
-            &target.model,
-            documented,
-        ))
+        let contract = context::contract();
+        let mut listed: Vec<String> = contract["response"]["fields"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        listed.extend(
+            contract["response"]["documented_fields"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        );
+        let opts = Options {
+            usage_documented: contract["usage"]["documented"].as_bool().unwrap_or(false),
+            listed_fields: listed,
+        };
+        Ok(judge(&context::telemetry(), own.as_ref(), &opts))
     }
 }
 
@@ -375,6 +404,36 @@ mod tests {
         })
     }
 
+    fn opts() -> Options {
+        Options {
+            usage_documented: true,
+            listed_fields: vec!["/id".into(), "/choices/0/finish_reason".into()],
+        }
+    }
+
+    #[test]
+    fn a_provider_is_not_held_to_fields_nobody_documented() {
+        let mut t = good();
+        t.as_object_mut().unwrap().remove("gen_ai.response.id");
+        let fs = judge(
+            &[t],
+            None,
+            &Options {
+                usage_documented: true,
+                listed_fields: vec![],
+            },
+        );
+        assert_eq!(verdict(&fs, "obs.response-id"), Verdict::Skip);
+        assert_eq!(verdict(&fs, "obs.finish-reasons"), Verdict::Skip);
+        // And usage on no successful response is not a pass.
+        let mut failed = good();
+        failed["http.response.status_code"] = json!(500);
+        assert_eq!(
+            verdict(&judge(&[failed], None, &opts()), "obs.usage"),
+            Verdict::Skip
+        );
+    }
+
     fn verdict(fs: &[Finding], id: &str) -> Verdict {
         fs.iter()
             .find(|f| f.id == id)
@@ -388,7 +447,7 @@ mod tests {
             correlation_id: "2b9f0a9e-5f6e-4c9b-8d7a-0e1f2a3b4c5d".into(),
             provider_request_id: Some("req_1".into()),
         };
-        let fs = judge(&[good()], Some(&own), "m", true);
+        let fs = judge(&[good()], Some(&own), &opts());
         assert!(fs.iter().all(|f| f.verdict != Verdict::Fail), "{fs:#?}");
         assert_eq!(verdict(&fs, "obs.provider-request-id"), Verdict::Pass);
     }
@@ -403,7 +462,7 @@ mod tests {
             } else {
                 t.as_object_mut().unwrap().remove(r.attribute);
             }
-            let fs = judge(&[t], None, "m", true);
+            let fs = judge(&[t], None, &opts());
             assert_eq!(
                 verdict(&fs, r.id),
                 Verdict::Fail,
@@ -421,10 +480,9 @@ mod tests {
             .unwrap()
             .remove("gen_ai.usage.input_tokens");
         t["gen_ai.input.messages"] = json!([{"role": "user", "content": "hi"}]);
-        let fs = judge(&[t], None, "other-model", true);
+        let fs = judge(&[t], None, &opts());
         assert_eq!(verdict(&fs, "obs.usage"), Verdict::Fail);
         assert_eq!(verdict(&fs, "obs.no-content"), Verdict::Fail);
-        assert_eq!(verdict(&fs, "obs.validated-model"), Verdict::Fail);
     }
 
     #[test]
@@ -436,10 +494,7 @@ mod tests {
             provider_request_id: Some("req_1".into()),
         };
         assert_eq!(
-            verdict(
-                &judge(&[t], Some(&own), "m", true),
-                "obs.provider-request-id"
-            ),
+            verdict(&judge(&[t], Some(&own), &opts()), "obs.provider-request-id"),
             Verdict::Fail
         );
     }

@@ -49,6 +49,20 @@ impl Check for RedactionAudit {
             "no secrets, credentials, customer content or PII in logs and records",
         )
         .covers([item::LOGS_REDACTED])
+        .findings([
+            "audit.secret",
+            "audit.credential",
+            "audit.pii",
+            "audit.content",
+            "audit.honeytoken-echoed",
+            "audit.clean",
+        ])
+        .setting(
+            "pii_patterns",
+            shipgate_sdk::SettingKind::String,
+            None,
+            "extra regular expressions for personal data, one per line",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {
@@ -87,7 +101,6 @@ impl Check for RedactionAudit {
                 );
             }
         }
-        let mut redactions = Vec::new();
         for t in &texts {
             for d in detect::pii(&t.content, &extra) {
                 out.push(detection("pii", t, &d, "personal data"));
@@ -112,47 +125,36 @@ impl Check for RedactionAudit {
                     );
                 }
             }
-            if t.source.starts_with("run:") {
-                let echoed = t.content.matches("[REDACTED:honeytoken]").count();
-                if echoed > 0 {
-                    out.push(
-                        Finding::warn("audit.honeytoken-echoed", format!("the provider echoed the probe's invalid token into {}", t.source))
-                            .detail(format!(
-                                "the invalid token the negative probes sent came back in a response and reached the run's output {echoed} time(s); \
-                                 shipgate redacted it, but an application that logs error bodies would log its callers' keys"
-                            ))
-                            .evidence("source", &t.source)
-                            .covers([item::LOGS_REDACTED]),
-                    );
-                }
-                // A provider's masked echo of a rejected key (`sk-abc12***wxyz`) is
-                // removed before anyone sees it, but it is not a leak.
-                let n = t.content.matches("[REDACTED:").count()
-                    - t.content.matches("[REDACTED:masked-key]").count();
-                if n > 0 {
-                    redactions.push(format!("{} ({n})", t.source));
-                }
+            // A provider that echoes a rejected credential in full (the scrub
+            // removed it here): an application that logs error bodies logs its
+            // callers' keys. A masked echo (`sk-abc12***wxyz`) is not a leak.
+            let echoed = t.content.matches("[REDACTED:honeytoken]").count();
+            if t.source.starts_with("run:") && echoed > 0 {
+                out.push(
+                    Finding::fail("audit.honeytoken-echoed", format!("the provider echoed a rejected credential in full into {}", t.source))
+                        .detail(format!(
+                            "the invalid token the negative probes sent came back whole in a response {echoed} time(s); \
+                             shipgate scrubbed it, but an application that logs error bodies would log its callers' keys"
+                        ))
+                        .evidence("source", &t.source)
+                        .covers([item::LOGS_REDACTED]),
+                );
             }
         }
         let bytes: usize = texts.iter().map(|t| t.content.len()).sum();
-        if !redactions.is_empty() {
+        let leaks = out
+            .iter()
+            .filter(|f| f.verdict == shipgate_sdk::Verdict::Fail)
+            .count();
+        {
             out.push(
-                Finding::warn("audit.redaction-needed", "the run's output needed no redaction")
-                    .detail(format!(
-                        "the host had to redact credential-shaped values from {}: a plugin or the provider put them there (e.g. an error body echoing a key); make sure the application's own logs redact them too",
-                        redactions.join(", ")
-                    ))
-                    .covers([item::LOGS_REDACTED]),
-            );
-        }
-        if out.iter().all(|f| f.verdict != shipgate_sdk::Verdict::Fail) {
-            out.push(
-                Finding::pass(
+                Finding::check(
+                    leaks == 0,
                     "audit.clean",
                     "no secrets, credentials, customer content or PII in logs and records",
                 )
                 .detail(format!(
-                    "{} texts, {bytes} bytes scanned ({} prompts hunted)",
+                    "{} texts, {bytes} bytes scanned ({} prompts hunted): {leaks} leak(s)",
                     texts.len(),
                     prompts.len()
                 ))

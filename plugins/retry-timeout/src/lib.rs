@@ -101,6 +101,26 @@ impl Check for RetryTimeout {
             "retry policy and timeouts against injected failures",
         )
         .covers([item::RETRY_POLICY_BOUNDED, item::TIMEOUT_POLICY_CONFIGURED])
+        .findings([
+            "retry.faults-unsupported",
+            "retry.transient-bounded",
+            "retry.recovers",
+            "retry.no-retry-*",
+            "retry.retry-after",
+            "retry.timeout",
+        ])
+        .setting(
+            "timeout_ms",
+            shipgate_sdk::SettingKind::Integer,
+            Some("200"),
+            "the client timeout of the timeout scenario, in ms",
+        )
+        .setting(
+            "timeout_slack_ms",
+            shipgate_sdk::SettingKind::Integer,
+            Some("500"),
+            "how late a timeout may fire",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {
@@ -150,7 +170,15 @@ impl Check for RetryTimeout {
             .covers([item::RETRY_POLICY_BOUNDED]),
         );
 
-        // Never retry what cannot succeed.
+        // Never retry what cannot succeed: 400-422 always; a 5xx that the
+        // contract classifies as not retryable (CometAPI's 500 invalid_request).
+        let comet_rule = context::contract_value("/errors/classify").is_some_and(|rules| {
+            rules.as_array().is_some_and(|a| {
+                a.iter().any(|r| {
+                    r["status"] == 500 && r["code"] == "invalid_request" && r["retry"] == false
+                })
+            })
+        });
         for (fault, what) in [
             ("status:400", "400"),
             ("status:401", "401"),
@@ -161,6 +189,17 @@ impl Check for RetryTimeout {
         ] {
             let id = format!("retry.no-retry-{}", what.replace(' ', "-"));
             let title = format!("{what} is not retried");
+            if fault == "comet-invalid-request" && !comet_rule {
+                out.push(
+                    Finding::skip(&id, &title)
+                        .detail(
+                            "the contract does not classify a 500 invalid_request as non-retryable",
+                        )
+                        .evidence("fault", fault)
+                        .covers([item::RETRY_POLICY_BOUNDED]),
+                );
+                continue;
+            }
             out.push(
                 match send(fault, &id, None) {
                     Ok(r) if r.attempts.len() == 1 => Finding::pass(&id, &title)
