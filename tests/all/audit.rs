@@ -288,7 +288,7 @@ async fn an_echoed_honeytoken_is_reported() {
     );
     let out = h.run(&h.plan(&plugins, &[])).await;
     let f = finding(&out, "audit.honeytoken-echoed");
-    assert_eq!(f.verdict, Verdict::Warn);
+    assert_eq!(f.verdict, Verdict::Fail);
     assert_eq!(evidence(f, "source"), "run:findings.json");
 }
 
@@ -359,27 +359,10 @@ async fn with_fault(plugin: &str, fault: &str) -> RunOutput {
 async fn guardrails_pass_and_fail_by_rule() {
     let h = Harness::new().await;
     let out = h.run(&h.plan(&bundled("guardrails", ""), &[])).await;
-    for id in [
-        "guardrails.input-limit",
-        "guardrails.output-ceiling",
-        "guardrails.usage",
-    ] {
+    for id in ["guardrails.output-ceiling", "guardrails.usage"] {
         assert_eq!(finding(&out, id).verdict, Verdict::Pass, "{id}");
     }
-    assert_eq!(
-        out.record
-            .telemetry
-            .iter()
-            .find(|t| t.operation == "guardrails.input-limit")
-            .unwrap()
-            .outcome,
-        "rejected"
-    );
-    assert_eq!(
-        h.mock.requests().len(),
-        1,
-        "the oversized prompt never left the host"
-    );
+    assert_eq!(h.mock.requests().len(), 1);
     let out = with_fault("guardrails", "ignore-max-tokens").await;
     assert_eq!(
         finding(&out, "guardrails.output-ceiling").verdict,
