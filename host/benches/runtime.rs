@@ -201,6 +201,10 @@ fn scrub(c: &mut Criterion) {
         b.iter(|| black_box(String::from_utf8_lossy(&text).matches(KEY).count()))
     });
     g.finish();
+    // Building the matcher (every form and fragment of two secrets): once per run.
+    let mut g = c.benchmark_group("scrub");
+    g.bench_function("secret_set_new", |b| b.iter(|| black_box(secrets(KEY))));
+    g.finish();
 }
 
 /// Text of `len` bytes drawn only from `alphabet` (deterministic).

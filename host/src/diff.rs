@@ -158,8 +158,8 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
                 p50_ms: (get(&o, |s| s.p50_ms), get(&n, |s| s.p50_ms)),
                 p95_ms: (get(&o, |s| s.p95_ms), get(&n, |s| s.p95_ms)),
                 tokens: (
-                    get(&o, |s| s.input_tokens + s.output_tokens),
-                    get(&n, |s| s.input_tokens + s.output_tokens),
+                    get(&o, |s| s.input_tokens.saturating_add(s.output_tokens)),
+                    get(&n, |s| s.input_tokens.saturating_add(s.output_tokens)),
                 ),
                 statuses: (
                     os.get(&op).cloned().unwrap_or_default(),
@@ -242,8 +242,8 @@ pub fn spikes(baseline: &Record, observed: &[OperationSummary], ratio: f64) -> V
             (
                 "usage",
                 "tokens",
-                b.input_tokens + b.output_tokens,
-                o.input_tokens + o.output_tokens,
+                b.input_tokens.saturating_add(b.output_tokens),
+                o.input_tokens.saturating_add(o.output_tokens),
                 10,
                 "tokens",
                 "usage-fields-verified",
@@ -253,16 +253,19 @@ pub fn spikes(baseline: &Record, observed: &[OperationSummary], ratio: f64) -> V
             if after >= floor && before > 0 && after as f64 > before as f64 * ratio {
                 let f = Finding {
                     plugin: "baseline".into(),
-                    id: format!("baseline.{kind}-spike.{}.{}", o.plugin, o.operation),
-                    title: format!(
-                        "{what} of `{}/{}` stays within {ratio}x of the baseline",
+                    id: crate::findings::normalise_id(&format!(
+                        "baseline.{kind}-spike.{}.{}",
                         o.plugin, o.operation
+                    )),
+                    title: format!(
+                        "{what} of `{}` stays within {ratio}x of the baseline",
+                        crate::text::one_line(&format!("{}/{}", o.plugin, o.operation), 160)
                     ),
                     verdict: Verdict::Warn,
                     kind: FindingKind::Host,
                     detail: format!(
                         "{what} went from {before} {unit} to {after} {unit} (baseline run {})",
-                        baseline.run_id
+                        crate::text::one_line(&baseline.run_id, 64)
                     ),
                     evidence: Vec::new(),
                     metrics: Vec::new(),

@@ -149,10 +149,19 @@ pub fn json_type(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Every leaf and container of a JSON value as (pointer, type), arrays sampled at index 0.
+/// Most (pointer, type) pairs taken from one response.
+pub const MAX_FIELDS: usize = 256;
+/// Characters of one object key kept in a pointer (longer keys end in `…`).
+pub const MAX_KEY_CHARS: usize = 64;
+/// Pointers stop growing past this many bytes (at most 8 levels anyway).
+pub const MAX_POINTER_BYTES: usize = 1024;
+
+/// Every leaf and container of a JSON value as (pointer, type), arrays
+/// sampled at index 0; bounded in depth, count and pointer length whatever
+/// the server sends.
 pub fn field_types(v: &serde_json::Value) -> Vec<(String, String)> {
     fn walk(v: &serde_json::Value, at: String, out: &mut Vec<(String, String)>, depth: usize) {
-        if depth > 8 || out.len() > 256 {
+        if depth > 8 || out.len() > MAX_FIELDS {
             return;
         }
         if !at.is_empty() {
@@ -161,7 +170,16 @@ pub fn field_types(v: &serde_json::Value) -> Vec<(String, String)> {
         match v {
             serde_json::Value::Object(o) => {
                 for (k, x) in o {
-                    let k = k.replace('~', "~0").replace('/', "~1");
+                    // Bounded: a server's key may be megabytes long.
+                    if out.len() > MAX_FIELDS || at.len() > MAX_POINTER_BYTES {
+                        return;
+                    }
+                    let cut = k.chars().nth(MAX_KEY_CHARS).is_some();
+                    let short: String = k.chars().take(MAX_KEY_CHARS).collect();
+                    let mut k = short.replace('~', "~0").replace('/', "~1");
+                    if cut {
+                        k.push('…');
+                    }
                     walk(x, format!("{at}/{k}"), out, depth + 1);
                 }
             }
@@ -176,4 +194,32 @@ pub fn field_types(v: &serde_json::Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     walk(v, String::new(), &mut out, 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_types_are_bounded_whatever_the_server_sends() {
+        let mut deep = serde_json::json!(1);
+        for level in 0..12 {
+            deep = serde_json::json!({ format!("k{level}/~").repeat(50_000): deep });
+        }
+        let types = field_types(&serde_json::json!({"id": "x", "x": deep}));
+        assert!(types.len() <= MAX_FIELDS + 1);
+        for (pointer, _) in &types {
+            assert!(
+                pointer.len() <= MAX_POINTER_BYTES + 4 * (MAX_KEY_CHARS + 4),
+                "{}",
+                pointer.len()
+            );
+        }
+        assert!(
+            types
+                .iter()
+                .any(|(p, t)| p.starts_with("/x/k11~1~0k11") && p.ends_with('…') && t == "object")
+        );
+        assert_eq!(types[0], ("/id".to_owned(), "string".to_owned()));
+    }
 }

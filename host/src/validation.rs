@@ -27,6 +27,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Most distinct (pointer, type) pairs a record keeps of the responses.
+pub const MAX_OBSERVED_FIELDS: usize = 1024;
+
 /// Why a run could not start. Nothing was sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -358,7 +361,9 @@ impl Validation<'_> {
             plan: plan_json,
             plugins: runs,
             request_template,
-            response_fields_observed: observed.into_iter().collect(),
+            // Bounded: a few distinct shapes are normal; a server varying its
+            // keys per response must not grow the record without end.
+            response_fields_observed: observed.into_iter().take(MAX_OBSERVED_FIELDS).collect(),
             failure_modes_tested: failure_modes,
             telemetry_summary,
             telemetry,
@@ -406,6 +411,8 @@ impl Validation<'_> {
                     .map(|h| h.to_ascii_lowercase())
                     .collect(),
                 models: spec.grants.models.clone(),
+                paths: spec.grants.paths.clone(),
+                fields: spec.grants.fields.clone(),
                 faults: spec.grants.faults,
                 max_requests: l.max_requests,
                 max_request_bytes: l.max_request_bytes,

@@ -37,8 +37,8 @@ async fn planted_leaks_in_a_log_directory_are_found_where_they_are() {
         "service started".to_owned(),                             // 1
         format!("calling provider with key {KEY}"),               // 2 raw
         format!("auth blob {}", crate::support::base64_std(KEY)), // 3 base64
-        format!("debug prefix={}", &KEY[..14]),                   // 4 prefix
-        format!("tail ...{}", &KEY[KEY.len() - 9..]),             // 5 suffix
+        format!("debug prefix={}", &KEY[..16]),                   // 4 fragment
+        format!("tail ...{}", &KEY[KEY.len() - 12..]),            // 5 fragment
         "upstream: Authorization: Bearer abcDEF123456ghiJKL789mnoPQR".to_owned(), // 6 bearer
         format!("other key sk-{}", "Q1w2E3r4".repeat(6)),         // 7 sk- key
         "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX2hlcmVfb2s".to_owned(), // 8 jwt
@@ -62,8 +62,8 @@ async fn planted_leaks_in_a_log_directory_are_found_where_they_are() {
     let expect = [
         ("credential-raw", "2"),
         ("credential-base64", "3"),
-        ("credential-prefix", "4"),
-        ("credential-suffix", "5"),
+        ("credential-fragment", "4"),
+        ("credential-fragment", "5"),
         ("bearer-token", "6"),
         ("sk-key", "7"),
         ("jwt", "8"),

@@ -9,6 +9,7 @@ mod drift;
 mod every_finding;
 mod faults;
 mod hostile;
+mod hostile_server;
 mod probes;
 mod record;
 mod sandbox;

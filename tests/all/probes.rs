@@ -40,7 +40,12 @@ async fn every_probe_passes_against_a_correct_provider() {
         assert_eq!(evidence(f, "error_shape"), "documented", "{id}");
     }
     // The application's own limits are judged from its traffic, not by probing the provider.
-    assert!(out.record.findings.iter().all(|f| f.id != "probe.oversized-prompt" && f.id != "probe.client-timeout"));
+    assert!(
+        out.record
+            .findings
+            .iter()
+            .all(|f| f.id != "probe.oversized-prompt" && f.id != "probe.client-timeout")
+    );
     // The invalid-auth probe sent the host's honeytoken, and the record tested that failure mode.
     assert!(
         out.record

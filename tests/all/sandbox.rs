@@ -2,30 +2,13 @@
 //! cost a bounded amount, never forge the verdict) as a hostile fixture, and
 //! the exact outcome the host gives it.
 
-use crate::support::{Harness, KEY, bundled, evidence, finding, fixture, persisted, write_record};
+use crate::support::{
+    Harness, KEY, assert_nothing_of, bundled, evidence, finding, fixture, persisted, unhex,
+    write_record,
+};
 use shipgate::decision::{ItemStatus, Outcome};
 use shipgate::findings::{FindingKind, Verdict};
-use shipgate::secret::{Secret, SecretKind, SecretSet};
 use shipgate_e2e::fixtures;
-
-fn unhex(s: &str) -> String {
-    String::from_utf8_lossy(&hex::decode(s).expect("hex evidence")).into_owned()
-}
-
-/// No form and no fragment of `secret` (as the host's own scan knows them),
-/// and no 12-character window of it.
-fn assert_nothing_of(secret: &str, text: &str, what: &str) {
-    let set = SecretSet::new(&[(SecretKind::Credential, Secret::new(secret))], "Bearer");
-    let hits = set.scan(text.as_bytes());
-    assert!(hits.is_empty(), "{what}: {hits:?} in {text}");
-    for i in 0..secret.len().saturating_sub(12) {
-        assert!(
-            !text.contains(&secret[i..i + 12]),
-            "{what} holds {}",
-            &secret[i..i + 12]
-        );
-    }
-}
 
 /// The honeytoken the run sent (from what the mock received).
 fn honeytoken(h: &Harness) -> String {
@@ -48,7 +31,8 @@ async fn the_audit_is_not_an_oracle_for_the_key() {
             fixtures::AUDIT_ORACLE,
             &format!(
                 "grants = {{ audit = true }}\nlimits = {{ max_requests = 300 }}\nsettings = {{ right = \"{}\" }}",
-                &KEY[..20]
+                // "sk-" and 11 characters: one short of a fragment (FRAGMENT_CHARS).
+                &KEY[..14]
             ),
         ),
         &[],
@@ -59,7 +43,7 @@ async fn the_audit_is_not_an_oracle_for_the_key() {
     assert_eq!(evidence(f, "signal_rounds"), "0");
     assert_eq!(evidence(f, "round0"), "0 views differ from what was sent");
     assert_eq!(unhex(evidence(f, "known")), "sk-");
-    // Direct: a right and a wrong guess of 20 characters look the same.
+    // Direct: a right and a wrong guess short of a fragment look the same.
     assert_eq!(evidence(f, "right_view"), evidence(f, "wrong_view"));
     assert!(!evidence(f, "right_view").is_empty());
     // Nothing of the key is in the record.
@@ -352,6 +336,36 @@ async fn spend_is_bounded_by_the_plan() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_parses_exactly_what_the_host_checked() {
+    let h = Harness::new().await;
+    let out = h
+        .run(&h.plan(&fixture("spend-bypass", fixtures::SPEND_BYPASS, ""), &[]))
+        .await;
+    let f = finding(&out, "bypass.outcomes");
+    // Bodies a lenient parser reads but serde_json refuses, and numbers as strings.
+    for what in [
+        "utf-16",
+        "string-n",
+        "deep-nesting",
+        "huge-number",
+        "lone-surrogate",
+        "nan",
+        "control-plain",
+    ] {
+        assert_eq!(evidence(f, what), "denied", "{what}");
+    }
+    // `max_tokens: null` goes out with the plan's ceiling in its place.
+    assert_eq!(evidence(f, "null-ceiling"), "sent:200");
+    let sent = h.mock.requests();
+    assert_eq!(sent.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    let ceiling = shipgate::plan::Thresholds::default().output_token_ceiling;
+    assert_eq!(body["max_tokens"], ceiling);
+    // What went out is the host's re-encoding, byte for byte.
+    assert_eq!(sent[0].body, serde_json::to_vec(&body).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_at_the_deadline_stays_on_the_record() {
     let h = Harness::new().await;
     let out = h
@@ -377,4 +391,116 @@ async fn a_request_in_flight_at_the_deadline_stays_on_the_record() {
     assert_eq!(out.record.plugins[0].requests, 1);
     assert_eq!(h.mock.requests().len(), 1, "it did reach the server");
     assert_eq!(f.verdict, Verdict::Fail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliased_lists_cannot_multiply_host_memory() {
+    let h = Harness::new().await;
+    // 64 (key, value) pairs all pointing at one 16 MiB buffer: 2 GiB if lifted.
+    let plan = h.plan(
+        &fixture(
+            "lift-bomb",
+            fixtures::LIFT_BOMB,
+            "settings = { mib = 16, copies = 64 }",
+        ),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    let f = finding(&out, "lift-bomb.plugin-error");
+    assert_eq!(f.verdict, Verdict::Fail);
+    assert!(
+        f.detail
+            .starts_with("the plugin failed: too much data is being copied"),
+        "{}",
+        f.detail
+    );
+    assert!(out.record.findings.iter().all(|f| f.id != "lift.done"));
+
+    // One honest copy of the same buffer is within the cap.
+    let plan = h.plan(
+        &fixture(
+            "lift-bomb",
+            fixtures::LIFT_BOMB,
+            "settings = { mib = 16, copies = 1 }",
+        ),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    assert_eq!(finding(&out, "lift.done").verdict, Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaked_handles_trap_the_guest_not_the_host() {
+    let h = Harness::new().await;
+    let plan = h.plan(
+        &fixture(
+            "wasi-leak",
+            fixtures::WASI_LEAK,
+            "settings = { n = 10000000 }",
+        ),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    let f = finding(&out, "wasi-leak.plugin-error");
+    assert!(f.detail.contains("live handles"), "{}", f.detail);
+    // Under the cap, the same calls are fine.
+    let plan = h.plan(
+        &fixture("wasi-leak", fixtures::WASI_LEAK, "settings = { n = 5000 }"),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    assert_eq!(finding(&out, "leak.done").verdict, Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_label_is_inert_in_the_record_and_on_the_terminal() {
+    let h = Harness::new().await;
+    let short = h.plan(
+        &fixture(
+            "op-label",
+            fixtures::OP_LABEL,
+            "settings = { long = false }",
+        ),
+        &[],
+    );
+    let baseline = h.run(&short).await.record;
+    // A usage spike against the baseline: the host's own finding names the operation.
+    let long = h.plan(
+        &fixture("op-label", fixtures::OP_LABEL, "settings = { long = true }"),
+        &[],
+    );
+    let out = crate::support::run_full(&h, &long, Some(&baseline), std::future::pending()).await;
+    let spike = out
+        .record
+        .findings
+        .iter()
+        .find(|f| f.id.starts_with("baseline.usage-spike."))
+        .expect("a usage spike");
+    assert!(
+        spike
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)),
+        "{}",
+        spike.id
+    );
+    for t in &out.record.telemetry {
+        assert!(
+            !t.operation.chars().any(char::is_control),
+            "{:?}",
+            t.operation
+        );
+    }
+    let mut human = Vec::new();
+    shipgate::report::human::render(&out.record, &mut human, false).unwrap();
+    let human = String::from_utf8(human).unwrap();
+    assert!(!human.contains('\x1b'), "{human:?}");
+    assert_eq!(
+        human
+            .lines()
+            .filter(|l| l.trim_start().starts_with("decision:"))
+            .count(),
+        1,
+        "{human}"
+    );
 }

@@ -187,3 +187,29 @@ pub async fn run_full(
     .await
     .expect("run starts")
 }
+
+/// No form and no fragment of `secret` (as the host's own scan knows them),
+/// and, checked independently of that scan, no window of FRAGMENT_CHARS
+/// characters beyond its public prefix in any case.
+pub fn assert_nothing_of(secret: &str, text: &str, what: &str) {
+    let set = shipgate::secret::SecretSet::new(
+        &[(
+            shipgate::secret::SecretKind::Credential,
+            shipgate::secret::Secret::new(secret),
+        )],
+        "Bearer",
+    );
+    let hits = set.find(text.as_bytes());
+    assert!(hits.is_empty(), "{what}: {hits:?} in {text}");
+    let folded = text.to_ascii_lowercase();
+    let public = shipgate::secret::public_prefix_len(secret.as_bytes());
+    for w in secret.as_bytes()[public..].windows(shipgate::secret::FRAGMENT_CHARS) {
+        let w = String::from_utf8_lossy(w).to_ascii_lowercase();
+        assert!(!folded.contains(&w), "{what} holds {w}");
+    }
+}
+
+/// Hex evidence, decoded.
+pub fn unhex(s: &str) -> String {
+    String::from_utf8_lossy(&hex::decode(s).expect("hex evidence")).into_owned()
+}

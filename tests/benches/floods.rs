@@ -37,6 +37,12 @@ fn floods() -> Vec<(&'static str, &'static str, &'static str)> {
             "limits = { deadline_ms = 20000 }",
         ),
         ("findings flood", fixtures::FINDINGS_FLOOD, ""),
+        (
+            "aliased lists (64 x 16 MiB)",
+            fixtures::LIFT_BOMB,
+            "settings = { mib = 16, copies = 64 }",
+        ),
+        ("leaked handles", fixtures::WASI_LEAK, ""),
         ("spend abuse", fixtures::SPEND_ABUSE, ""),
         (
             "scrub bypass",

@@ -67,6 +67,11 @@ pub enum Fault {
     IgnoreMaxTokens,
     /// Report a `usage.total_tokens` below prompt + completion.
     BadUsage,
+    /// Usage counts of 2^64 - 1 (a client must not overflow adding them).
+    HugeUsage,
+    /// An extra field nested 8 deep under 400 KB keys (a client must bound
+    /// what it records of a response's shape).
+    DeepKeys,
     /// Answer without an `x-request-id` header.
     NoRequestId,
     /// Answer from another model than the one asked for.
@@ -97,6 +102,8 @@ pub enum When {
     EmptyMessages,
     /// A chat request naming a model the mock does not know.
     UnknownModel,
+    /// Every request.
+    Any,
 }
 
 impl FromStr for When {
@@ -110,9 +117,10 @@ impl FromStr for When {
             "no-messages" => When::NoMessages,
             "empty-messages" => When::EmptyMessages,
             "unknown-model" => When::UnknownModel,
+            "any" => When::Any,
             other => {
                 return Err(format!(
-                    "unknown condition {other:?}; known: no-key, bad-key, no-model, no-messages, empty-messages, unknown-model"
+                    "unknown condition {other:?}; known: no-key, bad-key, no-model, no-messages, empty-messages, unknown-model, any"
                 ));
             }
         })
@@ -140,6 +148,15 @@ pub enum EchoForm {
     SplitHeaders,
     /// `content-encoding: gzip` on a body the client cannot read without decoding.
     ContentEncoded,
+    /// Base64 of a longer text, wrapped in 76-character lines (MIME, as
+    /// Python's `base64.encodebytes`), in a JSON string.
+    MimeBase64,
+    /// Split in two across two headers of one name, another header between.
+    InterleavedHeaders,
+    /// Lower-cased.
+    LowerCase,
+    /// Cut to its first 30 characters (a log excerpt).
+    Cut,
 }
 
 impl FromStr for Fault {
@@ -200,13 +217,20 @@ impl FromStr for Fault {
             "echo-json-escaped" => Fault::EchoEncoded(EchoForm::JsonEscaped),
             "echo-split-headers" => Fault::EchoEncoded(EchoForm::SplitHeaders),
             "echo-content-encoded" => Fault::EchoEncoded(EchoForm::ContentEncoded),
+            "echo-mime-base64" => Fault::EchoEncoded(EchoForm::MimeBase64),
+            "echo-interleaved-headers" => Fault::EchoEncoded(EchoForm::InterleavedHeaders),
+            "echo-lowercase" => Fault::EchoEncoded(EchoForm::LowerCase),
+            "echo-cut" => Fault::EchoEncoded(EchoForm::Cut),
+            "huge-usage" => Fault::HugeUsage,
+            "deep-keys" => Fault::DeepKeys,
             "echo-key-as-request-id" => Fault::EchoKeyAsRequestId,
             _ => {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
                      comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, accept-invalid, ignore-max-tokens, bad-usage, no-request-id, wrong-model, \
-                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-key-as-request-id"
+                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-mime-base64, echo-interleaved-headers, echo-lowercase, echo-cut, \
+                     echo-key-as-request-id, huge-usage, deep-keys"
                 ));
             }
         })

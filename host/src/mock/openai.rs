@@ -114,6 +114,7 @@ fn applies(st: &MockState, when: When, headers: &HeaderMap, body: &[u8]) -> bool
         .and_then(|v| v.to_str().ok());
     let json = || serde_json::from_slice::<Value>(body).ok();
     match when {
+        When::Any => true,
         When::NoKey => auth.is_none(),
         When::BadKey => {
             auth.is_some_and(|a| a.strip_prefix("Bearer ").unwrap_or("").trim() != st.config.key)
@@ -458,6 +459,16 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
             body["usage"]["latency_checkpoint"] = json!(12);
             body["x_gateway"] = json!({"region": "mock-1"});
         }
+        Fault::HugeUsage => {
+            body["usage"] = json!({"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX, "total_tokens": u64::MAX});
+        }
+        Fault::DeepKeys => {
+            let mut inner = json!(1);
+            for level in 0..8 {
+                inner = json!({ format!("k{level}").repeat(50_000): inner });
+            }
+            body["x_deep"] = inner;
+        }
         _ => {}
     }
     let text = body.to_string();
@@ -578,6 +589,34 @@ fn echo_auth(fault: &Fault, headers: &HeaderMap) -> Option<Response> {
                 }
             }
             r
+        }
+        Fault::EchoEncoded(EchoForm::MimeBase64) => {
+            use base64::Engine as _;
+            let blob = base64::engine::general_purpose::STANDARD
+                .encode(format!("x-debug-authorization: {auth}\n"));
+            let wrapped: String = blob
+                .as_bytes()
+                .chunks(76)
+                .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+                .collect();
+            axum::Json(json!({ "debug": wrapped })).into_response()
+        }
+        Fault::EchoEncoded(EchoForm::InterleavedHeaders) => {
+            let (a, b) = auth.split_at(auth.len() / 2);
+            let mut r = axum::Json(json!({"ok": true})).into_response();
+            for (name, part) in [("x-auth-part", a), ("x-other", "z"), ("x-auth-part", b)] {
+                if let Ok(v) = HeaderValue::from_str(part) {
+                    r.headers_mut().append(name, v);
+                }
+            }
+            r
+        }
+        Fault::EchoEncoded(EchoForm::LowerCase) => {
+            axum::Json(json!({ "seen": auth.to_lowercase() })).into_response()
+        }
+        Fault::EchoEncoded(EchoForm::Cut) => {
+            let cut: String = auth.chars().take(30).collect();
+            axum::Json(json!({ "seen": format!("{cut}...") })).into_response()
         }
         Fault::EchoEncoded(EchoForm::ContentEncoded) => {
             let body: Vec<u8> = json!({ "seen": auth }).to_string().bytes().rev().collect();

@@ -163,6 +163,14 @@ pub struct Grants {
     pub headers: Vec<String>,
     /// Models it may name besides the contract's (each one may cost money).
     pub models: Vec<String>,
+    /// Paths it may read (GET, HEAD) besides `/models` and `/models/*`;
+    /// a trailing `*` matches any rest (`"/files/*"`). A provider's other
+    /// endpoints can hold the organisation's data.
+    pub paths: Vec<String>,
+    /// Top-level chat fields it may send besides those that leave the cost
+    /// unchanged (`service_tier`, `web_search_options`, ...). `model`, `n`,
+    /// `best_of` and the output ceilings stay checked whatever is granted.
+    pub fields: Vec<String>,
     /// May ask a target other than the built-in mock for faults (a
     /// fault-injecting proxy that honours `x-shipgate-fault`).
     pub faults: bool,
@@ -185,6 +193,8 @@ impl Default for Grants {
             audit: false,
             headers: Vec::new(),
             models: Vec::new(),
+            paths: Vec::new(),
+            fields: Vec::new(),
             faults: false,
             covers: None,
             subject: None,
@@ -209,6 +219,24 @@ impl Grants {
                 || m.chars().any(|c| c.is_control() || c.is_whitespace())
             {
                 return Err(format!("`{at}.grants.models`: {m:?} is not a model id"));
+            }
+        }
+        for p in &self.paths {
+            crate::capability::http::policy::grantable_path(p)
+                .map_err(|why| format!("`{at}.grants.paths`: {why}"))?;
+        }
+        for f in &self.fields {
+            use crate::capability::http::spend::CHECKED_FIELDS;
+            if f.is_empty()
+                || f.len() > 64
+                || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(format!("`{at}.grants.fields`: {f:?} is not a field name"));
+            }
+            if CHECKED_FIELDS.contains(&f.as_str()) {
+                return Err(format!(
+                    "`{at}.grants.fields`: `{f}` is always checked against the plan's limits and cannot be granted"
+                ));
             }
         }
         if self.subject == Some(crate::checklist::Subject::Operator) {

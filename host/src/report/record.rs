@@ -227,10 +227,17 @@ impl Record {
                     statuses,
                     p50_ms: percentile(&lat, 50),
                     p95_ms: percentile(&lat, 95),
-                    retries: ts.iter().map(|t| t.retry_count).sum(),
-                    timeouts: ts.iter().map(|t| t.timeout_count).sum(),
-                    input_tokens: ts.iter().filter_map(|t| t.input_tokens).sum(),
-                    output_tokens: ts.iter().filter_map(|t| t.output_tokens).sum(),
+                    // Saturating: a hostile server's counts must not overflow the host.
+                    retries: ts.iter().fold(0, |a, t| a.saturating_add(t.retry_count)),
+                    timeouts: ts.iter().fold(0, |a, t| a.saturating_add(t.timeout_count)),
+                    input_tokens: ts
+                        .iter()
+                        .filter_map(|t| t.input_tokens)
+                        .fold(0, u64::saturating_add),
+                    output_tokens: ts
+                        .iter()
+                        .filter_map(|t| t.output_tokens)
+                        .fold(0, u64::saturating_add),
                 }
             })
             .collect()

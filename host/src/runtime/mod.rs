@@ -9,6 +9,9 @@
 //! - **Memory.** [`limits::Limiter`] caps linear memory, tables and instances.
 //! - **CPU.** Optional fuel.
 //! - **Stack.** `max_wasm_stack` bounds recursion.
+//! - **Host copies.** [`hostcall_bytes`] caps what one host call (or the
+//!   returned findings) lifts out of the guest; [`MAX_HANDLES`] caps live
+//!   handles, so a guest cannot grow host memory through aliasing or leaks.
 //! - **WASI.** Linked so that wasip2 guests load, but granting nothing: no
 //!   preopened directories, no environment, no arguments, no sockets, stdin
 //!   closed; stdout/stderr are captured (capped) into the run log.
@@ -54,6 +57,18 @@ pub const DEADLINE_SLACK: Duration = Duration::from_millis(250);
 pub const MAX_STDIO_BYTES: usize = 64 * 1024;
 /// Largest wasm stack (bounds unbounded recursion).
 pub const MAX_WASM_STACK: usize = 1024 * 1024;
+
+/// Live component-model handles a plugin may hold at once.
+pub const MAX_HANDLES: usize = 10_000;
+
+/// Bytes one host call may copy out of the guest: a whole `send-all` within
+/// the request budget, plus 1 MiB of headers and text, never over 1 GiB.
+pub fn hostcall_bytes(limits: &crate::plan::SandboxLimits) -> usize {
+    let bodies = limits
+        .max_request_bytes
+        .saturating_mul(u64::from(limits.max_requests));
+    bodies.saturating_add(1 << 20).min(1 << 30) as usize
+}
 /// Longest error a plugin may return from `run`, in bytes; the rest is cut.
 pub const MAX_PLUGIN_ERROR: usize = 16 * 1024;
 
@@ -270,6 +285,15 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Enforce: bytes copied out of the guest per host call (and for the
+        // findings it returns). The canonical ABI lifts every string of a list
+        // into its own host allocation, and a guest may point them all at one
+        // buffer: without this cap, 16 MiB of guest memory lifts to gigabytes.
+        store.set_hostcall_fuel(hostcall_bytes(&limits));
+        // Enforce: live component handles (pollables, streams). Dropping one
+        // returns it; a guest that never drops traps here, not in host memory.
+        store.set_max_component_handles(MAX_HANDLES);
+        store.data_mut().table.set_max_capacity(MAX_HANDLES);
         let fuel = if limits.fuel > 0 {
             limits.fuel
         } else {
@@ -548,8 +572,22 @@ fn trap_finding(
         )
         .with_evidence("trap", t),
         (None, _) => {
-            // Not a trap: an instantiation failure or an error from a host call. Keep the whole chain, bounded.
-            let msg = Redactor.redact(&text::multi_line(&format!("{err:#}"), 4096)).into_owned();
+            // Not a trap: an instantiation failure or an error from a host call
+            // (hostcall bytes, handle limit). The cause first, then the chain, bounded.
+            let full = format!("{err:#}");
+            let mut cause = err.root_cause().to_string();
+            if cause.contains("resource table has no free keys") || cause.contains("handle limit exceeded") {
+                cause.push_str(&format!(" (a plugin holds at most {MAX_HANDLES} live handles: drop pollables and streams)"));
+            } else if cause.contains("fuel allocated for hostcalls") {
+                cause.push_str(" (one host call copies at most sandbox.max_requests x sandbox.max_request_bytes + 1 MiB)");
+            }
+            let root = err.root_cause().to_string();
+            let msg = if full.ends_with(&root) && full != root {
+                format!("{cause}\n{}", full[..full.len() - root.len()].trim_end_matches([':', ' ']))
+            } else {
+                full
+            };
+            let msg = Redactor.redact(&text::multi_line(&msg, 4096)).into_owned();
             Finding::host(name, FindingKind::PluginError, "plugin-error", "plugin runs to completion", format!("the plugin failed: {msg}"))
         }
     }

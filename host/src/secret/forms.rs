@@ -20,10 +20,11 @@ pub enum Form {
     JsonEscaped,
     /// Split across two or more header lines.
     SplitHeaders,
-    /// A prefix of it, beyond any public key prefix (leak evidence only).
-    Prefix,
-    /// A suffix of it (leak evidence only).
-    Suffix,
+    /// Broken across lines (MIME-wrapped base64, a folded log line).
+    LineWrapped,
+    /// Part of it: [`super::FRAGMENT_CHARS`] or more consecutive characters
+    /// beyond any public key prefix, raw or in base64 or hex.
+    Fragment,
 }
 
 impl Form {
@@ -37,8 +38,8 @@ impl Form {
             Form::PercentEncoded => "url-encoded",
             Form::JsonEscaped => "json-escaped",
             Form::SplitHeaders => "split-headers",
-            Form::Prefix => "prefix",
-            Form::Suffix => "suffix",
+            Form::LineWrapped => "line-wrapped",
+            Form::Fragment => "fragment",
         }
     }
 }
@@ -98,6 +99,44 @@ pub fn full_forms(raw: &[u8], scheme: &[u8]) -> Vec<(Form, Vec<u8>)> {
     out.push((Form::Hex, hex::encode(raw).into_bytes()));
     out.push((Form::Hex, hex::encode_upper(raw).into_bytes()));
     out.dedup_by(|a, b| a.1 == b.1);
+    out
+}
+
+/// Every `window`-character run of `raw` that carries at least `window - 2`
+/// secret characters, as needles: raw, lower-case hex, and base64 (both
+/// alphabets, each byte alignment, whole 3-byte groups only). The flag says
+/// whether the needle is base64 (a match is widened to its whole base64 run).
+/// Empty when `raw` is not ASCII or has no more than `window` characters beyond
+/// its public prefix: then only its full forms are matched.
+pub fn fragment_forms(raw: &[u8], window: usize) -> Vec<(Vec<u8>, bool)> {
+    let public = public_prefix_len(raw);
+    if !raw.is_ascii() || raw.len() <= public + window {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for w in raw[public..].windows(window) {
+        out.push((w.to_vec(), false));
+        out.push((hex::encode(w).into_bytes(), false));
+    }
+    // Base64: the groups wholly inside the key, `groups` at a time.
+    let groups = window.div_ceil(3);
+    let first_byte = public.saturating_sub(2);
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for align in 0..3 {
+            let mut padded = vec![0u8; align];
+            padded.extend_from_slice(raw);
+            let whole = padded.len() / 3;
+            let encoded = engine.encode(&padded[..whole * 3]).into_bytes();
+            for g in align.div_ceil(3)..whole.saturating_sub(groups - 1) {
+                // The window's first byte, in the key's own offsets.
+                if g * 3 - align >= first_byte {
+                    out.push((encoded[g * 4..(g + groups) * 4].to_vec(), true));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
     out
 }
 

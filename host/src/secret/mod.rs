@@ -1,60 +1,76 @@
 //! Secrets and the forms they take: the one place that knows what "the key,
 //! in any form" means.
 //!
-//! Three consumers share this module, so they can never drift apart:
+//! Three consumers share one matcher ([`SecretSet::find`]), so they can never
+//! drift apart:
 //! - the **guest scrub** ([`SecretSet::scrub`], [`SecretSet::scrub_headers`]):
-//!   what a server sends back is cleaned of every full form of the run's
-//!   secrets before a plugin sees it;
-//! - the **output redactor** ([`crate::redact::Redactor`]): every string the
-//!   host writes, after the plugins have finished;
-//! - the **host's secret scan** ([`SecretSet::scan`]): where a secret (or a
-//!   fragment of one) reached the run's output or the team's logs, as host
-//!   findings.
+//!   what a server sends back is cleaned before a plugin sees it;
+//! - the **audit capability**: log texts handed to a redaction-audit plugin;
+//! - the **output redactor** ([`crate::redact::OutputRedactor`]) and the
+//!   **host's secret scan**: every string the host writes, and where a secret
+//!   reached the run's output or the team's logs, as host findings.
 //!
 //! # Forms
 //!
 //! A *full form* encodes the whole secret: raw; base64 (standard and URL-safe)
 //! of the secret and of the whole header value (`Bearer <key>`), at each of the
-//! three byte alignments a value can have inside a longer base64 text; hex
-//! (lower and upper case). Two decoded *views* of the input catch the encodings
-//! a server applies to text it reflects: percent-decoding (URL-encoded, in any
-//! case or only partly) and JSON string unescaping (`\uXXXX`, `\/`). Header
-//! values are also matched as one concatenation, so a secret split across two
-//! header lines is found. A *fragment* is a prefix or suffix of a secret with
-//! at least [`MIN_FRAGMENT_CHARS`] characters beyond any public key prefix
-//! (`sk-`, `sk-proj-`, …); fragments are leak evidence in the host's scan only.
+//! three byte alignments a value can have inside a longer base64 text; hex. A
+//! *fragment* is any [`FRAGMENT_CHARS`] consecutive characters of the secret
+//! beyond its public prefix (`sk-`, `sk-proj-`, …), raw or in hex; in base64,
+//! four whole 3-byte groups of it (always inside 16 consecutive characters,
+//! whatever the alignment): a truncated, cut or split key is still found.
+//! Matching ignores ASCII case (a lower-cased echo is found). A base64 match
+//! is widened to its whole base64 run, so the characters that mix key bits
+//! with neighbouring bytes go too. Decoded *views* of the input undo what a
+//! reflecting server applies: percent-decoding (any case, partial), JSON
+//! string unescaping, and line breaks (MIME-wrapped base64, folded lines).
+//! Header values are also matched as one concatenation, so a key split
+//! across header lines is found.
 //!
 //! # Security
 //!
-//! - **No oracle.** Only full forms are matched on anything a guest can see
-//!   afterwards. A guest can make a full form appear only if it already knows
-//!   the secret, so whether one was found tells it nothing. Fragments (whose
-//!   matching would let a guest test guesses a character at a time) are
-//!   matched only by [`SecretSet::scan`], which the host calls after every
-//!   plugin of the run has finished.
-//! - **No timing signal.** The matcher is a full Aho-Corasick DFA with the
-//!   prefilter turned off: the work per input byte is one table lookup whatever
-//!   the secret is, so how long a scrub takes does not depend on which bytes
-//!   occur in the key.
+//! - **Threat.** A target that wants the key already has it: it received the
+//!   request. The scrub is for targets that *reflect* it — a debug echo, an
+//!   error message, a log excerpt — in the encodings servers use, so that a
+//!   plugin cannot read it back. A server that encrypts the key for a
+//!   colluding plugin is outside what any scrub can stop (see SECURITY.md).
+//! - **No useful oracle.** What a guest sees depends on the secret only
+//!   through whether a text it caused holds a fragment. A guest that does not
+//!   know the key learns something only by guessing [`FRAGMENT_CHARS`] (12)
+//!   consecutive characters right: 36^12 (about 2^62) case-folded candidates
+//!   per position. A run's guesses are bounded by what it can make the target
+//!   echo: at most one per echoed byte, 2^28 at the defaults (64 requests x
+//!   4 MiB), so the chance of one hit in a run is below 2^-28. Fragments
+//!   shorter than 12 characters are not masked: OpenAI's own error messages
+//!   show 8 + 4 characters of a key, and 11 characters of a 40+ character key
+//!   leave more than 2^150 candidates.
+//! - **No timing signal.** Full forms go through a small Aho-Corasick DFA with
+//!   the prefilter turned off (one table lookup per input byte, whatever the
+//!   key is); fragments through a keyed rolling hash ([`windows`]) whose table
+//!   index is uniform whatever the text resembles. How long a scrub takes does
+//!   not depend on which bytes occur in the key (the `timing` benchmark).
 //! - **The key is data.** It is never compiled into a regular expression, never
 //!   sliced by byte offset as a `str` (a multi-byte character cannot panic the
 //!   host), and its length is bounded by [`MAX_SECRET_BYTES`].
 
 mod forms;
 mod views;
+mod windows;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::ops::Range;
 
 pub use forms::{Form, public_prefix_len};
+use windows::{Window, WindowSet};
 
 /// Longest secret accepted, in bytes: a key is data with a bounded size (API
 /// keys are at most a few hundred bytes; the matcher's size grows with it).
 pub const MAX_SECRET_BYTES: usize = 1024;
 /// Shortest secret the host matches; shorter values would match ordinary text.
 pub const MIN_SECRET_BYTES: usize = 8;
-/// Characters a fragment must carry beyond a public key prefix to count as a leak.
-pub const MIN_FRAGMENT_CHARS: usize = 8;
+/// Consecutive characters of a secret, beyond its public prefix, that count as
+/// a fragment of it (see the module docs for why 12).
+pub const FRAGMENT_CHARS: usize = 12;
 
 /// A secret value. Its `Debug` is redacted and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -137,7 +153,7 @@ pub enum SecretError {
     },
     /// Not printable ASCII (it could not be sent in a header as it is).
     #[error(
-        "the {kind} holds a character that is not printable ASCII (whitespace, a control or a non-ASCII character); check the variable's value"
+        "the {kind} holds a character no API key has (whitespace, a control, a non-ASCII character, a quote or a backslash); check the variable's value"
     )]
     Malformed {
         /// Which secret.
@@ -160,7 +176,13 @@ pub fn validate(kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
     if len < MIN_SECRET_BYTES {
         return Err(SecretError::TooShort { kind, len });
     }
-    if !secret.expose().bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+    // No `"` or `\`: no provider issues them, and a key without them reads
+    // the same raw and JSON-escaped (one view fewer on every text scanned).
+    if !secret
+        .expose()
+        .bytes()
+        .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    {
         return Err(SecretError::Malformed { kind });
     }
     Ok(())
@@ -177,22 +199,32 @@ pub struct Hit {
     pub range: Range<usize>,
 }
 
-/// The run's secrets and a matcher over all their full forms.
+/// The run's secrets and one matcher over all their forms and fragments.
 pub struct SecretSet {
-    /// (kind, form) per pattern of `full`.
-    full_meta: Vec<(SecretKind, Form)>,
+    /// What each pattern of `full` is.
+    meta: Vec<Needle>,
+    /// Full forms: a small DFA (the forms are few and long).
     full: Option<AhoCorasick>,
-    /// (kind, is_prefix, secret bytes, public prefix length) per seed of `seeds`.
-    seed_meta: Vec<(SecretKind, bool, Vec<u8>, usize)>,
-    seeds: Option<AhoCorasick>,
+    /// Fragments: every window, by rolling hash (see [`windows`]).
+    windows: WindowSet,
     kinds: Vec<SecretKind>,
+}
+
+/// What one pattern of the matcher stands for.
+#[derive(Debug, Clone, Copy)]
+struct Needle {
+    kind: SecretKind,
+    form: Form,
+    /// A base64 needle: a match is widened to the whole base64 run around it,
+    /// so the neighbouring characters that mix key bits with other bytes go too.
+    base64: bool,
 }
 
 impl std::fmt::Debug for SecretSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretSet")
             .field("secrets", &self.kinds)
-            .field("forms", &self.full_meta.len())
+            .field("needles", &self.meta.len())
             .finish()
     }
 }
@@ -206,13 +238,12 @@ impl Default for SecretSet {
 impl SecretSet {
     /// A matcher over `secrets`; `scheme` is the auth scheme put before the
     /// key in its header (`Bearer`), so the whole header value's encodings are
-    /// known too. Secrets that fail [`validate`] are skipped (the CLI refuses
-    /// them before a run starts).
+    /// known too. Secrets outside [`validate`]'s length bounds are skipped
+    /// (the CLI refuses them before a run starts).
     pub fn new(secrets: &[(SecretKind, Secret)], scheme: &str) -> SecretSet {
         let mut needles: Vec<Vec<u8>> = Vec::new();
-        let mut full_meta = Vec::new();
-        let mut seed_needles: Vec<Vec<u8>> = Vec::new();
-        let mut seed_meta = Vec::new();
+        let mut meta = Vec::new();
+        let mut windows = Vec::new();
         let mut kinds = Vec::new();
         for (kind, secret) in secrets {
             // Matchers are bounded by the length cap; any UTF-8 is matched safely.
@@ -223,113 +254,81 @@ impl SecretSet {
             let raw = secret.expose().as_bytes();
             for (form, needle) in forms::full_forms(raw, scheme.as_bytes()) {
                 if !needles.contains(&needle) {
+                    let base64 = matches!(form, Form::Base64 | Form::HeaderBase64);
                     needles.push(needle);
-                    full_meta.push((*kind, form));
+                    meta.push(Needle {
+                        kind: *kind,
+                        form,
+                        base64,
+                    });
                 }
             }
-            // Fragment seeds: the first and last bytes a counted fragment must contain.
-            let public = public_prefix_len(raw);
-            let chars: Vec<(usize, char)> = secret.expose().char_indices().collect();
-            let beyond = chars.iter().filter(|(i, _)| *i >= public).count();
-            if beyond > MIN_FRAGMENT_CHARS {
-                // A prefix fragment: the public prefix plus MIN_FRAGMENT_CHARS characters.
-                let head_end = chars
-                    .iter()
-                    .map(|(i, _)| *i)
-                    .filter(|i| *i >= public)
-                    .nth(MIN_FRAGMENT_CHARS)
-                    .unwrap_or(raw.len());
-                // A suffix fragment: the last MIN_FRAGMENT_CHARS characters.
-                let tail_start = chars[chars.len() - MIN_FRAGMENT_CHARS].0;
-                seed_needles.push(raw[..head_end].to_vec());
-                seed_meta.push((*kind, true, raw.to_vec(), public));
-                seed_needles.push(raw[tail_start..].to_vec());
-                seed_meta.push((*kind, false, raw.to_vec(), public));
+            for (bytes, base64) in forms::fragment_forms(raw, FRAGMENT_CHARS) {
+                windows.push(Window {
+                    bytes,
+                    kind: *kind,
+                    base64,
+                });
             }
         }
         SecretSet {
-            full: build(&needles, MatchKind::LeftmostLongest),
-            full_meta,
-            // Overlapping search needs the standard match semantics.
-            seeds: build(&seed_needles, MatchKind::Standard),
-            seed_meta,
+            full: build(&needles),
+            meta,
+            windows: WindowSet::new(windows),
             kinds,
         }
     }
 
     /// Whether there is any secret to look for.
     pub fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
+        self.full.is_none() && self.windows.is_empty()
     }
 
-    /// Every full form of every secret in `text`, in all views, sorted by start.
+    /// Where any form or fragment of any secret is in `text`, in every view,
+    /// as disjoint ranges sorted by start (overlapping matches are merged; the
+    /// longest one names the form).
     ///
-    /// Fixed work per byte of `text` whatever the secrets are (see the module docs).
+    /// The matching itself is fixed work per byte of `text` whatever the
+    /// secrets are (see the module docs); only the work after a match (merging,
+    /// widening a base64 match) depends on where the matches are.
     pub fn find(&self, text: &[u8]) -> Vec<Hit> {
-        let Some(ac) = &self.full else {
+        if self.is_empty() {
             return Vec::new();
-        };
+        }
         let mut hits = Vec::new();
         for view in views::views(text) {
-            for m in ac.find_iter(view.bytes()) {
-                let (kind, form) = self.full_meta[m.pattern().as_usize()];
-                let form = view.form().unwrap_or(form);
-                hits.push(Hit {
-                    kind,
-                    form,
-                    range: view.original(m.start()..m.end()),
-                });
-            }
-        }
-        hits.sort_by_key(|h| (h.range.start, std::cmp::Reverse(h.range.end)));
-        hits
-    }
-
-    /// Full forms and fragments of every secret in `text`: the host's secret
-    /// scan. Only for use after every plugin of the run has finished (fragment
-    /// matching on guest-influenced text would be an oracle while a guest runs).
-    pub fn scan(&self, text: &[u8]) -> Vec<Hit> {
-        let mut hits = self.find(text);
-        if let Some(ac) = &self.seeds {
-            for m in ac.find_overlapping_iter(text) {
-                let (kind, is_prefix, raw, public) = &self.seed_meta[m.pattern().as_usize()];
-                let range = if *is_prefix {
-                    // Extend the prefix match as far as the text keeps following the secret.
-                    let len = raw
-                        .iter()
-                        .zip(&text[m.start()..])
-                        .take_while(|(a, b)| a == b)
-                        .count();
-                    m.start()..m.start() + len
-                } else {
-                    let len = raw
-                        .iter()
-                        .rev()
-                        .zip(text[..m.end()].iter().rev())
-                        .take_while(|(a, b)| a == b)
-                        .count();
-                    m.end() - len..m.end()
-                };
-                let _ = public;
-                if hits
-                    .iter()
-                    .any(|h| h.range.start <= range.start && range.end <= h.range.end)
-                {
-                    continue;
+            let bytes = view.bytes();
+            let mut found: Vec<(Range<usize>, Needle)> = Vec::new();
+            if let Some(ac) = &self.full {
+                for m in ac.find_iter(bytes) {
+                    found.push((m.start()..m.end(), self.meta[m.pattern().as_usize()]));
                 }
+            }
+            for (range, kind, base64) in self.windows.ranges(bytes) {
+                let form = Form::Fragment;
+                found.push((range, Needle { kind, form, base64 }));
+            }
+            let found = merge_found(found);
+            let mut floor = 0;
+            for (range, needle) in found {
+                let range = if needle.base64 {
+                    base64_run(bytes, range, floor)
+                } else {
+                    range
+                };
+                floor = floor.max(range.end);
+                let form = match view.form() {
+                    Some(f) if needle.form != Form::Fragment => f,
+                    _ => needle.form,
+                };
                 hits.push(Hit {
-                    kind: *kind,
-                    form: if *is_prefix {
-                        Form::Prefix
-                    } else {
-                        Form::Suffix
-                    },
-                    range,
+                    kind: needle.kind,
+                    form,
+                    range: view.original(range),
                 });
             }
         }
-        hits.sort_by_key(|h| (h.range.start, std::cmp::Reverse(h.range.end)));
-        hits
+        merge_hits(hits)
     }
 
     /// `bytes` with every full form of every secret replaced by
@@ -389,17 +388,79 @@ impl SecretSet {
     }
 }
 
-fn build(needles: &[Vec<u8>], kind: MatchKind) -> Option<AhoCorasick> {
+fn build(needles: &[Vec<u8>]) -> Option<AhoCorasick> {
     if needles.is_empty() {
         return None;
     }
-    // Enforce: fixed work per byte whatever the secret is: a full DFA, no prefilter.
+    // Enforce: fixed work per byte whatever the secret is: a full DFA, no
+    // prefilter. The full forms are few, so the DFA is small.
     AhoCorasick::builder()
         .kind(Some(AhoCorasickKind::DFA))
-        .match_kind(kind)
+        .match_kind(MatchKind::LeftmostLongest)
         .prefilter(false)
         .build(needles)
         .ok()
+}
+
+/// Matches sorted and merged into disjoint ranges: the longest match of a
+/// merged run names its form; a base64 match makes the run widen.
+fn merge_found(mut found: Vec<(Range<usize>, Needle)>) -> Vec<(Range<usize>, Needle)> {
+    found.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
+    let mut out: Vec<(Range<usize>, Needle, usize)> = Vec::with_capacity(found.len());
+    for (range, needle) in found {
+        match out.last_mut() {
+            Some((last, prev, longest)) if range.start <= last.end => {
+                if range.len() > *longest {
+                    *longest = range.len();
+                    prev.form = needle.form;
+                    prev.kind = needle.kind;
+                }
+                prev.base64 |= needle.base64;
+                last.end = last.end.max(range.end);
+            }
+            _ => {
+                let len = range.len();
+                out.push((range, needle, len));
+            }
+        }
+    }
+    out.into_iter().map(|(r, n, _)| (r, n)).collect()
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+}
+
+/// `range` widened to the whole base64 run around it (and its `=` padding),
+/// never below `floor` (already covered), so widening is linear overall.
+fn base64_run(bytes: &[u8], range: Range<usize>, floor: usize) -> Range<usize> {
+    let mut start = range.start;
+    while start > floor && is_base64(bytes[start - 1]) {
+        start -= 1;
+    }
+    let mut end = range.end.max(floor);
+    while end < bytes.len() && is_base64(bytes[end]) {
+        end += 1;
+    }
+    while end < bytes.len() && bytes[end] == b'=' {
+        end += 1;
+    }
+    start..end
+}
+
+/// Hits from every view, merged into disjoint ranges sorted by start.
+fn merge_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
+    hits.sort_by_key(|h| (h.range.start, std::cmp::Reverse(h.range.end)));
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    for h in hits {
+        match out.last_mut() {
+            Some(last) if h.range.start < last.range.end => {
+                last.range.end = last.range.end.max(h.range.end);
+            }
+            _ => out.push(h),
+        }
+    }
+    out
 }
 
 /// Replace each maximal covered range of `bytes` by `[<word>:<kind>]`.

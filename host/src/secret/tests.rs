@@ -77,17 +77,22 @@ fn a_secret_split_across_two_header_lines_is_removed_from_both() {
 }
 
 #[test]
-fn find_never_matches_fragments_but_scan_does() {
+fn fragments_of_twelve_characters_are_found_shorter_ones_are_not() {
     let s = set();
-    let prefix = &KEY[..20];
+    let prefix = &KEY[..20]; // "sk-proj-" and 12 characters
     let suffix = &KEY[KEY.len() - 12..];
-    let text = format!("first {prefix}\nlast {suffix}");
-    assert!(
-        s.find(text.as_bytes()).is_empty(),
-        "fragments are not full forms"
+    let middle = &KEY[25..40];
+    let text = format!("first {prefix}\nlast {suffix} mid {middle}");
+    let hits = s.find(text.as_bytes());
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    assert!(hits.iter().all(|h| h.form == Form::Fragment));
+    assert_eq!(
+        &text[hits[0].range.clone()],
+        prefix.trim_start_matches("sk-proj-")
     );
-    let forms: Vec<Form> = s.scan(text.as_bytes()).iter().map(|h| h.form).collect();
-    assert_eq!(forms, vec![Form::Prefix, Form::Suffix]);
+    // Eleven characters past the public prefix are not a fragment.
+    assert!(s.find(&KEY.as_bytes()[..19]).is_empty());
+    assert!(s.find(&KEY.as_bytes()[KEY.len() - 11..]).is_empty());
 }
 
 #[test]
@@ -100,13 +105,73 @@ fn public_prefixes_and_masked_echoes_are_not_leaks() {
         &KEY[KEY.len() - 4..]
     );
     assert!(
-        s.scan(echo.as_bytes()).is_empty(),
+        s.find(echo.as_bytes()).is_empty(),
         "{:?}",
-        s.scan(echo.as_bytes())
+        s.find(echo.as_bytes())
     );
-    // Seven secret characters past the public prefix: not yet a leak; eight are.
-    assert!(s.scan(&KEY.as_bytes()[..15]).is_empty());
-    assert_eq!(s.scan(&KEY.as_bytes()[..16]).len(), 1);
+}
+
+#[test]
+fn what_reflecting_servers_do_to_a_key_is_undone() {
+    let header = format!("x-debug-authorization: Bearer {KEY}\n");
+    let cases = [
+        ("lower-cased", KEY.to_lowercase()),
+        ("upper-cased", KEY.to_uppercase()),
+        // Python's base64.encodebytes: MIME lines of 76 characters.
+        (
+            "mime-wrapped base64",
+            STANDARD
+                .encode(&header)
+                .as_bytes()
+                .chunks(76)
+                .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
+                .collect(),
+        ),
+        // The same, inside a JSON string.
+        (
+            "mime-wrapped base64 in json",
+            serde_json::to_string(
+                &STANDARD
+                    .encode(&header)
+                    .as_bytes()
+                    .chunks(76)
+                    .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
+                    .collect::<String>(),
+            )
+            .unwrap(),
+        ),
+        ("cut to 30 characters", KEY[..30].to_owned()),
+        (
+            "a log excerpt",
+            format!("{}...", &format!("Bearer {KEY}")[..30]),
+        ),
+        ("folded", format!("{}\n    {}", &KEY[..25], &KEY[25..])),
+    ];
+    for (what, text) in cases {
+        let out = scrubbed(&format!("{{\"seen\": {text:?}}}"));
+        assert!(out.contains("[REDACTED:credential]"), "{what}: {out}");
+        let folded = out.to_lowercase();
+        for w in KEY.as_bytes()[8..].windows(12) {
+            let w = String::from_utf8_lossy(w).to_lowercase();
+            assert!(!folded.contains(&w), "{what}: {w} survives in {out}");
+        }
+    }
+}
+
+#[test]
+fn no_edge_byte_of_a_misaligned_base64_key_survives() {
+    let s = set();
+    for lead in 0..3 {
+        for trail in 0..3 {
+            let blob = format!("{}Bearer {KEY}{}", "#".repeat(lead), ";".repeat(trail));
+            let text = format!("{{\"seen\":\"{}\"}}", STANDARD.encode(&blob));
+            let out = String::from_utf8(s.scrub(text.into_bytes()).0).unwrap();
+            assert_eq!(
+                out, "{\"seen\":\"[REDACTED:credential]\"}",
+                "lead {lead} trail {trail}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -119,7 +184,7 @@ fn keys_with_multibyte_characters_never_panic() {
         let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(key))], "Bearer");
         let half: String = key.chars().take(key.chars().count() / 2).collect();
         let text = format!("x {key} y {half}");
-        let _ = s.scan(text.as_bytes());
+        let _ = s.find(text.as_bytes());
         let (out, hits) = s.scrub(text.clone().into_bytes());
         assert!(!hits.is_empty());
         assert!(!String::from_utf8_lossy(&out).contains(key));
@@ -136,6 +201,8 @@ fn secrets_out_of_bounds_are_refused() {
     assert!(validate(SecretKind::Credential, &Secret::new("short")).is_err());
     assert!(validate(SecretKind::Credential, &Secret::new("sk-abc def ghij")).is_err());
     assert!(validate(SecretKind::Credential, &Secret::new("sk-abcdé0123456789")).is_err());
+    assert!(validate(SecretKind::Credential, &Secret::new("sk-abc\"def0123456")).is_err());
+    assert!(validate(SecretKind::Credential, &Secret::new("sk-abc\\\\def0123456")).is_err());
     assert!(validate(SecretKind::Credential, &Secret::new(KEY)).is_ok());
     // A 42 KB key no longer reaches a matcher at all; one at the cap builds fine.
     let big = Secret::new("k".repeat(MAX_SECRET_BYTES));
@@ -191,10 +258,34 @@ proptest! {
         prop_assert!(!hits.is_empty());
         let out = String::from_utf8_lossy(&out).into_owned();
         prop_assert!(!out.contains(&key));
-        // At most a few bytes at the edges of a misaligned base64 survive.
-        if how % 7 != 1 && how % 7 != 2 {
-            prop_assert!(!out.contains(&encoded));
-        }
+        // Nothing of it survives, not even the edge bytes of a misaligned base64.
+        prop_assert!(!out.contains(&encoded));
+    }
+
+    /// Any 12 or more consecutive characters of a key, in any known transform
+    /// and any case, are removed.
+    #[test]
+    fn scrub_removes_every_fragment(
+        key in "[A-Za-z0-9]{30,60}",
+        start in 0usize..18,
+        len in 12usize..30,
+        how in 0u8..6,
+        upper in proptest::bool::ANY,
+    ) {
+        let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(key.clone()))], "Bearer");
+        let end = (start + len).min(key.len());
+        prop_assume!(end - start >= 12);
+        // In base64 a fragment is found by its four whole 3-byte groups:
+        // always there in 16 characters, whatever the alignment.
+        prop_assume!(!matches!(how, 1 | 2) || end - start >= 16);
+        let part = &key[start..end];
+        // A change of case before encoding is another text; after it, the same.
+        let part = if upper && matches!(how, 0 | 3 | 4) { part.to_uppercase() } else { part.to_owned() };
+        let encoded = transform(&part, how, "");
+        let (out, hits) = s.scrub(format!("<{encoded}>").into_bytes());
+        prop_assert!(!hits.is_empty(), "{} not found", encoded);
+        let out = String::from_utf8_lossy(&out).into_owned();
+        prop_assert_eq!(out, "<[REDACTED:credential]>");
     }
 
     /// Split at any point across two header lines, the key is still removed.

@@ -41,7 +41,9 @@ impl View<'_> {
     }
 }
 
-/// The raw text and, when it holds `%` or `\`, its decoded views.
+/// The raw text and, when it holds `%`, `\` or line breaks, its decoded
+/// views. The line-wrapped view joins the lines of the JSON-unescaped view when
+/// there is one (a wrapped blob inside a JSON string), else of the raw text.
 pub fn views(text: &[u8]) -> Vec<View<'_>> {
     let mut out = vec![View {
         bytes: Cow::Borrowed(text),
@@ -52,13 +54,79 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
     if text.len() >= u32::MAX as usize {
         return out;
     }
-    if text.contains(&b'%') {
+    // Each view only when the text holds what it undoes (a property of the
+    // text alone, never of the secrets).
+    if text
+        .windows(3)
+        .any(|w| w[0] == b'%' && hex_val(w[1]).is_some() && hex_val(w[2]).is_some())
+    {
         out.push(decoded(text, Form::PercentEncoded, percent_step));
     }
-    if text.contains(&b'\\') {
+    // Escapes that can stand for a key's characters (keys hold no `"` or `\\`).
+    if text
+        .windows(2)
+        .any(|w| w[0] == b'\\' && matches!(w[1], b'u' | b'/'))
+    {
         out.push(decoded(text, Form::JsonEscaped, json_step));
     }
+    let base = out
+        .last()
+        .filter(|v| v.form == Some(Form::JsonEscaped))
+        .unwrap_or(&out[0]);
+    if breaks_a_run(base.bytes()) {
+        let joined = joined_lines(base);
+        out.push(joined);
+    }
     out
+}
+
+/// Whether a line break stands between two characters a key or its base64
+/// could hold (so joining the lines could make a form appear).
+fn breaks_a_run(text: &[u8]) -> bool {
+    let keyish = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+    let mut i = 0;
+    while let Some(at) = text[i..].iter().position(|b| matches!(b, b'\n' | b'\r')) {
+        let at = i + at;
+        let mut next = at;
+        while next < text.len() && matches!(text[next], b'\n' | b'\r' | b' ' | b'\t') {
+            next += 1;
+        }
+        if at > 0 && keyish(text[at - 1]) && next < text.len() && keyish(text[next]) {
+            return true;
+        }
+        i = next.max(at + 1);
+        if i >= text.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// `view` with line breaks and the indentation after them removed, mapped
+/// back to the original text.
+fn joined_lines(view: &View<'_>) -> View<'static> {
+    let src = view.bytes();
+    let mut bytes = Vec::with_capacity(src.len());
+    let mut map = Vec::with_capacity(src.len());
+    let mut at_break = false;
+    for (i, &b) in src.iter().enumerate() {
+        if matches!(b, b'\n' | b'\r') {
+            at_break = true;
+            continue;
+        }
+        if at_break && matches!(b, b' ' | b'\t') {
+            continue;
+        }
+        at_break = false;
+        bytes.push(b);
+        let r = view.original(i..i + 1);
+        map.push((r.start as u32, r.end as u32));
+    }
+    View {
+        bytes: Cow::Owned(bytes),
+        map: Some(map),
+        form: Some(Form::LineWrapped),
+    }
 }
 
 /// Decode `text` with `step`, which decodes one unit at `i` into `out` and
@@ -200,5 +268,17 @@ mod tests {
     #[test]
     fn plain_text_has_only_the_raw_view() {
         assert_eq!(views(b"nothing encoded here").len(), 1);
+        // JSON log lines: quotes escaped, one object per line, a literal %.
+        let log = b"{\"msg\":\"say \\\"hi\\\"\",\"pct\":\"100%\"}\n{\"msg\":\"ok\"}\n";
+        assert_eq!(views(log).len(), 1);
+    }
+
+    #[test]
+    fn wrapped_runs_get_a_joined_view() {
+        let v = views(b"QUJD\nREVG\n");
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].bytes(), b"QUJDREVG");
+        assert_eq!(v[1].original(4..8), 5..9);
+        assert_eq!(views(b"{\"a\":1}\n  {\"b\":2}").len(), 1);
     }
 }

@@ -63,6 +63,8 @@ pub fn judge_usage(
             .detail("the contract documents usage, but the response has no usage object");
     };
     let n = |k: &str| u.get(k).and_then(|v| v.as_u64());
+    // In u128: two u64 counts cannot overflow their sum.
+    let n = |k: &str| n(k).map(u128::from);
     match (n(&names.input), n(&names.output), n(&names.total)) {
         (Some(p), Some(c), Some(t)) if t >= p + c => {
             let f = f
@@ -228,6 +230,9 @@ mod tests {
         );
         let short = json!({"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 2});
         assert_eq!(judge_usage(Some(&short), true, &d).verdict, Verdict::Fail);
+        // Counts whose sum overflows u64 are still compared exactly.
+        let huge = json!({"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX, "total_tokens": u64::MAX});
+        assert_eq!(judge_usage(Some(&huge), true, &d).verdict, Verdict::Fail);
         let missing = json!({"prompt_tokens": 3});
         assert_eq!(judge_usage(Some(&missing), true, &d).verdict, Verdict::Fail);
         assert_eq!(judge_usage(None, true, &d).verdict, Verdict::Fail);

@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod policy;
 pub mod retry;
 pub mod send;
+pub mod spend;
 pub mod target;
 pub mod telemetry;
 
@@ -54,6 +55,10 @@ pub struct HttpLimits {
     pub headers: Vec<String>,
     /// Models the plan grants it, besides the contract's.
     pub models: Vec<String>,
+    /// Paths it may read besides the model list (`grants.paths`).
+    pub paths: Vec<String>,
+    /// Chat fields it may send besides the cost-neutral list (`grants.fields`).
+    pub fields: Vec<String>,
     /// May it ask a target other than the built-in mock for faults.
     pub faults: bool,
     /// Most requests (calls and attempts).
@@ -202,8 +207,13 @@ impl HttpCtx {
         // Enforce: base_url origin and path, on the URL that will be sent.
         let url = policy::join(&spec.base_url, &req.path).map_err(Refusal::Denied)?;
         tel.path = bounded(url.path(), MAX_STORED_PATH);
-        // Enforce: only the chat endpoint takes writes.
-        policy::check_route(&method, &req.path, &spec.chat_method, &spec.chat_path)
+        // Enforce: the route allow-list (the chat endpoint; reads of the model list).
+        let routes = policy::Routes::new(
+            spec.chat_method.clone(),
+            &spec.chat_path,
+            &self.limits.paths,
+        );
+        policy::check_route(&method, &req.path, req.body.len(), &routes)
             .map_err(Refusal::Denied)?;
         // Enforce: the header allow-list (defaults, the contract's documented headers, the plan's grant).
         let mut extra = spec.documented_headers.clone();
@@ -246,22 +256,21 @@ impl HttpCtx {
         };
         // Enforce: spend limits on the chat endpoint.
         let mut body = req.body.clone();
-        if req.path.split('?').next() == Some(spec.chat_path.as_str()) && method == spec.chat_method
-        {
+        if routes.is_chat(&method, &req.path) {
             let mut models = vec![spec.model.clone(), self.target.unapproved_model.clone()];
             models.extend(self.limits.models.iter().cloned());
-            let spend = policy::Spend {
+            let spend = spend::Spend {
                 models,
                 ceiling: self.limits.output_token_ceiling,
                 ceiling_field: spec.output_ceiling_field.clone(),
                 input_limit_bytes: self.limits.input_limit_bytes,
                 send_oversized: self.limits.send_oversized,
+                fields: self.limits.fields.clone(),
             };
-            match policy::check_spend(&body, &spend) {
-                policy::SpendVerdict::Send => {}
-                policy::SpendVerdict::SendBody(b) => body = b,
-                policy::SpendVerdict::Deny(why) => return Err(Refusal::Denied(why)),
-                policy::SpendVerdict::Reject(why) => return Err(Refusal::Rejected(why)),
+            match spend::check_spend(&body, &spend) {
+                spend::SpendVerdict::Send(b) => body = b,
+                spend::SpendVerdict::Deny(why) => return Err(Refusal::Denied(why)),
+                spend::SpendVerdict::Reject(why) => return Err(Refusal::Rejected(why)),
             }
         }
         let token = match req.auth {

@@ -275,124 +275,104 @@ pub fn join(base: &Url, path: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// Check that `method` may be used on `path` (the plugin's path, before `?`).
+/// Paths a plugin may read (GET or HEAD) without a grant: the model list and
+/// one model. A `*` at the end matches any non-empty rest.
+pub const DEFAULT_READ_PATHS: &[&str] = &["/models", "/models/*"];
+
+/// Where a plugin may send what.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    /// The contract's chat method.
+    pub chat_method: reqwest::Method,
+    /// The contract's chat path.
+    pub chat_path: String,
+    /// Paths it may read: [`DEFAULT_READ_PATHS`] and `grants.paths`.
+    pub read_paths: Vec<String>,
+}
+
+impl Routes {
+    /// The routes for a contract's endpoint and a plan's grant.
+    pub fn new(chat_method: reqwest::Method, chat_path: &str, granted: &[String]) -> Routes {
+        let mut read_paths: Vec<String> =
+            DEFAULT_READ_PATHS.iter().map(|p| (*p).to_owned()).collect();
+        read_paths.extend(granted.iter().cloned());
+        Routes {
+            chat_method,
+            chat_path: chat_path.to_owned(),
+            read_paths,
+        }
+    }
+
+    /// Whether `path` is the chat endpoint for `method`.
+    pub fn is_chat(&self, method: &reqwest::Method, path: &str) -> bool {
+        method == self.chat_method && path.split('?').next() == Some(self.chat_path.as_str())
+    }
+}
+
+/// Whether `path` matches a read-path pattern (`/x` exactly, or `/x/*`).
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path.len() > prefix.len() && path.starts_with(prefix),
+        None => path == pattern,
+    }
+}
+
+/// Check that `method` may be used on `path` (the plugin's path) with a body
+/// of `body_len` bytes: an allow-list. The chat endpoint takes its method;
+/// GET and HEAD, without a body, may read the paths the routes list. A
+/// provider's other endpoints (files, batches, fine-tunes, usage, stored
+/// completions) can hold an organisation's data or cost money, so a plugin
+/// reaches them only through a grant.
 ///
 /// # Errors
 ///
-/// A reason when a method other than GET/HEAD names a path other than the chat endpoint.
+/// A reason naming what is allowed.
 pub fn check_route(
     method: &reqwest::Method,
     path: &str,
-    chat_method: &reqwest::Method,
-    chat_path: &str,
+    body_len: usize,
+    routes: &Routes,
 ) -> Result<(), String> {
     let p = path.split('?').next().unwrap_or("");
-    if method == reqwest::Method::GET || method == reqwest::Method::HEAD {
+    if routes.is_chat(method, path) {
         return Ok(());
     }
-    // Enforce: only the contract's chat endpoint may be sent anything but GET/HEAD.
-    if method == chat_method && p == chat_path {
+    let read = method == reqwest::Method::GET || method == reqwest::Method::HEAD;
+    if read && routes.read_paths.iter().any(|r| path_matches(r, p)) {
+        if body_len > 0 {
+            return Err(format!("{method} {} may not carry a body", shorten(p)));
+        }
         return Ok(());
     }
     Err(format!(
-        "{method} {} is not allowed: plugins may send {chat_method} {chat_path} (the contract's endpoint) and GET or HEAD under the base URL",
-        shorten(p)
+        "{method} {} is not allowed: plugins may send {} {} (the contract's endpoint) and read {} (grant more with grants.paths)",
+        shorten(p),
+        routes.chat_method,
+        routes.chat_path,
+        routes.read_paths.join(", ")
     ))
 }
 
-/// What the run allows a chat request to cost.
-#[derive(Debug, Clone)]
-pub struct Spend {
-    /// Models a request may name: the contract's, the host's unapproved-model
-    /// id, and the plan's grant.
-    pub models: Vec<String>,
-    /// The plan's output ceiling, in tokens.
-    pub ceiling: u64,
-    /// The body field that carries it, when the contract documents one.
-    pub ceiling_field: Option<String>,
-    /// Largest request body, in bytes (`thresholds.input_limit_bytes`).
-    pub input_limit_bytes: u64,
-    /// Whether the plan lets this plugin send over the input limit.
-    pub send_oversized: bool,
-}
-
-/// What the spend check decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpendVerdict {
-    /// Send it as it is.
-    Send,
-    /// Send this body instead (the output ceiling was added).
-    SendBody(Vec<u8>),
-    /// Refuse it: breaks a plan limit (a denial).
-    Deny(String),
-    /// Refuse it before dispatch as the application would (over the input limit).
-    Reject(String),
-}
-
-/// Output-ceiling fields the host recognises in any chat request.
-const CEILING_FIELDS: &[&str] = &["max_tokens", "max_completion_tokens", "max_output_tokens"];
-
-/// Check what a chat request would cost.
-pub fn check_spend(body: &[u8], spend: &Spend) -> SpendVerdict {
-    // Enforce: thresholds.input_limit_bytes over the whole body, before dispatch.
-    if body.len() as u64 > spend.input_limit_bytes && !spend.send_oversized {
-        return SpendVerdict::Reject(format!(
-            "the request body is {} bytes, over thresholds.input_limit_bytes = {}; nothing was sent",
-            body.len(),
-            spend.input_limit_bytes
-        ));
-    }
-    let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_slice::<serde_json::Value>(body)
-    else {
-        // Not a JSON object: the provider cannot run a completion on it.
-        return SpendVerdict::Send;
-    };
-    // Enforce: the model allow-list.
-    if let Some(serde_json::Value::String(m)) = obj.get("model")
-        && !spend.models.contains(m)
+/// Check a `grants.paths` entry: an absolute path in normal form, with at
+/// most a trailing `*`.
+///
+/// # Errors
+///
+/// What is wrong with it.
+pub fn grantable_path(p: &str) -> Result<(), String> {
+    let body = p.strip_suffix('*').unwrap_or(p);
+    if !p.starts_with('/')
+        || p.len() > 256
+        || body.contains(['*', '?', '#', '%', '\\'])
+        || body.split('/').any(|s| s == "." || s == "..")
+        || p.chars().any(|c| c.is_control() || c.is_whitespace())
     {
-        return SpendVerdict::Deny(format!(
-            "model {:?} is not allowed for this run (allowed: {}; grant more with grants.models)",
-            shorten(m),
-            spend.models.join(", ")
+        return Err(format!(
+            "{:?} is not a path pattern: write an absolute path under the base URL, like \"/files\" or \"/files/*\"",
+            shorten(p)
         ));
     }
-    // Enforce: one completion per request.
-    for field in ["n", "best_of"] {
-        if obj
-            .get(field)
-            .and_then(serde_json::Value::as_f64)
-            .is_some_and(|n| n > 1.0)
-        {
-            return SpendVerdict::Deny(format!(
-                "`{field}` above 1 multiplies the cost of a request; plugins send one completion per request"
-            ));
-        }
-    }
-    // Enforce: the output ceiling can only be lowered.
-    let fields = CEILING_FIELDS
-        .iter()
-        .copied()
-        .chain(spend.ceiling_field.as_deref());
-    let mut present = false;
-    for field in fields {
-        if let Some(v) = obj.get(field) {
-            present = true;
-            if v.as_f64().is_some_and(|n| n > spend.ceiling as f64) {
-                return SpendVerdict::Deny(format!(
-                    "`{field}` = {v} is over thresholds.output_token_ceiling = {}",
-                    spend.ceiling
-                ));
-            }
-        }
-    }
-    match (&spend.ceiling_field, present) {
-        (Some(field), false) => {
-            obj.insert(field.clone(), serde_json::Value::from(spend.ceiling));
-            SpendVerdict::SendBody(serde_json::Value::Object(obj).to_string().into_bytes())
-        }
-        _ => SpendVerdict::Send,
-    }
+    Ok(())
 }
 
 fn v4_allowed(v4: Ipv4Addr) -> bool {
@@ -513,18 +493,31 @@ mod tests {
     #[test]
     fn only_the_chat_endpoint_takes_writes() {
         let post = reqwest::Method::POST;
-        assert!(check_route(&post, "/chat/completions", &post, "/chat/completions").is_ok());
-        assert!(check_route(&reqwest::Method::GET, "/files", &post, "/chat/completions").is_ok());
-        assert!(check_route(&post, "/images/generations", &post, "/chat/completions").is_err());
-        assert!(
-            check_route(
-                &reqwest::Method::DELETE,
-                "/files/x",
-                &post,
-                "/chat/completions"
-            )
-            .is_err()
-        );
+        let get = reqwest::Method::GET;
+        let routes = Routes::new(post.clone(), "/chat/completions", &[]);
+        assert!(check_route(&post, "/chat/completions", 10, &routes).is_ok());
+        assert!(check_route(&get, "/models", 0, &routes).is_ok());
+        assert!(check_route(&get, "/models/gpt-4o?x=1", 0, &routes).is_ok());
+        assert!(check_route(&reqwest::Method::HEAD, "/models/org/m", 0, &routes).is_ok());
+        // Reads beyond the list, a body on a read, other writes: denied.
+        for (m, p, len) in [
+            (&get, "/files", 0),
+            (&get, "/chat/completions", 0),
+            (&get, "/organization/usage", 0),
+            (&get, "/models/", 0),
+            (&get, "/models", 5),
+            (&post, "/images/generations", 5),
+            (&reqwest::Method::DELETE, "/files/x", 0),
+        ] {
+            assert!(check_route(m, p, len, &routes).is_err(), "{m} {p}");
+        }
+        let granted = Routes::new(post.clone(), "/chat/completions", &["/files/*".into()]);
+        assert!(check_route(&get, "/files/f-1", 0, &granted).is_ok());
+        assert!(check_route(&get, "/files", 0, &granted).is_err());
+        assert!(grantable_path("/files/*").is_ok());
+        for bad in ["files", "/a/../b", "/a*b", "/x?y", "/ space"] {
+            assert!(grantable_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -571,75 +564,6 @@ mod tests {
             .collect();
         assert!(check_headers(&many, &[]).is_err());
         assert!(check_headers(&h("accept", &"x".repeat(MAX_HEADER_BYTES)), &[]).is_err());
-    }
-
-    fn spend() -> Spend {
-        Spend {
-            models: vec!["m".into(), "shipgate-unapproved-x".into()],
-            ceiling: 64,
-            ceiling_field: Some("max_completion_tokens".into()),
-            input_limit_bytes: 1024,
-            send_oversized: false,
-        }
-    }
-
-    #[test]
-    fn spend_is_bounded_by_the_plan() {
-        let body = |v: serde_json::Value| v.to_string().into_bytes();
-        assert_eq!(
-            check_spend(
-                &body(serde_json::json!({"model": "m", "max_completion_tokens": 8})),
-                &spend()
-            ),
-            SpendVerdict::Send
-        );
-        assert!(matches!(
-            check_spend(
-                &body(serde_json::json!({"model": "gpt-4-32k", "max_tokens": 8})),
-                &spend()
-            ),
-            SpendVerdict::Deny(_)
-        ));
-        assert!(matches!(
-            check_spend(
-                &body(serde_json::json!({"model": "m", "max_tokens": 1000000})),
-                &spend()
-            ),
-            SpendVerdict::Deny(_)
-        ));
-        assert!(matches!(
-            check_spend(
-                &body(serde_json::json!({"model": "m", "n": 128, "max_tokens": 1})),
-                &spend()
-            ),
-            SpendVerdict::Deny(_)
-        ));
-        let big =
-            body(serde_json::json!({"model": "m", "max_tokens": 1, "tools": ["x".repeat(2000)]}));
-        assert!(matches!(
-            check_spend(&big, &spend()),
-            SpendVerdict::Reject(_)
-        ));
-        let mut oversized = spend();
-        oversized.send_oversized = true;
-        assert_eq!(check_spend(&big, &oversized), SpendVerdict::Send);
-        // No ceiling: the host adds the contract's field.
-        match check_spend(&body(serde_json::json!({"model": "m"})), &spend()) {
-            SpendVerdict::SendBody(b) => {
-                let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-                assert_eq!(v["max_completion_tokens"], 64);
-            }
-            other => panic!("{other:?}"),
-        }
-        // Probes without a model, and bodies that are not JSON, cannot spend.
-        assert_eq!(check_spend(b"not json", &spend()), SpendVerdict::Send);
-        assert_eq!(
-            check_spend(
-                &body(serde_json::json!({"messages": [], "max_tokens": 1})),
-                &spend()
-            ),
-            SpendVerdict::Send
-        );
     }
 
     #[test]

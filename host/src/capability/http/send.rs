@@ -229,20 +229,50 @@ async fn attempt(target: &HttpTarget, req: &Admitted, cap: u64) -> Result<Exchan
         .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
         && !enc.trim().eq_ignore_ascii_case("identity")
     {
+        // The header's value is the server's text: name it only when it is a
+        // known coding.
+        let coding = KNOWN_CODINGS
+            .iter()
+            .find(|c| enc.trim().eq_ignore_ascii_case(c))
+            .unwrap_or(&"an unrecognised coding");
         return Err(HttpError::Withheld(format!(
-            "the response was content-encoded ({}) although the host asked for identity; its body cannot be checked for secrets",
-            super::policy::shorten(enc)
+            "the response was content-encoded ({coding}) although the host asked for identity; its body cannot be checked for secrets"
         )));
     }
     // Enforce: the guest never sees a secret, even when the server echoes one.
     let (headers, _) = target.secrets.scrub_headers(headers);
     let (body, _) = target.secrets.scrub(body);
-    let headers = headers
-        .into_iter()
-        .map(|(k, v)| (k, crate::redact::mask_key_echoes(&v).into_owned()))
-        .collect();
     let body = mask_echoes(body);
+    let headers = delivered_headers(headers, &req.method, body.len());
     Ok((status, headers, body))
+}
+
+/// Content codings a server may name in `content-encoding`.
+const KNOWN_CODINGS: &[&str] = &["gzip", "x-gzip", "deflate", "br", "zstd", "compress"];
+
+/// Headers as the guest receives them: provider key echoes masked, and any
+/// `content-length` restated as the length of the body delivered (the
+/// server's figure counts the unscrubbed body, so it would give away the
+/// length of an echoed secret); dropped for HEAD, whose body is not sent.
+fn delivered_headers(
+    headers: Vec<(String, String)>,
+    method: &reqwest::Method,
+    body_len: usize,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(headers.len());
+    let mut length_seen = false;
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("content-length") {
+            if !length_seen && method != reqwest::Method::HEAD {
+                out.push((k, body_len.to_string()));
+            }
+            length_seen = true;
+            continue;
+        }
+        let v = crate::redact::mask_key_echoes(&v).into_owned();
+        out.push((k, v));
+    }
+    out
 }
 
 /// Remove a provider's masked echo of a key (`sk-abc12***…wxyz`): a shape
@@ -272,17 +302,17 @@ async fn exchange(rb: reqwest::RequestBuilder, cap: u64) -> Result<Exchange, Htt
         })
         .collect();
     // Enforce: sandbox.max_response_bytes, while streaming.
+    // The error names the cap, never the body's size: an echoed secret's
+    // length is in it.
     if resp.content_length().is_some_and(|n| n > cap) {
-        return Err(HttpError::BodyTooLarge(0));
+        return Err(HttpError::BodyTooLarge(cap));
     }
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(transport_error)?;
         if body.len() as u64 + chunk.len() as u64 > cap {
-            return Err(HttpError::BodyTooLarge(
-                body.len() as u64 + chunk.len() as u64,
-            ));
+            return Err(HttpError::BodyTooLarge(cap));
         }
         body.extend_from_slice(&chunk);
     }

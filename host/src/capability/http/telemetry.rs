@@ -185,12 +185,8 @@ pub fn cancel_in_flight(ledger: &Ledger, plugin: &str) {
 
 /// `s` cut to `max` characters, pattern-redacted, marked when cut.
 pub fn bounded(s: &str, max: usize) -> String {
-    let cut = if s.chars().count() > max {
-        format!("{}…[truncated]", s.chars().take(max).collect::<String>())
-    } else {
-        s.to_owned()
-    };
-    Redactor.redact(&cut).into_owned()
+    // Inert (controls and invisible characters escaped), cut, pattern-redacted.
+    Redactor.redact(&crate::text::one_line(s, max)).into_owned()
 }
 
 /// The request body as a template: message content replaced by its size

@@ -45,7 +45,7 @@ impl Check for AuditOracle {
         let mut signal_rounds = 0;
         for round in 0..4 {
             for (i, c) in ALPHABET.chars().enumerate() {
-                let path = format!("/|R{round}c{i}x{known}{c}|");
+                let path = format!("/models/|R{round}c{i}x{known}{c}|");
                 let _ = Request::get(path).send();
             }
             let seen = views(&format!("R{round}c"));
@@ -82,7 +82,7 @@ impl Check for AuditOracle {
                 if last == 'Z' { 'Y' } else { 'Z' }
             );
             for (tag, guess) in [("RIGHT", &right), ("WRONG", &wrong)] {
-                let _ = Request::get(format!("/|{tag}x{guess}|")).send();
+                let _ = Request::get(format!("/models/|{tag}x{guess}|")).send();
             }
             // What follows each tag, with the guess itself blanked out.
             let seen = |tag: &str, guess: &str| {

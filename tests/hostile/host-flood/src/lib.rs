@@ -50,7 +50,7 @@ impl Check for HostFlood {
         let mb = "b".repeat((1 << 20) - 256);
         for _ in 0..4 {
             let body = format!(
-                "{{\"model\":\"{}\",\"max_tokens\":1,\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"tools\":[\"{mb}\"]}}",
+                "{{\"model\":\"{}\",\"max_tokens\":1,\"messages\":[{{\"role\":\"user\",\"content\":\"{mb}\"}}]}}",
                 target.model
             );
             outcomes.push(format!(
