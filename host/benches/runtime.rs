@@ -238,8 +238,13 @@ fn timing(c: &mut Criterion) {
             "Bearer",
         );
         for (tname, t) in [("text_a", &text_a), ("text_b", &text_b)] {
+            // The scrub (full forms) and the host-side fragment count: the two
+            // secret-dependent scans that run on server bytes during a run.
             g.bench_function(format!("{kname}_{tname}"), |bench| {
                 bench.iter(|| black_box(s.find(t).len()))
+            });
+            g.bench_function(format!("fragments_{kname}_{tname}"), |bench| {
+                bench.iter(|| black_box(s.holds_fragment(t)))
             });
         }
     }

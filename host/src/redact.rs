@@ -177,7 +177,7 @@ impl OutputRedactor {
 
     /// Redact one string: secrets (full forms and fragments) first, then the patterns.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let hits = self.secrets.find(text.as_bytes());
+        let hits = self.secrets.scan(text.as_bytes());
         let text: Cow<'a, str> = if hits.is_empty() {
             Cow::Borrowed(text)
         } else {

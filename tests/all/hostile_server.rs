@@ -17,7 +17,6 @@ const REFLECTIONS: &[&str] = &[
     "echo-mime-base64",
     "echo-interleaved-headers",
     "echo-lowercase",
-    "echo-cut",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,6 +37,39 @@ async fn every_reflection_of_the_key_is_scrubbed_before_a_plugin_reads_it() {
         assert!(seen.contains("[REDACTED:credential]"), "{fault}: {seen}");
         assert_nothing_of(KEY, &seen, fault);
     }
+    // The host tells the operator, after the run, that the target reflects keys.
+    let f = finding(&out, "reflect-probe.secret-reflected");
+    assert_eq!(f.verdict, Verdict::Warn);
+    assert_eq!(evidence(f, "responses"), REFLECTIONS.len().to_string());
+    assert_eq!(evidence(f, "reached_plugin"), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_key_reaches_the_plugin_and_fails_the_run() {
+    // Masking part of a key for a guest would confirm a guessed prefix, so a
+    // target that cuts the key it reflects hands that part over; the host says
+    // so after the run, and the run holds.
+    let h = Harness::new().await;
+    let plan = h.plan(
+        &fixture(
+            "reflect-probe",
+            fixtures::REFLECT_PROBE,
+            "settings = { faults = \"echo-cut\" }",
+        ),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    let seen = unhex(evidence(finding(&out, "reflect.loot"), "echo-cut"));
+    assert!(seen.contains(&KEY[..23]), "{seen}");
+    let f = finding(&out, "reflect-probe.secret-reflected");
+    assert_eq!(f.verdict, Verdict::Fail);
+    assert_eq!(evidence(f, "reached_plugin"), "1");
+    assert_eq!(
+        out.record.decision.outcome,
+        shipgate::decision::Outcome::Hold
+    );
+    // The record keeps no fragment of it.
+    assert_nothing_of(KEY, &crate::support::persisted(&out), "the record");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

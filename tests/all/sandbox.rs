@@ -31,8 +31,7 @@ async fn the_audit_is_not_an_oracle_for_the_key() {
             fixtures::AUDIT_ORACLE,
             &format!(
                 "grants = {{ audit = true }}\nlimits = {{ max_requests = 300 }}\nsettings = {{ right = \"{}\" }}",
-                // "sk-" and 11 characters: one short of a fragment (FRAGMENT_CHARS).
-                &KEY[..14]
+                &KEY[..20]
             ),
         ),
         &[],
@@ -43,7 +42,7 @@ async fn the_audit_is_not_an_oracle_for_the_key() {
     assert_eq!(evidence(f, "signal_rounds"), "0");
     assert_eq!(evidence(f, "round0"), "0 views differ from what was sent");
     assert_eq!(unhex(evidence(f, "known")), "sk-");
-    // Direct: a right and a wrong guess short of a fragment look the same.
+    // Direct: a right and a wrong guess of 20 characters look the same.
     assert_eq!(evidence(f, "right_view"), evidence(f, "wrong_view"));
     assert!(!evidence(f, "right_view").is_empty());
     // Nothing of the key is in the record.

@@ -7,11 +7,12 @@
 //! - Granted per plugin (`grants.audit = true`); otherwise every call is denied.
 //! - **Not an oracle.** What a guest receives is masked by secret-independent
 //!   rules ([`Redactor::spans`]: credential shapes, masked key echoes), with
-//!   the place of every mask, and every form and fragment of the run's
-//!   secrets is masked as `run-secret` ([`SecretSet::find`], whose module
-//!   docs bound what a guest can learn from where a mask is). Where the
-//!   secrets are is reported only by [`secret_findings`], which the host runs
-//!   after every plugin has finished, as host findings.
+//!   the place of every mask, and every *full form* of the run's secrets is
+//!   masked as `run-secret` ([`SecretSet::find`]): a guest can only make a
+//!   full form appear by already knowing the secret, so where one is tells it
+//!   nothing. Fragments of a secret are matched only by [`secret_findings`],
+//!   which the host runs after every plugin has finished, and whose results
+//!   go to the record as host findings, never to a guest.
 //! - Log directories are opened with cap-std: paths cannot escape the named
 //!   directory, symlinks are skipped, and reads are capped ([`MAX_FILES`],
 //!   [`MAX_FILE_BYTES`], [`MAX_TOTAL_BYTES`], [`MAX_DEPTH`]).
@@ -106,10 +107,11 @@ impl AuditCtx {
         Ok(texts.into_iter().map(|t| self.guest_view(t)).collect())
     }
 
-    /// Mask one text for a guest: every form and fragment of the run's
-    /// secrets, then the secret-independent patterns.
+    /// Mask one text for a guest: every full form of the run's secrets, then
+    /// the secret-independent patterns.
     fn guest_view(&self, t: RawText) -> TextFile {
-        // Enforce: a guest never receives one of the run's secrets, whole or in part.
+        // Enforce: a guest never receives a full form of one of the run's
+        // secrets; fragments are never matched for a guest (an oracle).
         let mut spans: Vec<(usize, usize, &'static str)> = self
             .secrets
             .find(t.content.as_bytes())
@@ -276,7 +278,7 @@ pub fn secret_findings(
     let mut scanned = 0usize;
     for t in &texts {
         scanned += t.content.len();
-        for hit in secrets.find(t.content.as_bytes()) {
+        for hit in secrets.scan(t.content.as_bytes()) {
             if out.len() >= MAX_LEAK_FINDINGS {
                 break;
             }
@@ -402,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn guesses_shorter_than_a_fragment_look_the_same_right_or_wrong() {
+    fn a_right_and_a_wrong_guess_look_the_same() {
         let ctx = AuditCtx::new(true, RunOutputs::default(), vec![], secrets());
         let view = |guess: &str| {
             let t = ctx.guest_view(RawText {
@@ -417,8 +419,7 @@ mod tests {
                 .collect();
             (t.content.replace(guess, "GUESS"), masks)
         };
-        // "sk-" and up to 11 characters: under crate::secret::FRAGMENT_CHARS.
-        for n in [8, 12, 14] {
+        for n in [8, 12, 20, 40] {
             let right = &KEY[..n];
             let wrong = format!(
                 "{}{}",
@@ -431,8 +432,8 @@ mod tests {
             );
             assert_eq!(view(right), view(&wrong), "prefix of {n}");
         }
-        // Twelve right characters are a fragment of the key, and masked.
-        let (content, _) = view(&KEY[..15]);
+        // The whole key is masked (a guest that sends it knows it already).
+        let (content, _) = view(KEY);
         assert!(content.contains("[REDACTED:run-secret]"), "{content}");
     }
 

@@ -406,6 +406,11 @@ impl Runtime {
         let data = store.data_mut();
         // Enforce: a request cut off at the deadline stays on the record.
         data.http.cancel_in_flight();
+        // Reported now, never during the run: the guest must not learn which
+        // of the texts it caused held part of a key.
+        if let Some(f) = reflection_finding(&name, data.http.reflections()) {
+            findings_out.push(f);
+        }
         if data.http.budget_exceeded {
             findings_out.push(
                 Finding::host(
@@ -490,6 +495,43 @@ impl Runtime {
             subject,
         }
     }
+}
+
+/// What the target sent back of the run's credentials, as a host finding
+/// about the target: a warning when every full form was removed before the
+/// plugin read it, a failure when part of a key reached the plugin.
+fn reflection_finding(name: &str, (reflected, exposed): (u32, u32)) -> Option<Finding> {
+    let title = "the target sends back no part of a credential";
+    let f = if exposed > 0 {
+        Finding::host(
+            name,
+            FindingKind::Host,
+            "secret-reflected",
+            title,
+            format!(
+                "{exposed} response(s) reached this plugin holding part of a credential the host sent (12 or more characters, cut or split by the target): treat the key as exposed to this plugin and rotate it"
+            ),
+        )
+    } else if reflected > 0 {
+        let mut f = Finding::host(
+            name,
+            FindingKind::Host,
+            "secret-reflected",
+            title,
+            format!(
+                "{reflected} response(s) held a credential the host sent; the host removed it before the plugin read them, but anything that logs this target's responses would keep it"
+            ),
+        );
+        f.verdict = crate::findings::Verdict::Warn;
+        f
+    } else {
+        return None;
+    };
+    Some(
+        f.about(crate::checklist::Subject::Provider)
+            .with_evidence("responses", reflected)
+            .with_evidence("reached_plugin", exposed),
+    )
 }
 
 fn deadline_finding(name: &str, limits: &crate::plan::SandboxLimits, elapsed: Duration) -> Finding {

@@ -1,49 +1,49 @@
 //! Secrets and the forms they take: the one place that knows what "the key,
 //! in any form" means.
 //!
-//! Three consumers share one matcher ([`SecretSet::find`]), so they can never
-//! drift apart:
-//! - the **guest scrub** ([`SecretSet::scrub`], [`SecretSet::scrub_headers`]):
-//!   what a server sends back is cleaned before a plugin sees it;
-//! - the **audit capability**: log texts handed to a redaction-audit plugin;
+//! Every consumer uses this module, so they can never drift apart:
+//! - the **guest scrub** ([`SecretSet::scrub`], [`SecretSet::scrub_headers`])
+//!   and the **audit capability** mask every full form ([`SecretSet::find`])
+//!   before a plugin reads a response or a log text;
 //! - the **output redactor** ([`crate::redact::OutputRedactor`]) and the
-//!   **host's secret scan**: every string the host writes, and where a secret
-//!   reached the run's output or the team's logs, as host findings.
+//!   **host's secret scan** mask and report full forms *and fragments*
+//!   ([`SecretSet::scan`]), after every plugin has finished;
+//! - the HTTP capability counts, host-side, responses that held a fragment
+//!   ([`SecretSet::holds_fragment`]) and reports them after the run.
 //!
 //! # Forms
 //!
 //! A *full form* encodes the whole secret: raw; base64 (standard and URL-safe)
 //! of the secret and of the whole header value (`Bearer <key>`), at each of the
-//! three byte alignments a value can have inside a longer base64 text; hex. A
-//! *fragment* is any [`FRAGMENT_CHARS`] consecutive characters of the secret
+//! three byte alignments a value can have inside a longer base64 text; hex.
+//! Matching ignores ASCII case (a lower-cased echo is the same key). A base64
+//! match is widened to its whole base64 run, so the characters that mix key
+//! bits with neighbouring bytes go too. Decoded *views* of the input undo what
+//! a reflecting server applies: percent-decoding (any case, partial), JSON
+//! string unescaping, and line breaks (MIME-wrapped base64, folded lines).
+//! Header values are also matched as one concatenation, so a key split across
+//! header lines is found.
+//!
+//! A *fragment* is any [`FRAGMENT_CHARS`] consecutive characters of a secret
 //! beyond its public prefix (`sk-`, `sk-proj-`, …), raw or in hex; in base64,
 //! four whole 3-byte groups of it (always inside 16 consecutive characters,
-//! whatever the alignment): a truncated, cut or split key is still found.
-//! Matching ignores ASCII case (a lower-cased echo is found). A base64 match
-//! is widened to its whole base64 run, so the characters that mix key bits
-//! with neighbouring bytes go too. Decoded *views* of the input undo what a
-//! reflecting server applies: percent-decoding (any case, partial), JSON
-//! string unescaping, and line breaks (MIME-wrapped base64, folded lines).
-//! Header values are also matched as one concatenation, so a key split
-//! across header lines is found.
+//! whatever the alignment); in any letter case.
 //!
 //! # Security
 //!
+//! - **No value a guest can observe depends on the secret.** Only full forms
+//!   are masked in what a guest reads. A guest can make a full form appear
+//!   only if it already knows the secret (up to letter case), so whether one
+//!   was masked tells it nothing. Fragments would: masking a guessed fragment
+//!   would confirm the guess, so they are matched on guest-visible text only
+//!   after every plugin has finished, or counted where no guest can read the
+//!   count. The price: a target that *cuts* a key it reflects (a log excerpt)
+//!   hands that part to the plugin; the host cannot stop it without becoming
+//!   an oracle, so it reports it as a failing host finding (`secret-reflected`)
+//!   telling the operator to rotate the key.
 //! - **Threat.** A target that wants the key already has it: it received the
 //!   request. The scrub is for targets that *reflect* it — a debug echo, an
-//!   error message, a log excerpt — in the encodings servers use, so that a
-//!   plugin cannot read it back. A server that encrypts the key for a
-//!   colluding plugin is outside what any scrub can stop (see SECURITY.md).
-//! - **No useful oracle.** What a guest sees depends on the secret only
-//!   through whether a text it caused holds a fragment. A guest that does not
-//!   know the key learns something only by guessing [`FRAGMENT_CHARS`] (12)
-//!   consecutive characters right: 36^12 (about 2^62) case-folded candidates
-//!   per position. A run's guesses are bounded by what it can make the target
-//!   echo: at most one per echoed byte, 2^28 at the defaults (64 requests x
-//!   4 MiB), so the chance of one hit in a run is below 2^-28. Fragments
-//!   shorter than 12 characters are not masked: OpenAI's own error messages
-//!   show 8 + 4 characters of a key, and 11 characters of a 40+ character key
-//!   leave more than 2^150 candidates.
+//!   error message — in the encodings servers use (see SECURITY.md).
 //! - **No timing signal.** Full forms go through a small Aho-Corasick DFA with
 //!   the prefilter turned off (one table lookup per input byte, whatever the
 //!   key is); fragments through a keyed rolling hash ([`windows`]) whose table
@@ -69,7 +69,8 @@ pub const MAX_SECRET_BYTES: usize = 1024;
 /// Shortest secret the host matches; shorter values would match ordinary text.
 pub const MIN_SECRET_BYTES: usize = 8;
 /// Consecutive characters of a secret, beyond its public prefix, that count as
-/// a fragment of it (see the module docs for why 12).
+/// a fragment of it: 36^12 (about 2^62) case-folded candidates per position,
+/// so a fragment never turns up in ordinary text by chance.
 pub const FRAGMENT_CHARS: usize = 12;
 
 /// A secret value. Its `Debug` is redacted and it has no `Display`.
@@ -284,14 +285,39 @@ impl SecretSet {
         self.full.is_none() && self.windows.is_empty()
     }
 
-    /// Where any form or fragment of any secret is in `text`, in every view,
-    /// as disjoint ranges sorted by start (overlapping matches are merged; the
-    /// longest one names the form).
+    /// Every full form of every secret in `text`, in every view, as disjoint
+    /// ranges sorted by start: what may be matched on anything a guest sees.
     ///
-    /// The matching itself is fixed work per byte of `text` whatever the
-    /// secrets are (see the module docs); only the work after a match (merging,
-    /// widening a base64 match) depends on where the matches are.
+    /// Fixed work per byte of `text` whatever the secrets are (see the module
+    /// docs); only the work after a match (merging, widening a base64 match)
+    /// depends on where the matches are.
     pub fn find(&self, text: &[u8]) -> Vec<Hit> {
+        self.matches(text, false)
+    }
+
+    /// Full forms and fragments of every secret in `text`: the host's secret
+    /// scan and the output redactor. Only for use after every plugin of the
+    /// run has finished, or where no guest can see the result: masking a
+    /// fragment a guest guessed would tell it the guess was right.
+    pub fn scan(&self, text: &[u8]) -> Vec<Hit> {
+        self.matches(text, true)
+    }
+
+    /// Whether `text` holds a fragment of a secret in any view, with work per
+    /// byte that does not depend on the secrets: for recording, host-side,
+    /// that a target reflected part of a key. The answer must never reach a
+    /// guest.
+    pub fn holds_fragment(&self, text: &[u8]) -> Option<SecretKind> {
+        let mut kind = None;
+        for view in views::views(text) {
+            self.windows.scan(view.bytes(), |m| {
+                kind.get_or_insert(m.window.kind);
+            });
+        }
+        kind
+    }
+
+    fn matches(&self, text: &[u8], fragments: bool) -> Vec<Hit> {
         if self.is_empty() {
             return Vec::new();
         }
@@ -304,9 +330,11 @@ impl SecretSet {
                     found.push((m.start()..m.end(), self.meta[m.pattern().as_usize()]));
                 }
             }
-            for (range, kind, base64) in self.windows.ranges(bytes) {
-                let form = Form::Fragment;
-                found.push((range, Needle { kind, form, base64 }));
+            if fragments {
+                for (range, kind, base64) in self.windows.ranges(bytes) {
+                    let form = Form::Fragment;
+                    found.push((range, Needle { kind, form, base64 }));
+                }
             }
             let found = merge_found(found);
             let mut floor = 0;
@@ -394,9 +422,11 @@ fn build(needles: &[Vec<u8>]) -> Option<AhoCorasick> {
     }
     // Enforce: fixed work per byte whatever the secret is: a full DFA, no
     // prefilter. The full forms are few, so the DFA is small.
+    // ASCII case is ignored: a lower-cased echo is the same key.
     AhoCorasick::builder()
         .kind(Some(AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostLongest)
+        .ascii_case_insensitive(true)
         .prefilter(false)
         .build(needles)
         .ok()

@@ -80,47 +80,70 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
     out
 }
 
+/// The length of a line break at `i`: a real one (`\n`, `\r`) or one escaped
+/// inside a JSON string (`\n`, `\r` as two characters); 0 when there is none.
+fn break_at(text: &[u8], i: usize) -> usize {
+    match text[i] {
+        b'\n' | b'\r' => 1,
+        b'\\' if matches!(text.get(i + 1), Some(b'n' | b'r')) => 2,
+        _ => 0,
+    }
+}
+
+/// Where the run of breaks and indentation starting at `i` ends.
+fn skip_breaks(text: &[u8], mut i: usize) -> usize {
+    let start = i;
+    while i < text.len() {
+        let n = break_at(text, i);
+        if n > 0 {
+            i += n;
+        } else if i > start && matches!(text[i], b' ' | b'\t') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn keyish(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
+}
+
 /// Whether a line break stands between two characters a key or its base64
 /// could hold (so joining the lines could make a form appear).
 fn breaks_a_run(text: &[u8]) -> bool {
-    let keyish = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
-    let mut i = 0;
-    while let Some(at) = text[i..].iter().position(|b| matches!(b, b'\n' | b'\r')) {
-        let at = i + at;
-        let mut next = at;
-        while next < text.len() && matches!(text[next], b'\n' | b'\r' | b' ' | b'\t') {
-            next += 1;
-        }
-        if at > 0 && keyish(text[at - 1]) && next < text.len() && keyish(text[next]) {
-            return true;
-        }
-        i = next.max(at + 1);
-        if i >= text.len() {
-            break;
+    let mut i = 1;
+    while i < text.len() {
+        if break_at(text, i) > 0 {
+            let next = skip_breaks(text, i);
+            if keyish(text[i - 1]) && next < text.len() && keyish(text[next]) {
+                return true;
+            }
+            i = next.max(i + 1);
+        } else {
+            i += 1;
         }
     }
     false
 }
 
-/// `view` with line breaks and the indentation after them removed, mapped
-/// back to the original text.
+/// `view` with line breaks (real or escaped) and the indentation after them
+/// removed, mapped back to the original text.
 fn joined_lines(view: &View<'_>) -> View<'static> {
     let src = view.bytes();
     let mut bytes = Vec::with_capacity(src.len());
     let mut map = Vec::with_capacity(src.len());
-    let mut at_break = false;
-    for (i, &b) in src.iter().enumerate() {
-        if matches!(b, b'\n' | b'\r') {
-            at_break = true;
+    let mut i = 0;
+    while i < src.len() {
+        if break_at(src, i) > 0 {
+            i = skip_breaks(src, i);
             continue;
         }
-        if at_break && matches!(b, b' ' | b'\t') {
-            continue;
-        }
-        at_break = false;
-        bytes.push(b);
+        bytes.push(src[i]);
         let r = view.original(i..i + 1);
         map.push((r.start as u32, r.end as u32));
+        i += 1;
     }
     View {
         bytes: Cow::Owned(bytes),

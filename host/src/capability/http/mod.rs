@@ -134,6 +134,12 @@ impl HttpCtx {
         }
     }
 
+    /// Responses that held a fragment of one of the run's secrets, and those
+    /// that still did as the plugin received them (host-only counts).
+    pub fn reflections(&self) -> (u32, u32) {
+        (self.budget.reflected(), self.budget.exposed())
+    }
+
     /// Units of the request budget used (calls, denied ones included, and attempts).
     pub fn requests_used(&self) -> u32 {
         self.budget.used()

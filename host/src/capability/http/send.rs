@@ -33,11 +33,14 @@ pub type Exchange = (u16, Vec<(String, String)>, Vec<u8>);
 pub const FAULT_HEADER: &str = crate::mock::FAULT_HEADER;
 
 /// A plugin's request budget: every call and every attempt takes one unit.
+/// It also counts, host-side only, the responses that held part of a secret.
 #[derive(Debug)]
 pub struct Budget {
     used: AtomicU32,
     max: u32,
     dispatched: AtomicU32,
+    reflected: AtomicU32,
+    exposed: AtomicU32,
 }
 
 impl Budget {
@@ -47,7 +50,22 @@ impl Budget {
             used: AtomicU32::new(0),
             max,
             dispatched: AtomicU32::new(0),
+            reflected: AtomicU32::new(0),
+            exposed: AtomicU32::new(0),
         }
+    }
+
+    /// Responses that still held a fragment after the scrub, as the guest
+    /// received them (a key cut or split by the server). Host-only.
+    pub fn exposed(&self) -> u32 {
+        self.exposed.load(Ordering::SeqCst)
+    }
+
+    /// Responses in which the target sent back a fragment of one of the
+    /// run's secrets (before the scrub). Never shown to the guest: the host
+    /// reports it after the run.
+    pub fn reflected(&self) -> u32 {
+        self.reflected.load(Ordering::SeqCst)
     }
 
     /// Attempts that left the machine.
@@ -131,8 +149,11 @@ pub async fn dispatch(
         }
         let t0 = Instant::now();
         budget.dispatched.fetch_add(1, Ordering::SeqCst);
-        let outcome =
-            tokio::time::timeout(req.timeout, attempt(target, req, max_response_bytes)).await;
+        let outcome = tokio::time::timeout(
+            req.timeout,
+            attempt(target, req, budget, max_response_bytes),
+        )
+        .await;
         let latency = t0.elapsed();
         let (result, class, timed_out) = match outcome {
             Err(_) | Ok(Err(HttpError::Timeout(_))) => (
@@ -193,7 +214,12 @@ fn next_wait(
 }
 
 /// One attempt: build, send, read with a cap, scrub.
-async fn attempt(target: &HttpTarget, req: &Admitted, cap: u64) -> Result<Exchange, HttpError> {
+async fn attempt(
+    target: &HttpTarget,
+    req: &Admitted,
+    budget: &Budget,
+    cap: u64,
+) -> Result<Exchange, HttpError> {
     let spec = &target.spec;
     let mut rb = target
         .client
@@ -239,11 +265,24 @@ async fn attempt(target: &HttpTarget, req: &Admitted, cap: u64) -> Result<Exchan
             "the response was content-encoded ({coding}) although the host asked for identity; its body cannot be checked for secrets"
         )));
     }
-    // Enforce: the guest never sees a secret, even when the server echoes one.
+    // Host-side only: did the target send back part of a key? (Fixed work per
+    // byte; the count is reported after the run, never to this guest.)
+    let holds = |headers: &[(String, String)], body: &[u8]| {
+        let header_text: Vec<u8> = headers.iter().flat_map(|(_, v)| v.bytes()).collect();
+        target.secrets.holds_fragment(body).is_some()
+            || target.secrets.holds_fragment(&header_text).is_some()
+    };
+    if holds(&headers, &body) {
+        budget.reflected.fetch_add(1, Ordering::SeqCst);
+    }
+    // Enforce: the guest never sees a full form of a secret, even when the server echoes one.
     let (headers, _) = target.secrets.scrub_headers(headers);
     let (body, _) = target.secrets.scrub(body);
     let body = mask_echoes(body);
     let headers = delivered_headers(headers, &req.method, body.len());
+    if holds(&headers, &body) {
+        budget.exposed.fetch_add(1, Ordering::SeqCst);
+    }
     Ok((status, headers, body))
 }
 
