@@ -78,6 +78,7 @@ fn run(c: &mut Criterion) {
     g.bench_function("canary_run", |b| {
         b.iter(|| {
             let v = Validation {
+                events: shipgate::events::Events::none(),
                 contract: &contract,
                 contract_source: "bench".into(),
                 plan: &plan,
@@ -117,6 +118,10 @@ fn run(c: &mut Criterion) {
                     Arc::new(secrets(KEY)),
                     shipgate::classify::Classifier::default(),
                     "shipgate-unapproved-model-x".into(),
+                    shipgate::capability::http::limiter::RateLimit {
+                        max_in_flight: 8,
+                        requests_per_second: 20,
+                    },
                 ))
                 .unwrap(),
             )

@@ -38,6 +38,7 @@ pub mod config_error;
 pub mod contract;
 pub mod decision;
 pub mod diff;
+pub mod events;
 pub mod findings;
 pub mod mock;
 pub mod plan;

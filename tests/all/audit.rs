@@ -133,9 +133,6 @@ async fn a_clean_full_run_finds_nothing() {
     let plan = shipgate::plan::Plan::builtin(
         &shipgate::bundled::names(),
         &[
-            "negative-probes.timeout_probe_fault=delay:300"
-                .parse()
-                .unwrap(),
             "attestations.rollout-flag-available=flag chat-v2, default off"
                 .parse()
                 .unwrap(),

@@ -17,6 +17,8 @@ const REFLECTIONS: &[&str] = &[
     "echo-mime-base64",
     "echo-interleaved-headers",
     "echo-lowercase",
+    "echo-utf16",
+    "echo-hex-dump",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,4 +153,25 @@ async fn counts_past_u64_and_megabyte_keys_are_findings_not_crashes() {
             assert!(longest < 4096, "{longest}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_the_response_cap_starts_does_not_depend_on_the_key() {
+    // The same padding search against two keys of different lengths: the
+    // boundary is decided on the body as delivered (key masked), so it is the same.
+    let mut boundaries = Vec::new();
+    for key in [KEY, "sk-ShortKeyForTheOracle0123456789"] {
+        let h = Harness::with(MockConfig::new(key)).await;
+        let plan = h.plan(
+            &fixture(
+                "length-oracle",
+                fixtures::LENGTH_ORACLE,
+                "limits = { max_response_bytes = 8192 }",
+            ),
+            &[],
+        );
+        let out = h.run_with(&plan, key).await;
+        boundaries.push(evidence(finding(&out, "oracle.boundary"), "boundary").to_owned());
+    }
+    assert_eq!(boundaries[0], boundaries[1]);
 }

@@ -8,7 +8,7 @@ use shipgate::mock::{MockConfig, When};
 use shipgate::validation::RunOutput;
 use std::path::Path;
 
-const PROBES: &str = "grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }\nsettings = { timeout_probe_fault = \"delay:300\" }";
+const PROBES: &str = "grants = { auth = [\"configured\", \"omitted\", \"invalid\"] }";
 
 /// The probes against a mock that answers each kind of bad request as `behaviours` say.
 async fn probes(behaviours: &[(When, &str)]) -> RunOutput {

@@ -65,6 +65,7 @@ impl Harness {
 
     async fn run_against(&self, plan: &Plan, secret: &str, target_is_mock: bool) -> RunOutput {
         Validation {
+            events: shipgate::events::Events::none(),
             contract: &self.contract,
             contract_source: "mock.toml".into(),
             plan,
@@ -174,6 +175,7 @@ pub async fn run_full(
     cancel: impl std::future::Future<Output = ()>,
 ) -> RunOutput {
     Validation {
+        events: shipgate::events::Events::none(),
         contract: &h.contract,
         contract_source: "mock.toml".into(),
         plan,

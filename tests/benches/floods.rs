@@ -93,6 +93,7 @@ fn child(index: usize) {
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipgate-bench-cache");
         let runtime = Runtime::new(Some(&cache)).unwrap();
         let out = Validation {
+            events: shipgate::events::Events::none(),
             contract: &contract,
             contract_source: "bench".into(),
             plan: &plan,

@@ -12,7 +12,6 @@
 
 use crate::bindings::shipgate::plugin::log::{Host, Level};
 use crate::redact::Redactor;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -26,20 +25,7 @@ pub const CONTENT_KEYS: &[&str] = &[
     "output",
 ];
 
-/// One log line of the run (`log.jsonl`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// RFC 3339 time.
-    pub ts: String,
-    /// `host` or the plugin's name.
-    pub source: String,
-    /// `trace` .. `error`.
-    pub level: String,
-    /// The message.
-    pub message: String,
-    /// Key/value fields.
-    pub fields: BTreeMap<String, String>,
-}
+pub use crate::report::record::LogRecord;
 
 /// The run's shared log.
 pub type RunLog = Arc<Mutex<Vec<LogRecord>>>;

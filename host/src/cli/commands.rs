@@ -155,17 +155,7 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     let text = template(Provider::Mock, Some(&mock.base_url()));
     let contract = Contract::parse(Path::new("<built-in mock contract>"), &text)?;
     let bundled = crate::bundled::names();
-    // The mock answers in a millisecond; slow the timeout probe down so it can fire.
-    let overrides = if bundled.contains(&"negative-probes") {
-        vec![
-            "negative-probes.timeout_probe_fault=delay:250"
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!(e))?,
-        ]
-    } else {
-        Vec::new()
-    };
-    let plan = Plan::builtin(&bundled, &overrides)?;
+    let plan = Plan::builtin(&bundled, &[])?;
     eprintln!(
         "shipgate: demo against the built-in mock at {} ({} checks)",
         mock.base_url(),
@@ -283,6 +273,7 @@ async fn execute(
         });
     }
     let validation = Validation {
+        events: crate::events::Events::none(),
         contract,
         contract_source: source,
         plan,

@@ -157,6 +157,10 @@ pub enum EchoForm {
     LowerCase,
     /// Cut to its first 30 characters (a log excerpt).
     Cut,
+    /// In a UTF-16LE text body.
+    Utf16,
+    /// In a hex dump of the header line (offsets and hex bytes).
+    HexDump,
 }
 
 impl FromStr for Fault {
@@ -221,6 +225,8 @@ impl FromStr for Fault {
             "echo-interleaved-headers" => Fault::EchoEncoded(EchoForm::InterleavedHeaders),
             "echo-lowercase" => Fault::EchoEncoded(EchoForm::LowerCase),
             "echo-cut" => Fault::EchoEncoded(EchoForm::Cut),
+            "echo-utf16" => Fault::EchoEncoded(EchoForm::Utf16),
+            "echo-hex-dump" => Fault::EchoEncoded(EchoForm::HexDump),
             "huge-usage" => Fault::HugeUsage,
             "deep-keys" => Fault::DeepKeys,
             "echo-key-as-request-id" => Fault::EchoKeyAsRequestId,
@@ -229,7 +235,7 @@ impl FromStr for Fault {
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
                      comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, accept-invalid, ignore-max-tokens, bad-usage, no-request-id, wrong-model, \
-                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-mime-base64, echo-interleaved-headers, echo-lowercase, echo-cut, \
+                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-mime-base64, echo-interleaved-headers, echo-lowercase, echo-cut, echo-utf16, echo-hex-dump, \
                      echo-key-as-request-id, huge-usage, deep-keys"
                 ));
             }

@@ -614,6 +614,33 @@ fn echo_auth(fault: &Fault, headers: &HeaderMap) -> Option<Response> {
         Fault::EchoEncoded(EchoForm::LowerCase) => {
             axum::Json(json!({ "seen": auth.to_lowercase() })).into_response()
         }
+        Fault::EchoEncoded(EchoForm::Utf16) => {
+            let body: Vec<u8> = format!("seen authorization: {auth}")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect();
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-16le")],
+                body,
+            )
+                .into_response()
+        }
+        // A debug dump of the header line, offsets and hex bytes (no text
+        // column: `hexdump -C`'s would hold the key cut into 16-byte pieces).
+        Fault::EchoEncoded(EchoForm::HexDump) => {
+            let line = format!("authorization: {auth}");
+            let dump: String = line
+                .as_bytes()
+                .chunks(16)
+                .enumerate()
+                .map(|(i, c)| {
+                    let hex: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
+                    format!("{:08x}  {}\n", i * 16, hex.join(" "))
+                })
+                .collect();
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], dump).into_response()
+        }
         Fault::EchoEncoded(EchoForm::Cut) => {
             let cut: String = auth.chars().take(30).collect();
             axum::Json(json!({ "seen": format!("{cut}...") })).into_response()

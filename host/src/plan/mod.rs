@@ -130,6 +130,30 @@ impl Default for SandboxLimits {
     }
 }
 
+/// `[run]`: how a run is scheduled against the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Checks run at once after the canary (`--jobs`), 1 to 64.
+    pub jobs: u32,
+    /// Requests in flight at once against the target, all checks together, 1 to 256.
+    pub max_in_flight: u32,
+    /// Requests started per second against the target, on average, 1 to 10 000
+    /// (a burst of one second's worth is allowed). A 429 with `retry-after`
+    /// pauses every check.
+    pub requests_per_second: u32,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            jobs: 4,
+            max_in_flight: 8,
+            requests_per_second: 20,
+        }
+    }
+}
+
 /// An auth mode a plugin may be granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -171,6 +195,10 @@ pub struct Grants {
     /// unchanged (`service_tier`, `web_search_options`, ...). `model`, `n`,
     /// `best_of` and the output ceilings stay checked whatever is granted.
     pub fields: Vec<String>,
+    /// Message content part types it may send besides `text` (`image_url`,
+    /// `input_audio`, `file`: each bills more, and a file part can read the
+    /// organisation's stored files).
+    pub parts: Vec<String>,
     /// May ask a target other than the built-in mock for faults (a
     /// fault-injecting proxy that honours `x-shipgate-fault`).
     pub faults: bool,
@@ -195,6 +223,7 @@ impl Default for Grants {
             models: Vec::new(),
             paths: Vec::new(),
             fields: Vec::new(),
+            parts: Vec::new(),
             faults: false,
             covers: None,
             subject: None,
@@ -224,6 +253,16 @@ impl Grants {
         for p in &self.paths {
             crate::capability::http::policy::grantable_path(p)
                 .map_err(|why| format!("`{at}.grants.paths`: {why}"))?;
+        }
+        for t in &self.parts {
+            if t.is_empty()
+                || t.len() > 64
+                || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(format!(
+                    "`{at}.grants.parts`: {t:?} is not a content part type"
+                ));
+            }
         }
         for f in &self.fields {
             use crate::capability::http::spend::CHECKED_FIELDS;
@@ -412,6 +451,8 @@ pub struct Plan {
     pub content_capture: bool,
     /// What the audit may read.
     pub audit: AuditConfig,
+    /// Scheduling and the target's rate limits.
+    pub run: RunConfig,
     /// Where the plan came from (`built-in` or a path).
     pub origin: String,
 }
@@ -434,6 +475,8 @@ struct PlanWire {
     content_capture: bool,
     #[serde(default)]
     audit: AuditConfig,
+    #[serde(default)]
+    run: RunConfig,
     #[serde(default)]
     plugins: Vec<PluginWire>,
 }
@@ -745,6 +788,7 @@ impl Plan {
             waivers: wire.waivers,
             content_capture: wire.content_capture,
             audit,
+            run: wire.run,
             origin: path.display().to_string(),
         })
     }

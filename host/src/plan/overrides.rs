@@ -69,7 +69,10 @@ impl Override {
     pub fn apply(&self, doc: &mut toml::Table) -> Result<(), String> {
         let head = self.key[0].as_str();
         let rest = &self.key[1..];
-        if matches!(head, "thresholds" | "sandbox" | "decision" | "attestations") {
+        if matches!(
+            head,
+            "thresholds" | "sandbox" | "decision" | "attestations" | "waivers" | "run"
+        ) {
             set(doc, &self.key, self.value.clone());
             return Ok(());
         }

@@ -29,7 +29,7 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
     let failed_plugins = r
         .plugins
         .iter()
-        .filter(|p| p.status != crate::runtime::RunStatus::Completed)
+        .filter(|p| p.status != crate::report::record::RunStatus::Completed)
         .count();
     let verified = r
         .decision
@@ -80,8 +80,9 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
     }
     for p in &r.plugins {
         let state = match &p.status {
-            crate::runtime::RunStatus::Completed => paint("32", "ok"),
-            crate::runtime::RunStatus::Failed(_) => paint("31", "failed"),
+            crate::report::record::RunStatus::Completed => paint("32", "ok"),
+            crate::report::record::RunStatus::Failed(_) => paint("31", "failed"),
+            crate::report::record::RunStatus::Skipped(_) => paint("33", "skipped"),
         };
         writeln!(
             w,

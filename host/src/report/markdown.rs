@@ -99,8 +99,9 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "\n## Findings\n")?;
     for p in &r.plugins {
         let status = match &p.status {
-            crate::runtime::RunStatus::Completed => "completed".to_owned(),
-            crate::runtime::RunStatus::Failed(why) => format!("**failed**: {}", cell(why)),
+            crate::report::record::RunStatus::Completed => "completed".to_owned(),
+            crate::report::record::RunStatus::Failed(why) => format!("**failed**: {}", cell(why)),
+            crate::report::record::RunStatus::Skipped(why) => format!("skipped: {}", cell(why)),
         };
         writeln!(
             w,

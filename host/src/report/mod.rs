@@ -10,6 +10,7 @@
 //! Every writer takes `impl Write` and every string it writes comes from a
 //! record that was redacted when it was built.
 
+pub mod assemble;
 pub mod human;
 pub mod junit;
 pub mod markdown;

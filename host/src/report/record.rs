@@ -4,13 +4,10 @@
 //! The JSON Schema for this format is `host/schema/record-v2.schema.json`;
 //! a test checks that every record written validates against it.
 
-use crate::capability::http::Denial;
-use crate::capability::log::LogRecord;
 use crate::decision::Decision;
 use crate::findings::{Finding, Verdict};
 use crate::plan::JunitWarn;
 use crate::redact::OutputRedactor;
-use crate::runtime::PluginRun;
 use crate::telemetry::RequestTelemetry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -432,6 +429,87 @@ pub fn write_record_dir(
         })?;
     }
     Ok(paths)
+}
+
+/// How one plugin run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
+pub enum RunStatus {
+    /// `run` returned findings.
+    Completed,
+    /// It did not; the reason names the limit or failure.
+    Failed(String),
+    /// It was not run; the reason says why (the canary could not authenticate,
+    /// the run was interrupted first).
+    Skipped(String),
+}
+
+impl RunStatus {
+    /// How it ended, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            RunStatus::Completed => "completed".into(),
+            RunStatus::Failed(why) => format!("failed: {why}"),
+            RunStatus::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+}
+
+/// Everything the host observed of one plugin run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginRun {
+    /// The plan's name for it.
+    pub name: String,
+    /// From `describe`, when it answered.
+    pub version: Option<String>,
+    /// From `describe`.
+    pub summary: Option<String>,
+    /// Checklist items it says it can cover.
+    pub covers: Vec<String>,
+    /// Every finding id it declares (CI reports show the ones not reached as skipped).
+    #[serde(default)]
+    pub declared_findings: Vec<String>,
+    /// sha256 of the component.
+    pub sha256: String,
+    /// Where it came from.
+    pub source: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Its findings, plus host findings about it (in the record, listed once at top level).
+    #[serde(skip_serializing, default)]
+    pub findings: Vec<Finding>,
+    /// Wall-clock duration, ms.
+    pub duration_ms: u64,
+    /// Fuel consumed, when fuel was limited.
+    pub fuel_used: Option<u64>,
+    /// HTTP requests sent.
+    pub requests: u32,
+    /// What its findings are evidence about, as the plan assigns it.
+    pub subject: crate::checklist::Subject,
+}
+
+/// A denial the host recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    /// The plugin.
+    pub plugin: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One log line of the run (`log.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// RFC 3339 time.
+    pub ts: String,
+    /// `host` or the plugin's name.
+    pub source: String,
+    /// `trace` .. `error`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+    /// Key/value fields.
+    pub fields: BTreeMap<String, String>,
 }
 
 #[cfg(test)]

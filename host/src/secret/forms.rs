@@ -22,6 +22,10 @@ pub enum Form {
     SplitHeaders,
     /// Broken across lines (MIME-wrapped base64, a folded log line).
     LineWrapped,
+    /// In a hex dump (`xxd`, `hexdump -C`: hex byte tokens, offsets between lines).
+    HexDump,
+    /// In wide characters (UTF-16 or UTF-32 of ASCII: NUL bytes between).
+    WideChars,
     /// Part of it: [`super::FRAGMENT_CHARS`] or more consecutive characters
     /// beyond any public key prefix, raw or in base64 or hex.
     Fragment,
@@ -39,6 +43,8 @@ impl Form {
             Form::JsonEscaped => "json-escaped",
             Form::SplitHeaders => "split-headers",
             Form::LineWrapped => "line-wrapped",
+            Form::HexDump => "hex-dump",
+            Form::WideChars => "wide-chars",
             Form::Fragment => "fragment",
         }
     }

@@ -77,7 +77,84 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
         let joined = joined_lines(base);
         out.push(joined);
     }
+    if text.contains(&0) {
+        out.push(without_nuls(text));
+    }
+    if let Some(dump) = hex_dump(text) {
+        out.push(dump);
+    }
     out
+}
+
+/// `text` without its NUL bytes: UTF-16 and UTF-32 of ASCII read as ASCII.
+fn without_nuls(text: &[u8]) -> View<'static> {
+    let mut bytes = Vec::with_capacity(text.len() / 2);
+    let mut map = Vec::with_capacity(text.len() / 2);
+    for (i, &b) in text.iter().enumerate() {
+        if b != 0 {
+            bytes.push(b);
+            map.push((i as u32, i as u32 + 1));
+        }
+    }
+    View {
+        bytes: Cow::Owned(bytes),
+        map: Some(map),
+        form: Some(Form::WideChars),
+    }
+}
+
+/// The bytes a hex dump shows, decoded across its lines: on each line, an
+/// optional offset, then whitespace-separated tokens of 2 or 4 hex digits
+/// (until the first token that is not one, such as `hexdump -C`'s text
+/// column). `None` unless some line has at least four such tokens.
+fn hex_dump(text: &[u8]) -> Option<View<'static>> {
+    let mut bytes = Vec::new();
+    let mut map = Vec::new();
+    let mut found = false;
+    let mut start = 0;
+    for line in text.split(|b| *b == b'\n') {
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < line.len() {
+            while i < line.len() && line[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let s = i;
+            while i < line.len() && !line[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if s < i {
+                tokens.push(s..i);
+            }
+        }
+        let is_hex = |r: &std::ops::Range<usize>| {
+            matches!(r.len(), 2 | 4) && line[r.clone()].iter().all(u8::is_ascii_hexdigit)
+        };
+        // An offset column: a first token of 4+ hex digits, perhaps with a colon.
+        let skip = usize::from(tokens.first().is_some_and(|t| {
+            let t = &line[t.clone()];
+            let t = t.strip_suffix(b":").unwrap_or(t);
+            t.len() >= 4 && t.iter().all(u8::is_ascii_hexdigit) && tokens.len() > 1
+        }));
+        let run: Vec<_> = tokens[skip..].iter().take_while(|t| is_hex(t)).collect();
+        if run.len() >= 4 {
+            found = true;
+        }
+        for t in run {
+            for k in (t.start..t.end).step_by(2) {
+                if let (Some(h), Some(l)) = (hex_val(line[k]), hex_val(line[k + 1])) {
+                    bytes.push(h << 4 | l);
+                    map.push(((start + k) as u32, (start + k + 2) as u32));
+                }
+            }
+        }
+        start += line.len() + 1;
+    }
+    found.then_some(View {
+        bytes: Cow::Owned(bytes),
+        map: Some(map),
+        form: Some(Form::HexDump),
+    })
 }
 
 /// The length of a line break at `i`: a real one (`\n`, `\r`) or one escaped
@@ -294,6 +371,31 @@ mod tests {
         // JSON log lines: quotes escaped, one object per line, a literal %.
         let log = b"{\"msg\":\"say \\\"hi\\\"\",\"pct\":\"100%\"}\n{\"msg\":\"ok\"}\n";
         assert_eq!(views(log).len(), 1);
+    }
+
+    #[test]
+    fn hex_dumps_and_wide_characters_are_read() {
+        let dump = b"00000000  61 75 74 68 6f 72 69 7a  61 74 69 6f 6e 3a 20 42  |authorization: B|\n00000010  65 61 72 65 72  |earer|\n";
+        let v = views(dump);
+        let d = v.iter().find(|v| v.form() == Some(Form::HexDump)).unwrap();
+        assert_eq!(d.bytes(), b"authorization: Bearer");
+        assert_eq!(d.original(0..1), 10..12);
+        let xxd = b"00000000: 6175 7468 6f72  auth\n";
+        let v = views(xxd);
+        let d = v.iter().find(|v| v.form() == Some(Form::HexDump));
+        assert!(d.is_none(), "three tokens are not a dump");
+        let wide: Vec<u8> = "key sk-abc"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let v = views(&wide);
+        let w = v
+            .iter()
+            .find(|v| v.form() == Some(Form::WideChars))
+            .unwrap();
+        assert_eq!(w.bytes(), b"key sk-abc");
+        // Ordinary text: neither.
+        assert_eq!(views(b"id 12 ab cd ef request").len(), 1);
     }
 
     #[test]

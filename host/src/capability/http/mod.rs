@@ -19,6 +19,7 @@
 //! after the run (by the output redactor).
 
 pub mod credentials;
+pub mod limiter;
 pub mod policy;
 pub mod retry;
 pub mod send;
@@ -59,6 +60,8 @@ pub struct HttpLimits {
     pub paths: Vec<String>,
     /// Chat fields it may send besides the cost-neutral list (`grants.fields`).
     pub fields: Vec<String>,
+    /// Message content part types besides `text` (`grants.parts`).
+    pub parts: Vec<String>,
     /// May it ask a target other than the built-in mock for faults.
     pub faults: bool,
     /// Most requests (calls and attempts).
@@ -79,14 +82,7 @@ pub struct HttpLimits {
     pub content_capture: bool,
 }
 
-/// A denial the host recorded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Denial {
-    /// The plugin.
-    pub plugin: String,
-    /// Why.
-    pub reason: String,
-}
+pub use crate::report::record::Denial;
 
 /// Where a run keeps what its plugins sent, shared by every plugin.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +93,8 @@ pub struct HttpShared {
     pub denials: Arc<Mutex<Vec<Denial>>>,
     /// Prompts sent, for the redaction audit.
     pub prompts: Arc<Mutex<Vec<String>>>,
+    /// The run's event sinks.
+    pub events: crate::events::Events,
 }
 
 /// Per-plugin-run HTTP state.
@@ -272,6 +270,7 @@ impl HttpCtx {
                 input_limit_bytes: self.limits.input_limit_bytes,
                 send_oversized: self.limits.send_oversized,
                 fields: self.limits.fields.clone(),
+                parts: self.limits.parts.clone(),
             };
             match spend::check_spend(&body, &spend) {
                 spend::SpendVerdict::Send(b) => body = b,
@@ -409,14 +408,18 @@ impl HttpCtx {
         let admitted: Vec<Result<Admitted, HttpError>> =
             reqs.into_iter().map(|r| self.admit(r)).collect();
         let target = self.target.clone();
-        let budget = self.budget.clone();
-        let ledger = self.shared.ledger.clone();
+        let handles = send::RunHandles {
+            budget: &self.budget,
+            ledger: &self.shared.ledger,
+            events: &self.shared.events,
+            plugin: &self.plugin,
+        };
         let cap = self.limits.max_response_bytes;
         let dispatched = futures_util::future::join_all(admitted.iter().map(|a| {
-            let (target, budget, ledger) = (&target, &budget, &ledger);
+            let (target, handles) = (&target, &handles);
             async move {
                 match a {
-                    Ok(a) => Some(send::dispatch(target, a, budget, ledger, cap).await),
+                    Ok(a) => Some(send::dispatch(target, a, handles, cap).await),
                     Err(_) => None,
                 }
             }

@@ -303,9 +303,11 @@ impl Routes {
         }
     }
 
-    /// Whether `path` is the chat endpoint for `method`.
+    /// Whether `path` (query included) is the chat endpoint for `method`:
+    /// exactly the contract's path, so no query parameter a gateway might act
+    /// on (`api-version`, `model`, `n`) rides along.
     pub fn is_chat(&self, method: &reqwest::Method, path: &str) -> bool {
-        method == self.chat_method && path.split('?').next() == Some(self.chat_path.as_str())
+        method == self.chat_method && path == self.chat_path
     }
 }
 
@@ -336,6 +338,13 @@ pub fn check_route(
     let p = path.split('?').next().unwrap_or("");
     if routes.is_chat(method, path) {
         return Ok(());
+    }
+    if method == routes.chat_method && p == routes.chat_path.split('?').next().unwrap_or("") {
+        return Err(format!(
+            "{method} {} is not allowed: the chat endpoint is sent exactly as the contract writes it ({}), with no query string of the plugin's",
+            shorten(path),
+            routes.chat_path
+        ));
     }
     let read = method == reqwest::Method::GET || method == reqwest::Method::HEAD;
     if read && routes.read_paths.iter().any(|r| path_matches(r, p)) {
@@ -508,6 +517,7 @@ mod tests {
             (&get, "/models", 5),
             (&post, "/images/generations", 5),
             (&reqwest::Method::DELETE, "/files/x", 0),
+            (&post, "/chat/completions?api-version=2099-01-01&n=8", 5),
         ] {
             assert!(check_route(m, p, len, &routes).is_err(), "{m} {p}");
         }

@@ -19,6 +19,7 @@ use super::target::HttpTarget;
 use super::telemetry::Ledger;
 use crate::bindings::shipgate::plugin::http::{Attempt, HttpError};
 use crate::classify::{Classification, Classifier};
+use crate::events::Event;
 use crate::redact::Secret;
 use futures_util::StreamExt as _;
 use rand::Rng as _;
@@ -131,14 +132,32 @@ pub struct Dispatched {
     pub attempts: Vec<Attempt>,
 }
 
+/// What one plugin's requests share: its budget, the run's ledger and events.
+#[derive(Debug, Clone, Copy)]
+pub struct RunHandles<'a> {
+    /// The plugin's request budget.
+    pub budget: &'a Budget,
+    /// The run's telemetry.
+    pub ledger: &'a Ledger,
+    /// The run's event sinks.
+    pub events: &'a crate::events::Events,
+    /// The plugin's name.
+    pub plugin: &'a str,
+}
+
 /// Send an admitted request with its retry policy.
 pub async fn dispatch(
     target: &HttpTarget,
     req: &Admitted,
-    budget: &Budget,
-    ledger: &Ledger,
+    run: &RunHandles<'_>,
     max_response_bytes: u64,
 ) -> Dispatched {
+    let RunHandles {
+        budget,
+        ledger,
+        events,
+        plugin,
+    } = *run;
     let started = Instant::now();
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut wait = Duration::ZERO;
@@ -147,14 +166,22 @@ pub async fn dispatch(
         if number > 1 {
             tokio::time::sleep(wait).await;
         }
+        // Enforce: the run's limits on this target ([run] in the plan), for
+        // every attempt of every plugin; the wait is not the attempt's time.
+        let slot = target.limiter.acquire().await;
         let t0 = Instant::now();
         budget.dispatched.fetch_add(1, Ordering::SeqCst);
+        events.emit(Event::RequestSent {
+            plugin: plugin.to_owned(),
+            what: format!("{} {}", req.method, req.url.path()),
+        });
         let outcome = tokio::time::timeout(
             req.timeout,
             attempt(target, req, budget, max_response_bytes),
         )
         .await;
         let latency = t0.elapsed();
+        drop(slot);
         let (result, class, timed_out) = match outcome {
             Err(_) | Ok(Err(HttpError::Timeout(_))) => (
                 // Report the configured timeout, whichever timer fired first.
@@ -168,6 +195,18 @@ pub async fn dispatch(
                 (Ok((status, headers, body)), class, false)
             }
         };
+        events.emit(Event::RequestAnswered {
+            plugin: plugin.to_owned(),
+            status: result.as_ref().ok().map(|r| r.0),
+            latency_ms: latency.as_millis() as u64,
+        });
+        if let Ok((429, headers, _)) = &result
+            && let RetryAfter::Wait(w) =
+                retry::retry_after(headers, req.retry.retry_after_cap, SystemTime::now())
+        {
+            // The target asked for a pause: every plugin of the run waits.
+            target.limiter.pause_for(w);
+        }
         attempts.push(Attempt {
             number,
             status: result.as_ref().ok().map(|r| r.0),
@@ -248,7 +287,16 @@ async fn attempt(
     if !req.body.is_empty() {
         rb = rb.body(req.body.clone());
     }
-    let (status, headers, body) = exchange(rb, cap).await?;
+    // Read up to twice the cap: whether the body is too large is decided on
+    // the scrubbed body, so the boundary does not move with the length of an
+    // echoed secret (it would take thousands of echoes in one body to).
+    let (status, headers, body) =
+        exchange(rb, cap.saturating_mul(2))
+            .await
+            .map_err(|e| match e {
+                HttpError::BodyTooLarge(_) => HttpError::BodyTooLarge(cap),
+                e => e,
+            })?;
     // Enforce: a body the host cannot scrub never reaches the guest.
     if let Some((_, enc)) = headers
         .iter()
@@ -279,6 +327,10 @@ async fn attempt(
     let (headers, _) = target.secrets.scrub_headers(headers);
     let (body, _) = target.secrets.scrub(body);
     let body = mask_echoes(body);
+    // Enforce: sandbox.max_response_bytes, on what the guest would receive.
+    if body.len() as u64 > cap {
+        return Err(HttpError::BodyTooLarge(cap));
+    }
     let headers = delivered_headers(headers, &req.method, body.len());
     if holds(&headers, &body) {
         budget.exposed.fetch_add(1, Ordering::SeqCst);
@@ -326,8 +378,9 @@ fn mask_echoes(body: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// One request/response exchange with a capped body read.
-async fn exchange(rb: reqwest::RequestBuilder, cap: u64) -> Result<Exchange, HttpError> {
+/// One request/response exchange, reading at most `read_cap` bytes of body.
+async fn exchange(rb: reqwest::RequestBuilder, read_cap: u64) -> Result<Exchange, HttpError> {
+    let cap = read_cap;
     let resp = rb.send().await.map_err(transport_error)?;
     let status = resp.status().as_u16();
     let headers: Vec<(String, String)> = resp

@@ -75,6 +75,8 @@ pub struct Spend {
     pub send_oversized: bool,
     /// Top-level fields the plan grants besides [`ALLOWED_FIELDS`].
     pub fields: Vec<String>,
+    /// Message content part types the plan grants besides `text`.
+    pub parts: Vec<String>,
 }
 
 /// What the spend check decided.
@@ -100,9 +102,20 @@ pub fn check_spend(body: &[u8], spend: &Spend) -> SpendVerdict {
         ));
     }
     match checked(body, spend) {
-        Ok(obj) => SpendVerdict::Send(
-            serde_json::to_vec(&Value::Object(obj)).expect("a JSON value always encodes"),
-        ),
+        Ok(obj) => {
+            let sent =
+                serde_json::to_vec(&Value::Object(obj)).expect("a JSON value always encodes");
+            // Enforce: the limit holds for what is sent (a re-encoding can be
+            // longer: `1e15` is written `1000000000000000.0`).
+            if sent.len() as u64 > spend.input_limit_bytes && !spend.send_oversized {
+                return SpendVerdict::Reject(format!(
+                    "the request body re-encoded is {} bytes, over thresholds.input_limit_bytes = {}; nothing was sent",
+                    sent.len(),
+                    spend.input_limit_bytes
+                ));
+            }
+            SpendVerdict::Send(sent)
+        }
         Err(why) => SpendVerdict::Deny(why),
     }
 }
@@ -131,6 +144,9 @@ fn checked(body: &[u8], spend: &Spend) -> Result<Map<String, Value>, String> {
         }
         if field == "tools" {
             check_tools(value)?;
+        }
+        if field == "messages" {
+            check_parts(value, &spend.parts)?;
         }
     }
     // Enforce: the model allow-list.
@@ -192,10 +208,40 @@ fn checked(body: &[u8], spend: &Spend) -> Result<Map<String, Value>, String> {
             },
         }
     }
-    if let (Some(field), false) = (&spend.ceiling_field, present) {
-        obj.insert(field.clone(), Value::from(spend.ceiling));
+    // Enforce: a request always carries a ceiling: the contract's field, or
+    // the OpenAI-compatible `max_tokens` when the contract names none.
+    if !present {
+        let field = spend
+            .ceiling_field
+            .clone()
+            .unwrap_or_else(|| "max_tokens".into());
+        obj.insert(field, Value::from(spend.ceiling));
     }
     Ok(obj)
+}
+
+/// Message content is text, unless the plan grants other part types:
+/// images, audio and files bill far more per byte than text, and a file part
+/// can pull the organisation's stored files into the request.
+fn check_parts(messages: &Value, granted: &[String]) -> Result<(), String> {
+    let Value::Array(list) = messages else {
+        return Ok(()); // a malformed request: the provider refuses it, no spend
+    };
+    for m in list {
+        let Some(Value::Array(parts)) = m.get("content") else {
+            continue;
+        };
+        for p in parts {
+            let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
+            if ty != "text" && !granted.iter().any(|g| g == ty) {
+                return Err(format!(
+                    "message content part of type {:?} is not allowed: parts are text unless the plan grants more (grants.parts = [\"image_url\"])",
+                    super::policy::shorten(ty)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `tools` is a list of `function` tools: hosted tools (search, code,
@@ -242,6 +288,7 @@ mod tests {
             input_limit_bytes: 1024,
             send_oversized: false,
             fields: vec![],
+            parts: vec![],
         }
     }
 
@@ -353,6 +400,44 @@ mod tests {
         assert!(matches!(
             check_spend(&body(json!({"model": "m", "n": 4})), &s),
             SpendVerdict::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn what_is_sent_stays_within_the_limits() {
+        // Re-encoding can lengthen a body: the limit holds for what is sent.
+        let numbers = format!(
+            r#"{{"model":"m","max_tokens":1,"stop":[{}]}}"#,
+            vec!["1e15"; 150].join(",")
+        );
+        assert!(numbers.len() < 1024);
+        assert!(matches!(
+            check_spend(numbers.as_bytes(), &spend()),
+            SpendVerdict::Reject(_)
+        ));
+        // No ceiling field in the contract: `max_tokens` is set anyway.
+        let mut s = spend();
+        s.ceiling_field = None;
+        match check_spend(&body(json!({"model": "m"})), &s) {
+            SpendVerdict::Send(b) => assert_eq!(
+                serde_json::from_slice::<Value>(&b).unwrap()["max_tokens"],
+                64
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Content parts beyond text need a grant.
+        let image = json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "hi"},
+            {"type": "image_url", "image_url": {"url": "https://x", "detail": "high"}}]}]});
+        denied(&body(image.clone()));
+        let mut s = spend();
+        s.parts = vec!["image_url".into()];
+        assert!(matches!(
+            check_spend(&body(image), &s),
+            SpendVerdict::Send(_)
+        ));
+        denied(&body(
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]}),
         ));
     }
 

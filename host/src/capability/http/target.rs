@@ -97,6 +97,8 @@ pub struct HttpTarget {
     pub classifier: Arc<Classifier>,
     /// The model id the host made up for this run (never a real model).
     pub unapproved_model: String,
+    /// The run's limits on this target, shared by every plugin.
+    pub limiter: Arc<super::limiter::TargetLimiter>,
 }
 
 /// Why building the target failed.
@@ -139,6 +141,7 @@ impl HttpTarget {
         secrets: Arc<SecretSet>,
         classifier: Classifier,
         unapproved_model: String,
+        limit: super::limiter::RateLimit,
     ) -> Result<HttpTarget, TargetError> {
         let host = spec.base_url.host_str().unwrap_or_default().to_owned();
         let port = spec.base_url.port_or_known_default().unwrap_or(443);
@@ -179,6 +182,7 @@ impl HttpTarget {
             secrets,
             classifier: Arc::new(classifier),
             unapproved_model,
+            limiter: Arc::new(super::limiter::TargetLimiter::new(limit)),
         })
     }
 }

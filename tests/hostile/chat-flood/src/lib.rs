@@ -9,6 +9,24 @@ struct ChatFlood;
 impl Check for ChatFlood {
     fn describe() -> Descriptor {
         Descriptor::new("chat-flood", "0.0.0", "n chat requests")
+            .setting(
+                "n",
+                shipgate_sdk::SettingKind::Integer,
+                Some("60"),
+                "how many requests",
+            )
+            .setting(
+                "model",
+                shipgate_sdk::SettingKind::String,
+                Some(""),
+                "empty for the contract model, unapproved, or a model id",
+            )
+            .setting(
+                "op",
+                shipgate_sdk::SettingKind::String,
+                Some("flood"),
+                "the operation label",
+            )
     }
 
     fn run() -> Result<Vec<Finding>, String> {

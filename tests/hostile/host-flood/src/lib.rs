@@ -18,7 +18,12 @@ fn kind(r: &Result<shipgate_sdk::http::Response, HttpError>) -> &'static str {
 
 impl Check for HostFlood {
     fn describe() -> Descriptor {
-        Descriptor::new("host-flood", "0.0.0", "makes the host allocate")
+        Descriptor::new("host-flood", "0.0.0", "makes the host allocate").setting(
+            "err_mib",
+            shipgate_sdk::SettingKind::Integer,
+            Some("24"),
+            "MiB of the error string returned at the end",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {

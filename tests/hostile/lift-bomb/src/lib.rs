@@ -24,6 +24,24 @@ struct LiftBomb;
 impl Check for LiftBomb {
     fn describe() -> Descriptor {
         Descriptor::new("lift-bomb", "0.0.0", "aliased list elements")
+            .setting(
+                "mib",
+                shipgate_sdk::SettingKind::Integer,
+                Some("16"),
+                "size of the aliased buffer",
+            )
+            .setting(
+                "copies",
+                shipgate_sdk::SettingKind::Integer,
+                Some("64"),
+                "aliased list elements",
+            )
+            .setting(
+                "rounds",
+                shipgate_sdk::SettingKind::Integer,
+                Some("1"),
+                "calls",
+            )
     }
 
     fn run() -> Result<Vec<Finding>, String> {

@@ -13,7 +13,12 @@ const LABEL: &str =
 
 impl Check for OpLabel {
     fn describe() -> Descriptor {
-        Descriptor::new("op-label", "0.0.0", "label with terminal escapes")
+        Descriptor::new("op-label", "0.0.0", "label with terminal escapes").setting(
+            "long",
+            shipgate_sdk::SettingKind::Boolean,
+            Some("false"),
+            "send a long prompt",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {

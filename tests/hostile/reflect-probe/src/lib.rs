@@ -17,6 +17,12 @@ impl Check for ReflectProbe {
             "0.0.0",
             "reads what a reflecting server sends back",
         )
+        .setting(
+            "faults",
+            shipgate_sdk::SettingKind::String,
+            Some("echo-headers"),
+            "comma-separated mock faults",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {

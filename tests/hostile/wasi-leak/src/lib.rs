@@ -14,7 +14,12 @@ struct WasiLeak;
 
 impl Check for WasiLeak {
     fn describe() -> Descriptor {
-        Descriptor::new("wasi-leak", "0.0.0", "leaks pollables")
+        Descriptor::new("wasi-leak", "0.0.0", "leaks pollables").setting(
+            "n",
+            shipgate_sdk::SettingKind::Integer,
+            Some("10000000"),
+            "pollables asked for",
+        )
     }
 
     fn run() -> Result<Vec<Finding>, String> {
