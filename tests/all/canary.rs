@@ -105,3 +105,41 @@ async fn unreachable_target_is_a_finding() {
     assert!(f.detail.contains("connection failed"), "{}", f.detail);
     assert_eq!(out.record.decision.outcome, Outcome::Hold);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_stops_the_checks_that_need_it_with_one_reason() {
+    let h = Harness::new().await;
+    let plan = shipgate::plan::Plan::builtin(&shipgate::bundled::names(), &[]).unwrap();
+    let out = h
+        .run_with(&plan, "sk-wrongwrongwrongwrongwrongwrongwrong")
+        .await;
+    let r = &out.record;
+    // The cause, once: the canary's auth finding.
+    assert_eq!(finding(&out, "canary.auth").verdict, Verdict::Fail);
+    // No knock-on failures: the checks that need an authenticated canary were skipped.
+    for name in ["contract", "negative-probes", "guardrails", "retry-timeout"] {
+        let p = r.plugins.iter().find(|p| p.name == name).unwrap();
+        match &p.status {
+            RunStatus::Skipped(why) => {
+                let var = format!("${}", h.contract.auth.credential_env);
+                assert!(why.contains(&var), "{why}");
+                assert!(why.contains("could not authenticate"), "{why}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(p.findings.is_empty());
+        assert!(
+            !p.declared_findings.is_empty(),
+            "{name} keeps its declared findings for CI"
+        );
+    }
+    // Nothing that was not run can make the decision better.
+    assert_eq!(r.decision.outcome, Outcome::Hold);
+    // Only the canary (and the checks that do not need it) sent requests.
+    let senders: std::collections::BTreeSet<&str> =
+        r.telemetry.iter().map(|t| t.plugin.as_str()).collect();
+    assert!(
+        !senders.contains("negative-probes") && !senders.contains("contract"),
+        "{senders:?}"
+    );
+}

@@ -69,3 +69,165 @@ async fn an_oversized_record_is_trimmed_to_its_cap_and_says_so() {
     );
     assert_eq!(record.decision.outcome, outcome, "the decision is kept");
 }
+
+/// Attributes junit-10.xsd (the Jenkins xunit plugin's schema) allows per
+/// element, and which of them it requires.
+const JUNIT_XSD: &[(&str, &[&str], &[&str])] = &[
+    (
+        "testsuites",
+        &["name", "time", "tests", "failures", "errors"],
+        &[],
+    ),
+    (
+        "testsuite",
+        &[
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "group",
+            "time",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "file",
+            "log",
+            "url",
+        ],
+        &["name", "tests", "failures", "errors"],
+    ),
+    (
+        "testcase",
+        &["name", "time", "classname", "group"],
+        &["name"],
+    ),
+    ("failure", &["type", "message"], &[]),
+    ("error", &["type", "message"], &[]),
+    ("skipped", &["type", "message"], &[]),
+    ("system-out", &[], &[]),
+    ("system-err", &[], &[]),
+];
+
+/// Check a JUnit document against junit-10.xsd's elements and attributes, and
+/// return its cases as (suite, case name, outcome).
+fn junit_cases(xml: &str) -> Vec<(String, String, &'static str)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut cases = Vec::new();
+    let mut suite = String::new();
+    let mut last: Option<usize> = None;
+    loop {
+        let e = match reader.read_event().expect("well-formed junit.xml") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => e,
+            _ => continue,
+        };
+        let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+        let (_, allowed, required) = JUNIT_XSD
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap_or_else(|| panic!("<{name}> is not in junit-10.xsd"));
+        let attrs: Vec<(String, String)> = e
+            .attributes()
+            .map(|a| {
+                let a = a.unwrap();
+                (
+                    String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .unwrap()
+                        .into_owned(),
+                )
+            })
+            .collect();
+        for (k, v) in &attrs {
+            assert!(
+                allowed.contains(&k.as_str()),
+                "<{name} {k}=…> is not allowed by junit-10.xsd"
+            );
+            if k == "time" {
+                assert!(
+                    v.chars().all(|c| c.is_ascii_digit() || c == '.'),
+                    "time {v:?}"
+                );
+            }
+        }
+        for r in *required {
+            assert!(attrs.iter().any(|(k, _)| k == r), "<{name}> lacks {r}");
+        }
+        let attr = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+        match name.as_str() {
+            "testsuite" => {
+                suite = attr("name").unwrap();
+                assert!(
+                    attr("timestamp").is_some() && attr("time").is_some(),
+                    "{suite}"
+                );
+            }
+            "testcase" => {
+                cases.push((suite.clone(), attr("name").unwrap(), "pass"));
+                last = Some(cases.len() - 1);
+            }
+            "failure" => cases[last.unwrap()].2 = "failure",
+            "skipped" => cases[last.unwrap()].2 = "skipped",
+            _ => {}
+        }
+    }
+    cases
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junit_is_valid_stable_and_agrees_with_the_exit_code() {
+    let h = Harness::new().await;
+    let plan = shipgate::plan::Plan::builtin(&shipgate::bundled::names(), &[]).unwrap();
+    let good = h.run(&plan).await;
+    let refused = h
+        .run_with(&plan, "sk-wrongwrongwrongwrongwrongwrongwrong")
+        .await;
+    let xml = |out: &shipgate::validation::RunOutput, decision_fails: bool| {
+        shipgate::report::junit::render(
+            &out.record,
+            shipgate::report::JunitOptions {
+                warn: shipgate::plan::JunitWarn::Pass,
+                decision_fails,
+            },
+        )
+        .unwrap()
+    };
+    let good_cases = junit_cases(&xml(&good, true));
+    let refused_cases = junit_cases(&xml(&refused, true));
+    // A skipped check keeps its cases, as skipped.
+    let names =
+        |cases: &[(String, String, &str)], suite: &str| -> std::collections::BTreeSet<String> {
+            cases
+                .iter()
+                .filter(|c| c.0 == suite)
+                .map(|c| c.1.clone())
+                .collect()
+        };
+    for suite in ["negative-probes", "contract", "guardrails"] {
+        assert_eq!(
+            names(&good_cases, suite),
+            names(&refused_cases, suite),
+            "{suite}"
+        );
+        assert!(
+            refused_cases
+                .iter()
+                .filter(|c| c.0 == suite)
+                .all(|c| c.2 == "skipped"),
+            "{suite}"
+        );
+    }
+    // The decision case fails exactly when the exit code does.
+    let decision = |cases: &[(String, String, &'static str)]| {
+        cases
+            .iter()
+            .find(|c| c.0 == "shipgate" && c.1 == "decision")
+            .unwrap()
+            .2
+    };
+    assert_eq!(decision(&junit_cases(&xml(&refused, true))), "failure");
+    assert_eq!(decision(&junit_cases(&xml(&refused, false))), "pass");
+}

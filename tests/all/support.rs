@@ -104,7 +104,10 @@ pub fn write_record(out: &RunOutput) -> (tempfile::TempDir, shipgate::report::Re
         &out.record,
         &out.log,
         &out.redactor,
-        shipgate::plan::JunitWarn::Pass,
+        shipgate::report::JunitOptions {
+            warn: shipgate::plan::JunitWarn::Pass,
+            decision_fails: out.record.decision.outcome != shipgate::decision::Outcome::Ship,
+        },
     )
     .unwrap();
     (dir, paths)

@@ -112,7 +112,10 @@ fn child(index: usize) {
             &out.record,
             &out.log,
             &out.redactor,
-            shipgate::plan::JunitWarn::Pass,
+            shipgate::report::JunitOptions {
+                warn: shipgate::plan::JunitWarn::Pass,
+                decision_fails: true,
+            },
         )
         .unwrap();
         let record = std::fs::metadata(&paths.record)

@@ -1,5 +1,6 @@
 //! Flag definitions. Each flag is documented where it is defined; `--help` shows it.
 
+use super::style::{ColorChoice, Verbosity};
 use crate::contract::Provider;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -30,15 +31,48 @@ pub enum FailOn {
 /// Output options shared by `run` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
-    /// Directory for validation records; each run writes `<out>/<run-id>/`.
+    /// Directory for validation records: each run writes `<out>/<run-id>/`
+    /// and copies its files to `<out>/latest/` (a stable path for CI uploads).
     #[arg(long, default_value = "shipgate-records")]
     pub out: PathBuf,
+    /// Also write the JUnit report here (a stable path for CI test tabs).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// Print the record as JSON on stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// Never colour the summary.
-    #[arg(long)]
+    /// Colour: auto (a terminal, unless NO_COLOR or TERM=dumb; CLICOLOR_FORCE
+    /// forces it), always, never.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Same as --color never.
+    #[arg(long, hide = true)]
     pub no_color: bool,
+    /// Print only the decision and where the record is.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print every request as it goes.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Checks run at once after the canary (overrides `[run] jobs`, 1 to 64).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+}
+
+impl OutputArgs {
+    /// `--color`, with `--no-color` as its alias.
+    pub fn color_choice(&self) -> ColorChoice {
+        if self.no_color {
+            ColorChoice::Never
+        } else {
+            self.color
+        }
+    }
+
+    /// `-q` / `-v`.
+    pub fn verbosity(&self) -> Verbosity {
+        Verbosity::from_flags(self.quiet, self.verbose)
+    }
 }
 
 /// Subcommands.

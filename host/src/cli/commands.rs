@@ -2,6 +2,8 @@
 
 use super::args::{Cli, Command, FailOn, OutputArgs};
 use super::exit;
+use super::progress::{LiveProgress, PlainProgress};
+use super::style::{ColorEnv, Verbosity};
 use crate::config_error::ConfigError;
 use crate::contract::{Contract, Provider, template};
 use crate::decision::Outcome;
@@ -155,7 +157,16 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     let text = template(Provider::Mock, Some(&mock.base_url()));
     let contract = Contract::parse(Path::new("<built-in mock contract>"), &text)?;
     let bundled = crate::bundled::names();
-    let plan = Plan::builtin(&bundled, &[])?;
+    // The mock answers at once: short backoffs keep the retry scenarios quick
+    // (the policy is the same shape; its delays are the plan's to choose).
+    let quick: Vec<Override> = [
+        "thresholds.retry_base_delay_ms=50",
+        "thresholds.retry_max_delay_ms=400",
+    ]
+    .iter()
+    .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!(e)))
+    .collect::<Result<_>>()?;
+    let plan = Plan::builtin(&bundled, &quick)?;
     eprintln!(
         "shipgate: demo against the built-in mock at {} ({} checks)",
         mock.base_url(),
@@ -272,8 +283,35 @@ async fn execute(
             cache_dir: cache,
         });
     }
+    // Pre-flight: the record can be written before anything is sent.
+    report::check_writable(&output.out).map_err(|e| {
+        usage(format!(
+            "--out {}: {e}; nothing was sent (choose a directory you can write)",
+            output.out.display()
+        ))
+    })?;
+    let mut plan = plan.clone();
+    if let Some(jobs) = output.jobs {
+        plan.run.jobs = jobs;
+    }
+    let plan = &plan;
+    let verbosity = output.verbosity();
+    let color_env = ColorEnv::from_process();
+    let stderr_tty = std::io::stderr().is_terminal();
+    let mut sinks: Vec<std::sync::Arc<dyn crate::events::Sink>> = Vec::new();
+    if verbosity > Verbosity::Quiet {
+        if stderr_tty && color_env.term.as_deref() != Some("dumb") {
+            let color = output.color_choice().resolve(true, &color_env);
+            sinks.push(std::sync::Arc::new(LiveProgress::new(verbosity, color)));
+        } else {
+            sinks.push(std::sync::Arc::new(PlainProgress::new(
+                verbosity,
+                Box::new(std::io::stderr()),
+            )));
+        }
+    }
     let validation = Validation {
-        events: crate::events::Events::none(),
+        events: crate::events::Events::to(sinks),
         contract,
         contract_source: source,
         plan,
@@ -288,35 +326,54 @@ async fn execute(
     };
     let out = match validation.run(cancel).await {
         Ok(out) => out,
-        Err(e @ (SetupError::Load(_) | SetupError::Read { .. })) => {
-            return Err(usage(e.to_string()));
+        Err(SetupError::Plan(m)) => {
+            return Err(usage(format!("{}\n  help: {}", m.message, m.help)));
         }
         Err(e) => return Err(usage(e.to_string())),
     };
+    let code = exit_code(out.record.decision.outcome, fail_on);
     let paths = report::write_record_dir(
         &output.out,
         &out.record,
         &out.log,
         &out.redactor,
-        plan.decision.junit_warn,
+        report::JunitOptions {
+            warn: plan.decision.junit_warn,
+            decision_fails: code != exit::OK,
+        },
     )
     .context("writing the validation record")?;
-    let color = !output.no_color
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    report::update_latest(&output.out, &paths).context("updating the latest/ copy")?;
+    if let Some(junit) = &output.junit {
+        report::record::write_atomic(junit, &std::fs::read(&paths.junit)?)
+            .with_context(|| format!("writing --junit {}", junit.display()))?;
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        report::append_step_summary(Path::new(&summary), &paths.report)
+            .context("appending to GITHUB_STEP_SUMMARY")?;
+    }
+    let stdout_tty = std::io::stdout().is_terminal();
+    let color = !output.json && output.color_choice().resolve(stdout_tty, &color_env);
     let mut human = Vec::new();
-    report::human::render(&out.record, &mut human, color && !output.json)?;
+    if verbosity == Verbosity::Quiet {
+        report::human::render_decision_line(&out.record, &mut human, color)?;
+    } else {
+        report::human::render(&out.record, &mut human, color)?;
+    }
     let human = out
         .redactor
         .redact(&String::from_utf8_lossy(&human))
         .into_owned();
     if output.json {
         eprint!("{human}");
-        eprintln!("\n  record: {}", paths.record.display());
+        eprintln!("  record: {}", paths.record.display());
         println!(
             "{}",
             serde_json::to_string_pretty(&out.record.to_json(&out.redactor))?
         );
+    } else if verbosity == Verbosity::Quiet {
+        print!("{human}");
+        println!("  record: {}", paths.record.display());
     } else {
         print!("{human}");
         println!(
@@ -325,13 +382,17 @@ async fn execute(
             paths.report.display()
         );
     }
-    let code = match (out.record.decision.outcome, fail_on) {
+    Ok(code)
+}
+
+/// The exit code a decision gives under `--fail-on`.
+fn exit_code(outcome: Outcome, fail_on: FailOn) -> u8 {
+    match (outcome, fail_on) {
         (_, FailOn::Never) | (Outcome::Ship, _) => exit::OK,
         (Outcome::ShipBehindFlag, FailOn::Flag) => exit::SHIP_BEHIND_FLAG,
         (Outcome::ShipBehindFlag, FailOn::Hold) => exit::OK,
         (Outcome::Hold, _) => exit::HOLD,
-    };
-    Ok(code)
+    }
 }
 
 async fn mock_server(

@@ -4,6 +4,8 @@
 mod args;
 mod commands;
 pub mod exit;
+pub mod progress;
+pub mod style;
 
 pub use args::{Cli, Command};
 

@@ -5,6 +5,35 @@ use crate::decision::{ItemStatus, Outcome};
 use crate::findings::Verdict;
 use std::io::{self, Write};
 
+/// The decision in one line, with its first reason (for `-q`).
+///
+/// # Errors
+///
+/// The writer's error.
+pub fn render_decision_line(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
+    let outcome = r.decision.outcome;
+    let label = if color {
+        let code = match outcome {
+            Outcome::Ship => "1;32",
+            Outcome::ShipBehindFlag => "1;33",
+            Outcome::Hold => "1;31",
+        };
+        format!("\x1b[{code}m{}\x1b[0m", outcome.label())
+    } else {
+        outcome.label().to_owned()
+    };
+    match r.decision.reasons.iter().find(|x| x.leads_to == outcome) {
+        Some(reason) if outcome != Outcome::Ship => {
+            writeln!(
+                w,
+                "decision: {label}: {}",
+                crate::text::one_line(&reason.message, 300)
+            )
+        }
+        _ => writeln!(w, "decision: {label}"),
+    }
+}
+
 /// Render the summary. `color` adds ANSI colours.
 ///
 /// # Errors
@@ -26,11 +55,27 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
     };
     let (provider, base) = r.target();
     writeln!(w, "\n  decision: {badge}   ({provider} at {base})")?;
-    let failed_plugins = r
+    use crate::report::record::RunStatus;
+    // The plan's checks: not the host's own pseudo plugins.
+    let checks: Vec<_> = r
         .plugins
         .iter()
-        .filter(|p| p.status != crate::report::record::RunStatus::Completed)
+        .filter(|p| !p.source.starts_with("host:") && !p.source.starts_with("baseline:"))
+        .collect();
+    let failed = checks
+        .iter()
+        .filter(|p| matches!(p.status, RunStatus::Failed(_)))
         .count();
+    let skipped = checks
+        .iter()
+        .filter(|p| matches!(p.status, RunStatus::Skipped(_)))
+        .count();
+    let ran = checks.len() - skipped;
+    let skipped_text = if skipped > 0 {
+        format!(", {skipped} skipped")
+    } else {
+        String::new()
+    };
     let verified = r
         .decision
         .checklist
@@ -39,13 +84,11 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
         .count();
     writeln!(
         w,
-        "  findings: {} pass, {} warn, {} fail, {} skip · plugins: {} ran, {} failed · checklist: {verified}/{} verified · requests: {}",
+        "  findings: {} pass, {} warn, {} fail, {} skip · checks: {ran} ran, {failed} failed{skipped_text} · checklist: {verified}/{} verified · requests: {}",
         r.counts.pass,
         r.counts.warn,
         r.counts.fail,
         r.counts.skip,
-        r.plugins.len(),
-        failed_plugins,
         r.decision.checklist.len(),
         r.telemetry.len()
     )?;

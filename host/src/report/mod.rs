@@ -17,4 +17,7 @@ pub mod markdown;
 pub mod record;
 pub mod sarif;
 
-pub use record::{Record, RecordPaths, write_record_dir};
+pub use junit::JunitOptions;
+pub use record::{
+    Record, RecordPaths, append_step_summary, check_writable, update_latest, write_record_dir,
+};

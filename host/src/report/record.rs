@@ -6,7 +6,6 @@
 
 use crate::decision::Decision;
 use crate::findings::{Finding, Verdict};
-use crate::plan::JunitWarn;
 use crate::redact::OutputRedactor;
 use crate::telemetry::RequestTelemetry;
 use serde::{Deserialize, Serialize};
@@ -356,7 +355,7 @@ pub fn write_record_dir(
     record: &Record,
     log: &[LogRecord],
     redactor: &OutputRedactor,
-    junit_warn: JunitWarn,
+    junit: super::junit::JunitOptions,
 ) -> std::io::Result<RecordPaths> {
     let mut fitted;
     let record = if serde_json::to_vec(record)
@@ -387,7 +386,7 @@ pub fn write_record_dir(
     let mut md = Vec::new();
     super::markdown::render(record, &mut md)?;
     let md = redactor.redact(&String::from_utf8_lossy(&md)).into_owned();
-    let junit = super::junit::render(record, junit_warn).map_err(std::io::Error::other)?;
+    let junit = super::junit::render(record, junit).map_err(std::io::Error::other)?;
     let junit = redactor.redact(&junit).into_owned();
     let sarif =
         serde_json::to_vec_pretty(&super::sarif::render(record)).map_err(std::io::Error::other)?;
@@ -429,6 +428,70 @@ pub fn write_record_dir(
         })?;
     }
     Ok(paths)
+}
+
+/// Check, before a run, that records can be written under `out`: the
+/// directory exists or can be made, and a file can be written in it.
+///
+/// # Errors
+///
+/// Why not.
+pub fn check_writable(out: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let probe = tempfile::NamedTempFile::new_in(out)?;
+    probe.close()
+}
+
+/// Copy a run's files to `<out>/latest/`, each atomically: a stable path
+/// for CI upload steps.
+///
+/// # Errors
+///
+/// The I/O error, naming the path.
+pub fn update_latest(out: &Path, paths: &RecordPaths) -> std::io::Result<()> {
+    let latest = out.join("latest");
+    std::fs::create_dir_all(&latest)?;
+    // record.json last, as in the run directory.
+    for file in [
+        &paths.log,
+        &paths.junit,
+        &paths.sarif,
+        &paths.report,
+        &paths.record,
+    ] {
+        let name = file.file_name().unwrap_or_default();
+        let to = latest.join(name);
+        write_atomic(&to, &std::fs::read(file)?).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", to.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Most bytes appended to `GITHUB_STEP_SUMMARY` (GitHub shows up to 1 MiB).
+pub const MAX_STEP_SUMMARY_BYTES: usize = 512 * 1024;
+
+/// Append the run's `report.md` to a GitHub Actions step summary file.
+///
+/// # Errors
+///
+/// The I/O error.
+pub fn append_step_summary(summary: &Path, report: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut md = std::fs::read_to_string(report)?;
+    if md.len() > MAX_STEP_SUMMARY_BYTES {
+        let mut cut = MAX_STEP_SUMMARY_BYTES;
+        while !md.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        md.truncate(cut);
+        md.push_str("\n\n… (cut: the whole report is in report.md)\n");
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(summary)?;
+    writeln!(f, "{md}")
 }
 
 /// How one plugin run ended.

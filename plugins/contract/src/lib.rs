@@ -202,6 +202,7 @@ impl Check for ContractCheck {
             env!("CARGO_PKG_VERSION"),
             "documentation alignment and the parser test against the observed response",
         )
+        .needs_canary()
         .covers([item::RESPONSE_PARSER_TESTED])
         .findings([
             "contract.sources",

@@ -122,6 +122,7 @@ impl Check for Guardrails {
             env!("CARGO_PKG_VERSION"),
             "input limit before dispatch, output ceiling honoured, usage consistent",
         )
+        .needs_canary()
         .covers([item::USAGE_FIELDS_VERIFIED, item::TOKEN_LIMITS_CONFIGURABLE])
         .findings(["guardrails.output-ceiling", "guardrails.usage"])
         .setting(

@@ -291,9 +291,12 @@ fn probes(model: &str) -> Vec<Probe> {
 }
 
 /// The finding ids this check returns (`probe.missing-*`: one per required field).
-const FINDINGS: [&str; 5] = [
+const FINDINGS: [&str; 7] = [
     "probe.missing-auth",
     "probe.invalid-auth",
+    "probe.missing-model",
+    "probe.missing-messages",
+    // A required field the contract adds gets its own probe.
     "probe.missing-*",
     "probe.empty-messages",
     "probe.unknown-model",
@@ -306,6 +309,7 @@ impl Check for NegativeProbes {
             env!("CARGO_PKG_VERSION"),
             "negative contract probes: auth, required fields, empty messages, unknown model",
         )
+        .needs_canary()
         .covers([item::ERROR_CATEGORIES_TESTED, item::AUTH_VERIFIED])
         .findings(FINDINGS)
     }

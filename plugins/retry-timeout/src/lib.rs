@@ -15,12 +15,12 @@
 
 use shipgate_sdk::chat::ChatRequest;
 use shipgate_sdk::checklist as item;
-use shipgate_sdk::http::{Attempt, HttpError, Request, Response};
+use shipgate_sdk::http::{Attempt, HttpError, Request, Response, last_attempts, send_all};
 use shipgate_sdk::{Check, Descriptor, Finding, Verdict, context};
 
 struct RetryTimeout;
 
-fn send(fault: &str, operation: &str, timeout_ms: Option<u32>) -> Result<Response, HttpError> {
+fn request(fault: &str, operation: &str, timeout_ms: Option<u32>) -> Request {
     let target = context::target();
     let body = ChatRequest::new(&target.model)
         .user("Return the word READY and nothing else.")
@@ -34,7 +34,7 @@ fn send(fault: &str, operation: &str, timeout_ms: Option<u32>) -> Result<Respons
     if let Some(ms) = timeout_ms {
         r = r.timeout_ms(ms);
     }
-    r.send()
+    r
 }
 
 fn attempts_evidence(f: Finding, attempts: &[Attempt]) -> Finding {
@@ -58,10 +58,13 @@ fn attempts_evidence(f: Finding, attempts: &[Attempt]) -> Finding {
 }
 
 /// Judge a retryable failure that never clears: bounded, growing backoff, and not giving up early.
-fn persistent_transient(limits: &context::Limits) -> Finding {
+pub fn persistent_transient(
+    sent: Result<Response, HttpError>,
+    limits: &context::Limits,
+) -> Finding {
     let title = "a persistent transient failure is retried with growing backoff, within bounds";
     let f = Finding::pass("retry.transient-bounded", title).covers([item::RETRY_POLICY_BOUNDED]);
-    let r = match send("status:503", "retry.transient", None) {
+    let r = match sent {
         Ok(r) => r,
         Err(e) => return f.verdict(Verdict::Fail).detail(format!("no answer: {e}")),
     };
@@ -100,12 +103,18 @@ impl Check for RetryTimeout {
             env!("CARGO_PKG_VERSION"),
             "retry policy and timeouts against injected failures",
         )
+        .needs_canary()
         .covers([item::RETRY_POLICY_BOUNDED, item::TIMEOUT_POLICY_CONFIGURED])
         .findings([
             "retry.faults-unsupported",
             "retry.transient-bounded",
             "retry.recovers",
-            "retry.no-retry-*",
+            "retry.no-retry-400",
+            "retry.no-retry-401",
+            "retry.no-retry-403",
+            "retry.no-retry-404",
+            "retry.no-retry-422",
+            "retry.no-retry-500-invalid_request",
             "retry.retry-after",
             "retry.timeout",
         ])
@@ -114,6 +123,12 @@ impl Check for RetryTimeout {
             shipgate_sdk::SettingKind::Integer,
             Some("200"),
             "the client timeout of the timeout scenario, in ms",
+        )
+        .setting(
+            "retry_after_ms",
+            shipgate_sdk::SettingKind::Integer,
+            Some("300"),
+            "the retry-after-ms the retry-after scenario asks for",
         )
         .setting(
             "timeout_slack_ms",
@@ -126,7 +141,7 @@ impl Check for RetryTimeout {
     fn run() -> Result<Vec<Finding>, String> {
         let limits = context::limits();
         // Does the target inject faults at all?
-        match send("status:503", "retry.detect", None) {
+        match request("status:503", "retry.detect", None).send() {
             Ok(r) if r.is_success() => {
                 return Ok(vec![Finding::skip("retry.faults-unsupported", "the target injects faults on request").detail(
                     "the target answered 2xx to a fault request: run this check against `shipgate mock-server` or a fault-injecting proxy",
@@ -145,31 +160,9 @@ impl Check for RetryTimeout {
             }
             _ => {}
         }
-        let mut out = vec![persistent_transient(&limits)];
-
-        // Transient, then success: the policy must recover.
-        let title = "a transient failure followed by success recovers";
-        out.push(
-            match send("status:503|status:502|ok", "retry.recovers", None) {
-                Ok(r) if r.is_success() => {
-                    attempts_evidence(Finding::pass("retry.recovers", title), &r.attempts)
-                        .detail(format!("recovered after {} attempts", r.attempts.len()))
-                }
-                Ok(r) if limits.retry_max_attempts < 3 => {
-                    attempts_evidence(Finding::skip("retry.recovers", title), &r.attempts).detail(
-                        format!(
-                            "the policy allows {} attempts; this scenario needs 3",
-                            limits.retry_max_attempts
-                        ),
-                    )
-                }
-                Ok(r) => attempts_evidence(Finding::warn("retry.recovers", title), &r.attempts)
-                    .detail(format!("gave up: ended on HTTP {}", r.status)),
-                Err(e) => Finding::fail("retry.recovers", title).detail(e.to_string()),
-            }
-            .covers([item::RETRY_POLICY_BOUNDED]),
-        );
-
+        let timeout_ms: u32 = context::setting_or("timeout_ms", 200)?;
+        let slack: u32 = context::setting_or("timeout_slack_ms", 500)?;
+        let retry_after_ms: u32 = context::setting_or("retry_after_ms", 300)?;
         // Never retry what cannot succeed: 400-422 always; a 5xx that the
         // contract classifies as not retryable (CometAPI's 500 invalid_request).
         let comet_rule = context::contract_value("/errors/classify").is_some_and(|rules| {
@@ -179,120 +172,181 @@ impl Check for RetryTimeout {
                 })
             })
         });
-        for (fault, what) in [
+        let mut no_retry: Vec<(&str, &str)> = vec![
             ("status:400", "400"),
             ("status:401", "401"),
             ("status:403", "403"),
             ("status:404", "404"),
             ("status:422", "422"),
-            ("comet-invalid-request", "500 invalid_request"),
-        ] {
-            let id = format!("retry.no-retry-{}", what.replace(' ', "-"));
-            let title = format!("{what} is not retried");
-            if fault == "comet-invalid-request" && !comet_rule {
-                out.push(
-                    Finding::skip(&id, &title)
-                        .detail(
-                            "the contract does not classify a 500 invalid_request as non-retryable",
-                        )
-                        .evidence("fault", fault)
-                        .covers([item::RETRY_POLICY_BOUNDED]),
-                );
-                continue;
-            }
+        ];
+        let mut out = Vec::new();
+        if comet_rule {
+            no_retry.push(("comet-invalid-request", "500 invalid_request"));
+        } else {
             out.push(
-                match send(fault, &id, None) {
-                    Ok(r) if r.attempts.len() == 1 => Finding::pass(&id, &title)
-                        .detail(format!("one attempt, classified {}", r.category)),
-                    Ok(r) => {
-                        attempts_evidence(Finding::fail(&id, &title), &r.attempts).detail(format!(
-                            "retried non-retryable: {} attempts on {what} ({})",
-                            r.attempts.len(),
-                            r.category
-                        ))
-                    }
-                    Err(e) => Finding::fail(&id, &title).detail(e.to_string()),
-                }
-                .evidence("fault", fault)
+                Finding::skip(
+                    "retry.no-retry-500-invalid_request",
+                    "500 invalid_request is not retried",
+                )
+                .detail("the contract does not classify a 500 invalid_request as non-retryable")
+                .evidence("fault", "comet-invalid-request")
                 .covers([item::RETRY_POLICY_BOUNDED]),
             );
         }
 
-        // Retry-After is honoured: never retried early.
-        let title = "retry-after is honoured";
-        out.push(
-            match send("rate-limit:1", "retry.retry-after", None) {
-                Ok(r) => {
-                    let early: Vec<&Attempt> = r
-                        .attempts
-                        .iter()
-                        .skip(1)
-                        .filter(|a| a.wait_ms < 1000)
-                        .collect();
-                    let f =
-                        attempts_evidence(Finding::pass("retry.retry-after", title), &r.attempts);
-                    if r.attempts.len() < 2 {
-                        f.verdict(Verdict::Warn)
-                            .detail("gave up: a 429 with retry-after: 1 was not retried")
-                    } else if !early.is_empty() {
-                        f.verdict(Verdict::Fail).detail(format!(
-                            "retry-after ignored: retried after {} ms, before the 1000 ms asked",
-                            early[0].wait_ms
-                        ))
-                    } else {
-                        f.detail(format!(
-                            "{} attempts, every retry waited at least 1000 ms",
-                            r.attempts.len()
-                        ))
-                    }
-                }
-                Err(e) => Finding::fail("retry.retry-after", title).detail(e.to_string()),
-            }
-            .covers([item::RETRY_POLICY_BOUNDED]),
-        );
-
-        // Timeouts fire at the configured time, are counted, and are retried within budget.
-        let timeout_ms: u32 = context::setting_or("timeout_ms", 200)?;
-        let slack: u32 = context::setting_or("timeout_slack_ms", 500)?;
-        let title = "a client timeout fires at the configured time";
-        let sent = send(
+        // Every scenario at once (independent requests): the whole check
+        // takes as long as its longest retry chain, not their sum. The
+        // timeout scenario goes last: its attempts are `last_attempts()`.
+        let mut batch = vec![
+            request("status:503", "retry.transient", None),
+            request("status:503|status:502|ok", "retry.recovers", None),
+            request(
+                &format!("rate-limit-ms:{retry_after_ms}"),
+                "retry.retry-after",
+                None,
+            ),
+        ];
+        for (fault, what) in &no_retry {
+            batch.push(request(
+                fault,
+                &format!("retry.no-retry-{}", what.replace(' ', "-")),
+                None,
+            ));
+        }
+        batch.push(request(
             &format!("delay:{}", timeout_ms * 5),
             "retry.timeout",
             Some(timeout_ms),
-        );
-        let attempts = shipgate_sdk::http::last_attempts();
-        let f = attempts_evidence(Finding::pass("retry.timeout", title), &attempts)
-            .evidence("timeout_ms", timeout_ms)
-            .covers([item::TIMEOUT_POLICY_CONFIGURED]);
-        let late: Vec<&Attempt> = attempts
-            .iter()
-            .filter(|a| a.latency_ms > timeout_ms + slack)
-            .collect();
-        out.push(match sent {
-            Err(HttpError::Timeout(_)) if !late.is_empty() => {
-                f.verdict(Verdict::Fail).detail(format!(
-                    "timeout fired late: {} ms for a {timeout_ms} ms timeout",
-                    late[0].latency_ms
-                ))
-            }
-            Err(HttpError::Timeout(_)) if attempts.iter().all(|a| a.timed_out) => {
-                f.detail(format!(
-                    "every attempt ({}) timed out within {timeout_ms}+{slack} ms and was counted",
-                    attempts.len()
-                ))
-            }
-            Err(HttpError::Timeout(_)) => f
-                .verdict(Verdict::Warn)
-                .detail("timed out, but not every attempt was marked as a timeout"),
-            Ok(r) => f.verdict(Verdict::Fail).detail(format!(
-                "no timeout: HTTP {} after {} ms",
-                r.status, r.latency_ms
-            )),
-            Err(e) => f
-                .verdict(Verdict::Fail)
-                .detail(format!("expected a timeout, got: {e}")),
-        });
+        ));
+        let mut answers = send_all(batch).into_iter();
+        let mut next = || {
+            answers
+                .next()
+                .unwrap_or(Err(HttpError::Connect("no answer".into())))
+        };
+        out.insert(0, persistent_transient(next(), &limits));
+        out.insert(1, recovers(next(), &limits));
+        let retry_after = next();
+        for (fault, what) in &no_retry {
+            out.push(not_retried(next(), fault, what));
+        }
+        out.push(honours_retry_after(retry_after, retry_after_ms));
+        out.push(times_out(next(), &last_attempts(), timeout_ms, slack));
         Ok(out)
+    }
+}
+
+/// Transient, then success: the policy must recover.
+pub fn recovers(sent: Result<Response, HttpError>, limits: &context::Limits) -> Finding {
+    let title = "a transient failure followed by success recovers";
+    match sent {
+        Ok(r) if r.is_success() => {
+            attempts_evidence(Finding::pass("retry.recovers", title), &r.attempts)
+                .detail(format!("recovered after {} attempts", r.attempts.len()))
+        }
+        Ok(r) if limits.retry_max_attempts < 3 => {
+            attempts_evidence(Finding::skip("retry.recovers", title), &r.attempts).detail(format!(
+                "the policy allows {} attempts; this scenario needs 3",
+                limits.retry_max_attempts
+            ))
+        }
+        Ok(r) => attempts_evidence(Finding::warn("retry.recovers", title), &r.attempts)
+            .detail(format!("gave up: ended on HTTP {}", r.status)),
+        Err(e) => Finding::fail("retry.recovers", title).detail(e.to_string()),
+    }
+    .covers([item::RETRY_POLICY_BOUNDED])
+}
+
+/// A status that cannot succeed is tried once.
+pub fn not_retried(sent: Result<Response, HttpError>, fault: &str, what: &str) -> Finding {
+    let id = format!("retry.no-retry-{}", what.replace(' ', "-"));
+    let title = format!("{what} is not retried");
+    match sent {
+        Ok(r) if r.attempts.len() == 1 => {
+            Finding::pass(&id, &title).detail(format!("one attempt, classified {}", r.category))
+        }
+        Ok(r) => attempts_evidence(Finding::fail(&id, &title), &r.attempts).detail(format!(
+            "retried non-retryable: {} attempts on {what} ({})",
+            r.attempts.len(),
+            r.category
+        )),
+        Err(e) => Finding::fail(&id, &title).detail(e.to_string()),
+    }
+    .evidence("fault", fault)
+    .covers([item::RETRY_POLICY_BOUNDED])
+}
+
+/// A 429 with `retry-after-ms` is never retried early.
+pub fn honours_retry_after(sent: Result<Response, HttpError>, asked_ms: u32) -> Finding {
+    let title = "retry-after is honoured";
+    match sent {
+        Ok(r) => {
+            let early: Vec<&Attempt> = r
+                .attempts
+                .iter()
+                .skip(1)
+                .filter(|a| a.wait_ms < asked_ms)
+                .collect();
+            let f = attempts_evidence(Finding::pass("retry.retry-after", title), &r.attempts);
+            if r.attempts.len() < 2 {
+                f.verdict(Verdict::Warn).detail(format!(
+                    "gave up: a 429 with retry-after-ms: {asked_ms} was not retried"
+                ))
+            } else if !early.is_empty() {
+                f.verdict(Verdict::Fail).detail(format!(
+                    "retry-after ignored: retried after {} ms, before the {asked_ms} ms asked",
+                    early[0].wait_ms
+                ))
+            } else {
+                f.detail(format!(
+                    "{} attempts, every retry waited at least the {asked_ms} ms asked",
+                    r.attempts.len()
+                ))
+            }
+        }
+        Err(e) => Finding::fail("retry.retry-after", title).detail(e.to_string()),
+    }
+    .covers([item::RETRY_POLICY_BOUNDED])
+}
+
+/// Timeouts fire at the configured time, are counted, and are retried within budget.
+pub fn times_out(
+    sent: Result<Response, HttpError>,
+    attempts: &[Attempt],
+    timeout_ms: u32,
+    slack: u32,
+) -> Finding {
+    let title = "a client timeout fires at the configured time";
+    let f = attempts_evidence(Finding::pass("retry.timeout", title), attempts)
+        .evidence("timeout_ms", timeout_ms)
+        .covers([item::TIMEOUT_POLICY_CONFIGURED]);
+    let late: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.latency_ms > timeout_ms + slack)
+        .collect();
+    match sent {
+        Err(HttpError::Timeout(_)) if !late.is_empty() => f.verdict(Verdict::Fail).detail(format!(
+            "timeout fired late: {} ms for a {timeout_ms} ms timeout",
+            late[0].latency_ms
+        )),
+        Err(HttpError::Timeout(_))
+            if !attempts.is_empty() && attempts.iter().all(|a| a.timed_out) =>
+        {
+            f.detail(format!(
+                "every attempt ({}) timed out within {timeout_ms}+{slack} ms and was counted",
+                attempts.len()
+            ))
+        }
+        Err(HttpError::Timeout(_)) => f
+            .verdict(Verdict::Warn)
+            .detail("timed out, but not every attempt was marked as a timeout"),
+        Ok(r) => f.verdict(Verdict::Fail).detail(format!(
+            "no timeout: HTTP {} after {} ms",
+            r.status, r.latency_ms
+        )),
+        Err(e) => f
+            .verdict(Verdict::Fail)
+            .detail(format!("expected a timeout, got: {e}")),
     }
 }
 
