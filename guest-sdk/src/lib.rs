@@ -63,6 +63,7 @@ pub mod detect;
 mod finding;
 pub mod http;
 pub mod log;
+pub mod text;
 
 pub use finding::{Descriptor, Finding, Metric, Setting, SettingKind, Verdict};
 

@@ -3,6 +3,7 @@
 //!
 //! Pure: records in, a [`Drift`] or findings out.
 
+use crate::decision::Outcome;
 use crate::findings::{Finding, FindingKind, Verdict};
 use crate::report::Record;
 use crate::report::record::OperationSummary;
@@ -14,9 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Change {
     /// What changed (a JSON pointer, a field pointer or an operation).
     pub what: String,
-    /// The old value (`null` when added).
+    /// The old value (`(absent)` when added).
     pub old: String,
-    /// The new value (`null` when removed).
+    /// The new value (`(absent)` when removed).
     pub new: String,
 }
 
@@ -41,7 +42,7 @@ pub struct Drift {
     /// Run ids (old, new).
     pub runs: (String, String),
     /// Decisions (old, new).
-    pub decision: (String, String),
+    pub decision: (Outcome, Outcome),
     /// Contract values that changed.
     pub contract: Vec<Change>,
     /// Observed response fields added, removed or retyped.
@@ -82,11 +83,14 @@ fn changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Ve
         .filter(|k| old.get(*k) != new.get(*k))
         .map(|k| Change {
             what: k.clone(),
-            old: old.get(k).cloned().unwrap_or_else(|| "null".into()),
-            new: new.get(k).cloned().unwrap_or_else(|| "null".into()),
+            old: old.get(k).cloned().unwrap_or_else(|| ABSENT.into()),
+            new: new.get(k).cloned().unwrap_or_else(|| ABSENT.into()),
         })
         .collect()
 }
+
+/// How a value missing on one side is written.
+pub const ABSENT: &str = "(absent)";
 
 /// `plugin/operation`: the key of an operation summary.
 fn op_key(o: &OperationSummary) -> String {
@@ -140,7 +144,7 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
         .chain(&new.telemetry_summary)
         .map(op_key)
         .collect();
-    let operations = ops
+    let operations: Vec<OperationDrift> = ops
         .into_iter()
         .map(|op| {
             let find = |r: &Record| {
@@ -167,13 +171,17 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
                 ),
             }
         })
+        // Only what moved: an operation whose numbers are all the same is not drift.
+        .filter(|o: &OperationDrift| {
+            o.p50_ms.0 != o.p50_ms.1
+                || o.p95_ms.0 != o.p95_ms.1
+                || o.tokens.0 != o.tokens.1
+                || o.statuses.0 != o.statuses.1
+        })
         .collect();
     Drift {
         runs: (old.run_id.clone(), new.run_id.clone()),
-        decision: (
-            format!("{:?}", old.decision.outcome),
-            format!("{:?}", new.decision.outcome),
-        ),
+        decision: (old.decision.outcome, new.decision.outcome),
         contract: changes(&oc, &nc),
         response_fields: changes(&fields(old), &fields(new)),
         statuses: changes(&os, &ns),
@@ -182,10 +190,27 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
     }
 }
 
-/// Render a drift report for people.
+/// Render a drift report for people: only what changed, in plain words
+/// (every string from a record is made inert: records are files anyone could edit).
 pub fn render(d: &Drift, w: &mut impl std::io::Write) -> std::io::Result<()> {
-    writeln!(w, "drift {} -> {}", d.runs.0, d.runs.1)?;
-    writeln!(w, "  decision: {} -> {}", d.decision.0, d.decision.1)?;
+    let t = |s: &str| crate::text::one_line(s, 300);
+    if d.is_empty() && d.operations.is_empty() {
+        return writeln!(
+            w,
+            "no drift between runs {} and {}",
+            t(&d.runs.0),
+            t(&d.runs.1)
+        );
+    }
+    writeln!(w, "drift from run {} to run {}", t(&d.runs.0), t(&d.runs.1))?;
+    if d.decision.0 != d.decision.1 {
+        writeln!(
+            w,
+            "  decision: {} -> {}",
+            d.decision.0.label(),
+            d.decision.1.label()
+        )?;
+    }
     for (title, list) in [
         ("contract", &d.contract),
         ("response fields", &d.response_fields),
@@ -193,21 +218,42 @@ pub fn render(d: &Drift, w: &mut impl std::io::Write) -> std::io::Result<()> {
         ("verdicts", &d.verdicts),
     ] {
         if list.is_empty() {
-            writeln!(w, "  {title}: unchanged")?;
-        } else {
-            writeln!(w, "  {title}:")?;
-            for c in list {
-                writeln!(w, "    {}: {} -> {}", c.what, c.old, c.new)?;
-            }
+            continue;
+        }
+        writeln!(w, "  {title}:")?;
+        for c in list {
+            writeln!(w, "    {}: {} -> {}", t(&c.what), t(&c.old), t(&c.new))?;
         }
     }
-    writeln!(w, "  operations (p50 ms, p95 ms, tokens):")?;
-    for o in &d.operations {
-        writeln!(
-            w,
-            "    {}: p50 {} -> {}, p95 {} -> {}, tokens {} -> {}",
-            o.operation, o.p50_ms.0, o.p50_ms.1, o.p95_ms.0, o.p95_ms.1, o.tokens.0, o.tokens.1
-        )?;
+    if !d.operations.is_empty() {
+        writeln!(w, "  operations:")?;
+        for o in &d.operations {
+            let mut parts = Vec::new();
+            for (what, (a, b), unit) in [
+                ("p50", o.p50_ms, " ms"),
+                ("p95", o.p95_ms, " ms"),
+                ("tokens", o.tokens, ""),
+            ] {
+                if a != b {
+                    parts.push(format!("{what} {a}{unit} -> {b}{unit}"));
+                }
+            }
+            if o.statuses.0 != o.statuses.1 {
+                let s = |v: &str| {
+                    if v.is_empty() {
+                        ABSENT.to_owned()
+                    } else {
+                        t(v)
+                    }
+                };
+                parts.push(format!(
+                    "statuses {} -> {}",
+                    s(&o.statuses.0),
+                    s(&o.statuses.1)
+                ));
+            }
+            writeln!(w, "    {}: {}", t(&o.operation), parts.join(", "))?;
+        }
     }
     Ok(())
 }

@@ -28,6 +28,11 @@ impl Drop for Reaped {
 
 /// `shipgate mock-server` on a free port, accepting `key`; returns the guard and its base URL.
 fn start_mock(key: &str) -> (Reaped, String) {
+    start_mock_with(key, &[])
+}
+
+/// [`start_mock`] with mock-server arguments (such as `--fault delay:20`).
+fn start_mock_with(key: &str, args: &[&str]) -> (Reaped, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,6 +40,7 @@ fn start_mock(key: &str) -> (Reaped, String) {
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
         .args(["mock-server", "--port", &port.to_string()])
+        .args(args)
         .env("SHIPGATE_MOCK_KEY", key)
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -227,15 +233,20 @@ fn run_against_a_mock_server_exits_by_decision() {
         &["run", "-c", "c.toml", "-p", "plan.toml"],
         &good,
     );
-    // A latency warning: Ship behind flag, which fails the default --fail-on flag.
+    // A latency warning (a target that answers in 20 ms, a 1 ms threshold):
+    // Ship behind flag, which fails the default --fail-on flag.
+    let (_slow_mock, slow) =
+        start_mock_with("sk-cli-test-key-0123456789", &["--fault", "delay:20"]);
+    let slow = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&slow));
+    std::fs::write(dir.path().join("slow.toml"), slow).unwrap();
     let warn = [
         "run",
         "-c",
-        "c.toml",
+        "slow.toml",
         "-p",
         "plan.toml",
         "--set",
-        "canary.latency_ms=0",
+        "canary.latency_ms=1",
     ];
     let o_flag = shipgate(dir.path(), &warn, &good);
     let o_hold_only = shipgate(
@@ -296,7 +307,11 @@ fn diff_compares_records_and_rejects_non_records() {
         &[],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("decision: "));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("no drift between runs "),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // A record whose decision changed is drift (exit 5), also as JSON.
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(a.join("record.json")).unwrap()).unwrap();
@@ -310,7 +325,7 @@ fn diff_compares_records_and_rejects_non_records() {
     );
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     let drift: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(drift["decision"][1], "Ship");
+    assert_eq!(drift["decision"][1], "ship");
     std::fs::write(dir.path().join("c.json"), "{\"hello\": 1}").unwrap();
     let o = shipgate(dir.path(), &["diff", "b.json", "c.json"], &[]);
     assert_eq!(o.status.code(), Some(2));
@@ -530,4 +545,60 @@ fn a_key_that_cannot_be_a_header_is_refused_without_printing_it() {
             "the key is not printed"
         );
     }
+}
+
+#[test]
+fn a_target_that_does_not_answer_http_is_exit_2_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [("SHIPGATE_MOCK_KEY", "sk-cli-test-key-0123456789")];
+    let run = |base: &str| {
+        let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(base));
+        std::fs::write(dir.path().join("c.toml"), text).unwrap();
+        shipgate(
+            dir.path(),
+            &["run", "-c", "c.toml", "--out", "records"],
+            &key,
+        )
+    };
+    // Nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let o = run(&format!("http://127.0.0.1:{port}/v1"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("connection was refused"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("nothing was sent"), "{}", stderr(&o));
+
+    // Something that is not HTTP.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+        }
+    });
+    let o = run(&format!("http://127.0.0.1:{port}/v1"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not speak HTTP"), "{}", stderr(&o));
+    server.join().unwrap();
+
+    // TLS to a plain-HTTP server.
+    let (_mock, base) = start_mock("sk-cli-test-key-0123456789");
+    let o = run(&base.replace("http://", "https://"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TLS handshake failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("write http://"), "{}", stderr(&o));
+    // No record was written for any of them.
+    assert!(!dir.path().join("records").join("latest").exists());
 }

@@ -85,7 +85,7 @@ async fn slow_provider_warns_then_fails_on_latency() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_target_is_a_finding() {
+async fn an_unreachable_target_stops_the_run_before_anything_is_sent() {
     // Bind and drop a listener to get a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -99,11 +99,22 @@ async fn unreachable_target_is_a_finding() {
     );
     h.contract =
         shipgate::contract::Contract::parse(std::path::Path::new("c.toml"), &text).unwrap();
-    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
-    let f = finding(&out, "canary.reached-host");
-    assert_eq!(f.verdict, Verdict::Fail);
-    assert!(f.detail.contains("connection failed"), "{}", f.detail);
-    assert_eq!(out.record.decision.outcome, Outcome::Hold);
+    let plan = h.plan(&bundled("canary", ""), &[]);
+    let err = h
+        .try_run(&plan, crate::support::KEY, true)
+        .await
+        .unwrap_err();
+    let shipgate::validation::SetupError::Target(
+        shipgate::capability::http::TargetError::Unreachable { url, reason, hint },
+    ) = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(url, &format!("http://127.0.0.1:{port}/v1"));
+    assert!(reason.contains("refused"), "{reason}");
+    assert!(hint.contains("base_url.url"), "{hint}");
+    // The mock that is up saw nothing: no check ran.
+    assert!(h.mock.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,14 +21,14 @@ async fn diff_of_two_real_records_shows_what_drifted() {
     assert!(
         d.response_fields
             .iter()
-            .any(|c| c.what == "/x_gateway/region" && c.old == "null"),
+            .any(|c| c.what == "/x_gateway/region" && c.old == shipgate::diff::ABSENT),
         "{d:#?}"
     );
     h.mock.push_faults(["status:503".parse().unwrap()]);
     let c = h.run(&plan).await.record;
     let d = shipgate::diff::diff(&a, &c);
     assert!(!d.is_empty());
-    assert_eq!(d.decision.1, "Hold");
+    assert_eq!(d.decision.1, Outcome::Hold);
     assert!(
         d.statuses
             .iter()

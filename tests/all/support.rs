@@ -64,6 +64,18 @@ impl Harness {
     }
 
     async fn run_against(&self, plan: &Plan, secret: &str, target_is_mock: bool) -> RunOutput {
+        self.try_run(plan, secret, target_is_mock)
+            .await
+            .expect("run starts")
+    }
+
+    /// Run a plan; `Err` when the run cannot start.
+    pub async fn try_run(
+        &self,
+        plan: &Plan,
+        secret: &str,
+        target_is_mock: bool,
+    ) -> Result<RunOutput, shipgate::validation::SetupError> {
         Validation {
             events: shipgate::events::Events::none(),
             contract: &self.contract,
@@ -77,7 +89,6 @@ impl Harness {
         }
         .run(std::future::pending())
         .await
-        .expect("run starts")
     }
 
     /// Run a plan with the right key.

@@ -16,6 +16,7 @@ mod openai;
 
 pub use fault::{EchoForm, Fault, When, parse_behaviour};
 
+use crate::capability::http::target::PREFLIGHT_HEADER;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -92,6 +93,11 @@ pub struct SeenRequest {
 }
 
 impl SeenRequest {
+    /// Whether this is the host's pre-flight request.
+    pub fn is_preflight(&self) -> bool {
+        self.method == "HEAD" && self.header(PREFLIGHT_HEADER) == Some("1")
+    }
+
     /// The first header with this name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -162,9 +168,18 @@ impl MockServer {
         format!("http://{}/v1", self.addr)
     }
 
-    /// Every request seen so far.
+    /// Every request seen so far, but the host's pre-flight (see
+    /// [`preflights`](Self::preflights)).
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.state.seen.lock().expect("seen lock").clone()
+        let seen = self.state.seen.lock().expect("seen lock");
+        seen.iter().filter(|r| !r.is_preflight()).cloned().collect()
+    }
+
+    /// How many pre-flight requests (`HEAD` of the base URL, marked with
+    /// [`PREFLIGHT_HEADER`]) the mock has seen.
+    pub fn preflights(&self) -> usize {
+        let seen = self.state.seen.lock().expect("seen lock");
+        seen.iter().filter(|r| r.is_preflight()).count()
     }
 
     /// Append faults to the script.

@@ -27,6 +27,7 @@
 //! comma-separated, in `SHIPGATE_SET`.
 
 mod overrides;
+pub mod ranges;
 
 pub use overrides::Override;
 
@@ -510,6 +511,33 @@ struct PluginWire {
     grants: Grants,
 }
 
+/// Deserialize a table, naming the key whose value does not fit.
+fn typed<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    section: &str,
+) -> Result<T, (String, String)> {
+    match table.clone().try_into::<T>() {
+        Ok(v) => Ok(v),
+        Err(whole) => {
+            // Find the one key that fails on its own.
+            for (k, v) in &table {
+                let mut one = toml::Table::new();
+                one.insert(k.clone(), v.clone());
+                if let Err(e) = one.try_into::<T>() {
+                    return Err((
+                        k.clone(),
+                        format!("`{section}.{k}` = {v}: {}", e.message().trim()),
+                    ));
+                }
+            }
+            Err((
+                String::new(),
+                format!("`{section}`: {}", whole.message().trim()),
+            ))
+        }
+    }
+}
+
 /// The built-in plan: every bundled check with default thresholds.
 pub fn default_plan_toml(bundled: &[&str]) -> String {
     let mut s = String::from("schema = 1\n");
@@ -567,6 +595,64 @@ impl Plan {
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e, help))?;
         for o in overrides {
             o.apply(&mut doc).map_err(|m| ConfigError::new(path, m))?;
+        }
+        // Each plan-wide section on its own first, so a bad value (from the
+        // file or an override) is named by its key and located.
+        let section_error = |section: &str, (key, msg): (String, String)| {
+            let e = ConfigError::new(path, msg);
+            if crate::config_error::key_span(text, &[section, &key]).is_some() {
+                e.at_key(text, &[section, &key])
+            } else {
+                e.help("check the --set / SHIPGATE_SET assignments")
+            }
+        };
+        let section = |name: &str| {
+            doc.get(name)
+                .and_then(|v| v.as_table())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let thresholds: Thresholds = typed(section("thresholds"), "thresholds")
+            .map_err(|e| section_error("thresholds", e))?;
+        ranges::check_thresholds("thresholds", &thresholds)
+            .map_err(|e| section_error("thresholds", e))?;
+        let sandbox: SandboxLimits =
+            typed(section("sandbox"), "sandbox").map_err(|e| section_error("sandbox", e))?;
+        ranges::check_sandbox("sandbox", &sandbox).map_err(|e| section_error("sandbox", e))?;
+        let run: RunConfig = typed(section("run"), "run").map_err(|e| section_error("run", e))?;
+        ranges::check_run(&run).map_err(|e| section_error("run", e))?;
+        let decision: DecisionRules =
+            typed(section("decision"), "decision").map_err(|e| section_error("decision", e))?;
+        ranges::check_decision(&decision).map_err(|e| section_error("decision", e))?;
+        // Each plugin's own thresholds and limits, likewise.
+        for (i, raw) in doc
+            .get("plugins")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let index = i.to_string();
+            for (own, what) in [("thresholds", "thresholds"), ("limits", "limits")] {
+                let Some(t) = raw.get(own).and_then(|v| v.as_table()) else {
+                    continue;
+                };
+                let at = format!("plugins[{i}].{own}");
+                let checked = if what == "thresholds" {
+                    typed::<Thresholds>(t.clone(), &at).map(|_| ())
+                } else {
+                    typed::<SandboxLimits>(t.clone(), &at).map(|_| ())
+                };
+                checked.map_err(|(key, msg)| {
+                    let e = ConfigError::new(path, msg);
+                    let k = ["plugins", index.as_str(), own, key.as_str()];
+                    if crate::config_error::key_span(text, &k).is_some() {
+                        e.at_key(text, &k)
+                    } else {
+                        e.help("check the --set / SHIPGATE_SET assignments")
+                    }
+                })?;
+            }
         }
         let wire: PlanWire = doc.clone().try_into().map_err(|e: toml::de::Error| {
             ConfigError::new(path, format!("after overrides: {}", e.message().trim()))
@@ -642,16 +728,35 @@ impl Plan {
                 }
                 t
             };
-            let thresholds: Thresholds =
-                merged("thresholds")
-                    .try_into()
-                    .map_err(|e: toml::de::Error| {
-                        ConfigError::new(path, format!("`{at}.thresholds`: {}", e.message().trim()))
-                    })?;
-            let limits: SandboxLimits =
-                merged("sandbox").try_into().map_err(|e: toml::de::Error| {
-                    ConfigError::new(path, format!("`{at}.limits`: {}", e.message().trim()))
-                })?;
+            let index = i.to_string();
+            let located = |section: &str, (key, msg): (String, String)| {
+                // In the plugin's own table, else the plan-wide one, else an override.
+                let own = ["plugins", index.as_str(), section, key.as_str()];
+                let wide = [
+                    if section == "limits" {
+                        "sandbox"
+                    } else {
+                        section
+                    },
+                    key.as_str(),
+                ];
+                let e = ConfigError::new(path, msg);
+                if crate::config_error::key_span(text, &own).is_some() {
+                    e.at_key(text, &own)
+                } else if crate::config_error::key_span(text, &wide).is_some() {
+                    e.at_key(text, &wide)
+                } else {
+                    e.help("check the --set / SHIPGATE_SET assignments")
+                }
+            };
+            let thresholds: Thresholds = typed(merged("thresholds"), &format!("{at}.thresholds"))
+                .map_err(|e| located("thresholds", e))?;
+            ranges::check_thresholds(&format!("{at}.thresholds"), &thresholds)
+                .map_err(|e| located("thresholds", e))?;
+            let limits: SandboxLimits = typed(merged("sandbox"), &format!("{at}.limits"))
+                .map_err(|e| located("limits", e))?;
+            ranges::check_sandbox(&format!("{at}.limits"), &limits)
+                .map_err(|e| located("limits", e))?;
             let settings = p
                 .settings
                 .iter()
@@ -895,7 +1000,11 @@ mod tests {
             &["thresholds.latency_ms=soon"],
         )
         .unwrap_err();
-        assert!(e.message().contains("after overrides"), "{}", e.message());
+        assert!(
+            e.message().contains("thresholds.latency_ms") && e.message().contains("soon"),
+            "{}",
+            e.message()
+        );
         let e = parse(
             "schema = 1\n[[plugins]]\nname = \"canary\"\n",
             &["ghost.latency_ms=1"],

@@ -146,6 +146,20 @@ pub fn fragment_forms(raw: &[u8], window: usize) -> Vec<(Vec<u8>, bool)> {
     out
 }
 
+/// How many leading characters of `needle` a literal `%` written just before
+/// it could turn into a percent escape (`%` + 1 or 2 hex digits): 0, 1 or 2.
+/// Only for needles long enough that the rest is still unguessable.
+pub fn eaten_by_escape(needle: &[u8]) -> usize {
+    if needle.len() < 20 {
+        return 0;
+    }
+    needle
+        .iter()
+        .take(2)
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count()
+}
+
 /// The base64 characters fully determined by `value` when it starts `align`
 /// bytes into a 3-byte group of a longer text: the groups that lie wholly
 /// inside the value. `None` when too short to tell apart from noise.

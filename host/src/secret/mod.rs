@@ -20,7 +20,12 @@
 //! match is widened to its whole base64 run, so the characters that mix key
 //! bits with neighbouring bytes go too. Decoded *views* of the input undo what
 //! a reflecting server applies: percent-decoding (any case, partial), JSON
-//! string unescaping, and line breaks (MIME-wrapped base64, folded lines).
+//! string unescaping, and line breaks (MIME-wrapped base64, folded lines). A
+//! form whose first one or two characters are hex digits is also matched
+//! without them (and the match widened back over them): a literal `%` written
+//! just before it turns them into an escape in the percent-decoded view.
+//! A base64 form at an inner alignment covers all but at most two bytes at
+//! either end of the secret; guessing that much is guessing the secret.
 //! Header values are also matched as one concatenation, so a key split across
 //! header lines is found.
 //!
@@ -154,7 +159,7 @@ pub enum SecretError {
     },
     /// Not printable ASCII (it could not be sent in a header as it is).
     #[error(
-        "the {kind} holds a character no API key has (whitespace, a control, a non-ASCII character, a quote or a backslash); check the variable's value"
+        "the {kind} holds a character no API key has (whitespace, a control, a non-ASCII character, a quote, a backslash or a percent sign); check the variable's value"
     )]
     Malformed {
         /// Which secret.
@@ -177,12 +182,13 @@ pub fn validate(kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
     if len < MIN_SECRET_BYTES {
         return Err(SecretError::TooShort { kind, len });
     }
-    // No `"` or `\`: no provider issues them, and a key without them reads
-    // the same raw and JSON-escaped (one view fewer on every text scanned).
+    // No `"`, `\` or `%`: no provider issues them, and a key without them
+    // reads the same raw, JSON-escaped and percent-decoded (its own bytes never
+    // start an escape).
     if !secret
         .expose()
         .bytes()
-        .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        .all(|b| (0x21..=0x7e).contains(&b) && !matches!(b, b'"' | b'\\' | b'%'))
     {
         return Err(SecretError::Malformed { kind });
     }
@@ -219,6 +225,11 @@ struct Needle {
     /// A base64 needle: a match is widened to the whole base64 run around it,
     /// so the neighbouring characters that mix key bits with other bytes go too.
     base64: bool,
+    /// A form without its first `lead` characters (1 or 2 hex digits): a
+    /// literal `%` just before a form makes a percent-decoder read them as an
+    /// escape, so the decoded view holds the rest. A match is widened back by
+    /// `lead` units, so those characters go too.
+    lead: u8,
 }
 
 impl std::fmt::Debug for SecretSet {
@@ -254,14 +265,18 @@ impl SecretSet {
             kinds.push(*kind);
             let raw = secret.expose().as_bytes();
             for (form, needle) in forms::full_forms(raw, scheme.as_bytes()) {
-                if !needles.contains(&needle) {
-                    let base64 = matches!(form, Form::Base64 | Form::HeaderBase64);
-                    needles.push(needle);
-                    meta.push(Needle {
-                        kind: *kind,
-                        form,
-                        base64,
-                    });
+                let base64 = matches!(form, Form::Base64 | Form::HeaderBase64);
+                for lead in 0..=forms::eaten_by_escape(&needle) {
+                    let needle = needle[lead..].to_vec();
+                    if !needles.contains(&needle) {
+                        needles.push(needle);
+                        meta.push(Needle {
+                            kind: *kind,
+                            form,
+                            base64,
+                            lead: lead as u8,
+                        });
+                    }
                 }
             }
             for (bytes, base64) in forms::fragment_forms(raw, FRAGMENT_CHARS) {
@@ -333,12 +348,23 @@ impl SecretSet {
             if fragments {
                 for (range, kind, base64) in self.windows.ranges(bytes) {
                     let form = Form::Fragment;
-                    found.push((range, Needle { kind, form, base64 }));
+                    let lead = 0;
+                    found.push((
+                        range,
+                        Needle {
+                            kind,
+                            form,
+                            base64,
+                            lead,
+                        },
+                    ));
                 }
             }
             let found = merge_found(found);
             let mut floor = 0;
             for (range, needle) in found {
+                let widened = range.start.saturating_sub(usize::from(needle.lead));
+                let range = widened.max(floor).min(range.start)..range.end;
                 let range = if needle.base64 {
                     base64_run(bytes, range, floor)
                 } else {
@@ -445,6 +471,7 @@ fn merge_found(mut found: Vec<(Range<usize>, Needle)>) -> Vec<(Range<usize>, Nee
                     prev.form = needle.form;
                     prev.kind = needle.kind;
                 }
+                prev.lead = prev.lead.max(needle.lead);
                 prev.base64 |= needle.base64;
                 last.end = last.end.max(range.end);
             }

@@ -29,6 +29,39 @@ fn scrubbed(text: &str) -> String {
 }
 
 #[test]
+fn a_literal_percent_before_a_form_does_not_hide_it() {
+    // A key (no public prefix) whose first characters are hex digits.
+    let key = "A9c0ffee5b7d41e2a8f3c6b9d0e1f2a3";
+    let s = SecretSet::new(&[(SecretKind::Credential, Secret::new(key))], "Bearer");
+    let digits_encoded: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                format!("%{:02X}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    for lead in ["%", "%4", "x%", "%%"] {
+        for body in [digits_encoded.clone(), hex::encode(key), urlencode_all(key)] {
+            let text = format!("<{lead}{body}>");
+            let (out, hits) = s.scrub(text.clone().into_bytes());
+            let out = String::from_utf8(out).unwrap();
+            assert!(!hits.is_empty(), "{text}");
+            assert!(
+                !out.contains(&key[2..]) && !out.contains(&body[2..]),
+                "{text} -> {out}"
+            );
+            assert!(out.ends_with("[REDACTED:credential]>"), "{text} -> {out}");
+        }
+    }
+    // A key holding `%` is refused before any run.
+    let err = validate(SecretKind::Credential, &Secret::new("abc%41defghijk")).unwrap_err();
+    assert!(err.to_string().contains("percent sign"));
+}
+
+#[test]
 fn every_full_form_of_both_secrets_is_scrubbed() {
     for (secret, label) in [(KEY, "credential"), (HONEY, "honeytoken")] {
         let header = format!("Bearer {secret}");
@@ -288,8 +321,10 @@ proptest! {
         prop_assert!(!hits.is_empty(), "{} not found", encoded);
         let masked = String::from_utf8_lossy(&mask(text.as_bytes(), &hits, "REDACTED")).into_owned();
         prop_assert_eq!(masked, "<[REDACTED:credential]>");
-        // Never in what a guest reads (unless it is the whole key).
-        if part.len() < key.len() {
+        // Never in what a guest reads, unless it is all of the key but the
+        // two bytes at either end that a base64 form at an inner alignment
+        // leaves out (see the module docs).
+        if part.len() + 4 < key.len() {
             prop_assert!(s.find(text.as_bytes()).is_empty());
         }
     }

@@ -117,9 +117,12 @@ impl Validation<'_> {
                         (format!("bundled:{n}"), bytes)
                     }
                     PluginSource::File(p) => {
-                        let bytes = std::fs::read(p).map_err(|e| SetupError::Read {
-                            path: p.display().to_string(),
-                            reason: e.to_string(),
+                        let max = crate::runtime::MAX_COMPONENT_BYTES as u64;
+                        let bytes = crate::config_error::read_regular(p, max).map_err(|e| {
+                            SetupError::Read {
+                                path: p.display().to_string(),
+                                reason: e.to_string(),
+                            }
                         })?;
                         (p.display().to_string(), bytes)
                     }
@@ -230,6 +233,8 @@ impl Validation<'_> {
             },
         )
         .await?;
+        // Pre-flight: the target answers HTTP before any check runs.
+        target.preflight().await?;
         let outputs = RunOutputs::default();
         let http = HttpShared {
             ledger: outputs.telemetry.clone(),

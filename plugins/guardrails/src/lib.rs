@@ -108,10 +108,10 @@ pub fn judge_ceiling(
         (Some(c), _) if c > ceiling => f.verdict(shipgate_sdk::Verdict::Fail).detail(format!("{c} completion tokens over a ceiling of {ceiling}: the provider ignored it")),
         (Some(c), Some("length")) => f.detail(format!("{c} completion tokens, finish_reason \"length\"")),
         (Some(c), Some(other)) if c < ceiling => f.verdict(shipgate_sdk::Verdict::Skip).detail(format!("the answer fit in {c} tokens (finish_reason {other:?}); use a lower ceiling_probe_tokens")),
-        (Some(c), other) => f.verdict(shipgate_sdk::Verdict::Warn).detail(format!("{c} tokens at the ceiling but finish_reason is {other:?}, not \"length\"")),
+        (Some(c), other) => f.verdict(shipgate_sdk::Verdict::Warn).detail(format!("{c} tokens at the ceiling but finish_reason is {}, not \"length\"", shipgate_sdk::text::shown(other))),
         (None, Some("length")) => f.detail("finish_reason \"length\" (no usage to count tokens)"),
-        (None, other) if content_words as u64 > ceiling * 4 => f.verdict(shipgate_sdk::Verdict::Fail).detail(format!("{content_words} words back with finish_reason {other:?}: the ceiling looks ignored")),
-        (None, other) => f.verdict(shipgate_sdk::Verdict::Warn).detail(format!("no usage and finish_reason {other:?}: cannot tell whether the ceiling was honoured")),
+        (None, other) if content_words as u64 > ceiling * 4 => f.verdict(shipgate_sdk::Verdict::Fail).detail(format!("{content_words} words back with finish_reason {}: the ceiling looks ignored", shipgate_sdk::text::shown(other))),
+        (None, other) => f.verdict(shipgate_sdk::Verdict::Warn).detail(format!("no usage and finish_reason {}: cannot tell whether the ceiling was honoured", shipgate_sdk::text::shown(other))),
     }
 }
 

@@ -48,6 +48,15 @@ pub struct Observed {
 
 /// Judge one probe's answer. Pure: `want` is the category a client must give
 /// this failure, `expected` what the contract documents for the case.
+/// ` (text/plain)`, or nothing when the response named no content type.
+fn content_type(ct: &str) -> String {
+    if ct.is_empty() {
+        String::new()
+    } else {
+        format!(" ({ct})")
+    }
+}
+
 pub fn judge(
     case: &str,
     want: ErrorCategory,
@@ -66,8 +75,9 @@ pub fn judge(
     if o.category != want {
         let why = if want == ErrorCategory::Auth && o.retryable {
             format!(
-                "auth failure signalled as a transient error (a client will retry it): HTTP {status} ({}) is classified {}",
-                o.content_type, o.category
+                "auth failure signalled as a transient error (a client will retry it): HTTP {status}{} is classified {}",
+                content_type(&o.content_type),
+                o.category
             )
         } else if want == ErrorCategory::Auth {
             format!(
@@ -76,8 +86,9 @@ pub fn judge(
             )
         } else {
             format!(
-                "HTTP {status} ({}) is classified {}, expected {want}: the client will branch the wrong way",
-                o.content_type, o.category
+                "HTTP {status}{} is classified {}, expected {want}: the client will branch the wrong way",
+                content_type(&o.content_type),
+                o.category
             )
         };
         return (Verdict::Fail, why);
@@ -95,8 +106,8 @@ pub fn judge(
         return (
             Verdict::Fail,
             format!(
-                "HTTP {status}, but the contract documents {:?} for `{case}`: verify the contract or the provider",
-                e.statuses
+                "HTTP {status}, but the contract documents {} for `{case}`: verify the contract or the provider",
+                shipgate_sdk::text::list(&e.statuses)
             ),
         );
     }
@@ -106,8 +117,8 @@ pub fn judge(
         return (
             Verdict::Warn,
             format!(
-                "HTTP {status} as documented, but error.code is {:?}, not the documented {code:?}",
-                o.code
+                "HTTP {status} as documented, but error.code is {}, not the documented {code:?}",
+                shipgate_sdk::text::shown(o.code.as_deref())
             ),
         );
     }
@@ -115,8 +126,8 @@ pub fn judge(
         return (
             Verdict::Warn,
             format!(
-                "HTTP {status} as documented, but the body ({}) is not the documented error shape",
-                o.content_type
+                "HTTP {status} as documented, but the body{} is not the documented error shape",
+                content_type(&o.content_type)
             ),
         );
     }
@@ -203,8 +214,8 @@ fn finding(p: &Probe, sent: Result<ChatResponse, HttpError>) -> Finding {
             "contract",
             match &expected {
                 Some(e) => format!(
-                    "status {:?}{}",
-                    e.statuses,
+                    "status {}{}",
+                    shipgate_sdk::text::list(&e.statuses),
                     e.code
                         .as_ref()
                         .map(|c| format!(", code {c}"))
@@ -416,7 +427,7 @@ mod tests {
         );
         assert_eq!(v, Verdict::Fail);
         assert!(
-            d.starts_with("HTTP 400, but the contract documents [404]"),
+            d.starts_with("HTTP 400, but the contract documents 404 for `unknown_model`"),
             "{d}"
         );
     }

@@ -311,7 +311,10 @@ pub fn judge(telemetry: &[Value], own: Option<&Own>, opts: &Options) -> Vec<Find
                     "obs.provider-request-id",
                     "the provider request id is recorded when returned",
                 )
-                .detail(format!("returned {pid:?}, recorded {recorded:?}"))
+                .detail(format!(
+                    "returned {pid:?}, recorded {}",
+                    shipgate_sdk::text::shown(recorded)
+                ))
                 .covers([item::METRICS_ATTACHED]),
             );
         }

@@ -57,6 +57,10 @@ fn attempts_evidence(f: Finding, attempts: &[Attempt]) -> Finding {
         .evidence("trail", trail.join("; "))
 }
 
+/// The most attempts at one request that still count as a bounded policy
+/// (the OpenAI SDKs make 3 by default).
+pub const MAX_BOUNDED_ATTEMPTS: usize = 10;
+
 /// Judge a retryable failure that never clears: bounded, growing backoff, and not giving up early.
 pub fn persistent_transient(
     sent: Result<Response, HttpError>,
@@ -71,11 +75,16 @@ pub fn persistent_transient(
     let a = &r.attempts;
     let f = attempts_evidence(f, a).metric("attempts", a.len() as f64, "count");
     let waits: Vec<u32> = a.iter().skip(1).map(|x| x.wait_ms).collect();
-    if a.len() as u32 > limits.retry_max_attempts || a.len() > 10 {
+    if a.len() as u32 > limits.retry_max_attempts {
         f.verdict(Verdict::Fail).detail(format!(
             "retry storm: {} attempts, the policy allows {}",
             a.len(),
             limits.retry_max_attempts
+        ))
+    } else if a.len() > MAX_BOUNDED_ATTEMPTS {
+        f.verdict(Verdict::Fail).detail(format!(
+            "retry storm: {} attempts at one request; more than {MAX_BOUNDED_ATTEMPTS} multiplies the load on a struggling provider (lower retry_max_attempts)",
+            a.len()
         ))
     } else if a.len() < 2 && limits.retry_max_attempts <= 1 {
         f.verdict(Verdict::Warn).detail("gave up: the policy makes one attempt (retry_max_attempts = 1), so transient failures are never retried")

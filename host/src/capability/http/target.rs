@@ -126,9 +126,50 @@ pub enum TargetError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// The target does not answer HTTP at its address (checked before the run).
+    #[error("{url}: {reason}; nothing was sent ({hint})")]
+    Unreachable {
+        /// The base URL.
+        url: String,
+        /// What happened, in words.
+        reason: String,
+        /// What to check.
+        hint: String,
+    },
 }
 
+/// How long the pre-flight waits for the target to answer.
+pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Header that marks the pre-flight request (value `1`), so a server's logs
+/// (and the mock's request list) can tell it from a check's traffic. Guests
+/// cannot send it: it is not on the header allow-list.
+pub const PREFLIGHT_HEADER: &str = "x-shipgate-preflight";
+
 impl HttpTarget {
+    /// Before the run: does the target answer HTTP (or HTTPS) at its address?
+    /// One `HEAD` of the base URL without any credential; any HTTP status is
+    /// an answer. A refused connection, a server that is not HTTP, or TLS
+    /// spoken to a plain-HTTP port each give one clear error.
+    ///
+    /// # Errors
+    ///
+    /// [`TargetError::Unreachable`].
+    pub async fn preflight(&self) -> Result<(), TargetError> {
+        let url = self.spec.base_url.clone();
+        let sent = self
+            .client
+            .head(url.clone())
+            .header(PREFLIGHT_HEADER, "1")
+            .timeout(PREFLIGHT_TIMEOUT)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) => Err(unreachable(url.as_str(), &e)),
+        }
+    }
+
     /// Resolve and pin the base URL's host, then build the client.
     ///
     /// # Errors
@@ -184,6 +225,62 @@ impl HttpTarget {
             unapproved_model,
             limiter: Arc::new(super::limiter::TargetLimiter::new(limit)),
         })
+    }
+}
+
+/// A failed pre-flight in words, with what to check.
+fn unreachable(url: &str, e: &reqwest::Error) -> TargetError {
+    let mut chain = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        src = s.source();
+    }
+    let lower = chain.to_ascii_lowercase();
+    let https = url.starts_with("https://");
+    let (reason, hint) = if e.is_timeout() {
+        (
+            format!("no answer within {} s", PREFLIGHT_TIMEOUT.as_secs()),
+            "is the host up, and is a firewall dropping the connection?",
+        )
+    } else if lower.contains("connection refused") {
+        (
+            "the connection was refused: nothing listens there".to_owned(),
+            "check the port in base_url.url, and that the server is running",
+        )
+    } else if https
+        && (lower.contains("invalidcontenttype")
+            || lower.contains("corrupt message")
+            || lower.contains("tls")
+            || lower.contains("handshake"))
+    {
+        (
+            "the TLS handshake failed".to_owned(),
+            "does the server speak plain HTTP? then write http:// in base_url.url",
+        )
+    } else if lower.contains("invalid http")
+        || lower.contains("http/0.9")
+        || lower.contains("parse")
+        || lower.contains("connection closed before message completed")
+    {
+        (
+            "the server there does not speak HTTP".to_owned(),
+            "check the port in base_url.url",
+        )
+    } else {
+        (
+            format!(
+                "cannot connect: {}",
+                chain.chars().take(300).collect::<String>()
+            ),
+            "check base_url.url",
+        )
+    };
+    TargetError::Unreachable {
+        url: url.to_owned(),
+        reason,
+        hint: hint.to_owned(),
     }
 }
 
