@@ -109,9 +109,60 @@ async fn planted_leaks_in_a_log_directory_are_found_where_they_are() {
     assert!(results.iter().any(|r| {
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             .as_str()
-            .unwrap()
-            .starts_with("file:///")
+            .is_some_and(|u| u.starts_with("file:///"))
     }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sarif_carries_every_failing_and_warning_finding_with_its_rule() {
+    let h = Harness::new().await;
+    let plan = shipgate::plan::Plan::builtin(&shipgate::bundled::names(), &[]).unwrap();
+    let out = h
+        .run_with(&plan, "sk-wrongwrongwrongwrongwrongwrongwrong")
+        .await;
+    let sarif = serde_json::to_value(shipgate::report::sarif::render(&out.record)).unwrap();
+    assert_sarif_valid(&sarif);
+    let run = &sarif["runs"][0];
+    let uri = run["tool"]["driver"]["informationUri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("https://") && !uri.contains("invalid"),
+        "{uri}"
+    );
+    let bad: Vec<_> = out
+        .record
+        .findings
+        .iter()
+        .filter(|f| matches!(f.verdict, Verdict::Fail | Verdict::Warn))
+        .collect();
+    assert!(bad.iter().any(|f| f.id == "canary.auth"));
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), bad.len());
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for (r, f) in results.iter().zip(&bad) {
+        let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], r["ruleId"]);
+        assert_eq!(r["ruleId"], format!("{}/{}", f.plugin, f.id));
+        assert_eq!(rule["shortDescription"]["text"], f.title.as_str());
+        let level = if f.verdict == Verdict::Fail {
+            "error"
+        } else {
+            "warning"
+        };
+        assert_eq!(r["level"], level);
+        // Located at the contract, named by its check.
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "mock.toml"
+        );
+        assert_eq!(
+            r["locations"][0]["logicalLocations"][0]["name"],
+            f.plugin.as_str()
+        );
+    }
+    // One rule per distinct id.
+    let mut ids: Vec<_> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), rules.len());
 }
 
 fn assert_sarif_valid(sarif: &serde_json::Value) {

@@ -1,12 +1,12 @@
-//! `findings.sarif`: located findings (those with `source` and `line`
-//! evidence, as the redaction audit writes them) as SARIF 2.1.0, so
-//! code-scanning UIs can show them.
+//! `findings.sarif`: every failing or warning finding as SARIF 2.1.0, with
+//! rule metadata, so code-scanning UIs can show them.
 
 use super::Record;
 use crate::findings::{Finding, Verdict};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, Message, PhysicalLocation, Region, Result as SarifResult,
-    ResultLevel, Run, Sarif, Tool, ToolComponent,
+    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    PhysicalLocation, PropertyBag, Region, ReportingDescriptor, Result as SarifResult, ResultLevel,
+    Run, Sarif, Tool, ToolComponent,
 };
 
 fn ev<'a>(f: &'a Finding, key: &str) -> Option<&'a str> {
@@ -45,7 +45,14 @@ fn uri(source: &str, log_dirs: &[String]) -> Option<String> {
         .map(|u| u.to_string())
 }
 
-/// The SARIF document for a record.
+/// Where the tool's documentation lives (the package's repository).
+pub const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// The SARIF document for a record: every failing or warning finding, each
+/// with its rule (the check and finding id, its title, the checklist items it
+/// covers and its subject) in `tool.driver.rules`. A finding that points at a
+/// file the run read is located there; any other is located at the contract
+/// (the integration it judges) and named by its check as a logical location.
 pub fn render(record: &Record) -> Sarif {
     let log_dirs: Vec<String> = record
         .plan
@@ -57,46 +64,67 @@ pub fn render(record: &Record) -> Sarif {
                 .collect()
         })
         .unwrap_or_default();
-    let results: Vec<SarifResult> = record
+    let contract = contract_uri(&record.contract_source);
+    let mut rules: Vec<ReportingDescriptor> = Vec::new();
+    let mut results = Vec::new();
+    for f in record
         .findings
         .iter()
         .filter(|f| matches!(f.verdict, Verdict::Fail | Verdict::Warn))
-        .filter_map(|f| {
-            let source = uri(ev(f, "source")?, &log_dirs)?;
-            let line: i64 = ev(f, "line")?.parse().ok()?;
-            let column: i64 = ev(f, "column").and_then(|c| c.parse().ok()).unwrap_or(1);
-            let region = Region::builder()
-                .start_line(line.max(1))
-                .start_column(column.max(1))
-                .build();
-            let physical = PhysicalLocation::builder()
-                .artifact_location(ArtifactLocation::builder().uri(source).build())
-                .region(region)
-                .build();
-            Some(
-                SarifResult::builder()
-                    .rule_id(format!("{}/{}", f.plugin, ev(f, "rule").unwrap_or(&f.id)))
-                    .level(if f.verdict == Verdict::Fail {
-                        ResultLevel::Error
-                    } else {
-                        ResultLevel::Warning
-                    })
-                    .message(
-                        Message::builder()
-                            .text(format!("{}: {}", f.title, f.detail))
-                            .build(),
-                    )
-                    .locations(vec![
-                        Location::builder().physical_location(physical).build(),
-                    ])
-                    .build(),
-            )
-        })
-        .collect();
+    {
+        let rule_id = format!("{}/{}", f.plugin, ev(f, "rule").unwrap_or(&f.id));
+        let index = match rules.iter().position(|r| r.id == rule_id) {
+            Some(i) => i,
+            None => {
+                rules.push(rule(&rule_id, f));
+                rules.len() - 1
+            }
+        };
+        let level = if f.verdict == Verdict::Fail {
+            ResultLevel::Error
+        } else {
+            ResultLevel::Warning
+        };
+        let text = if f.detail.is_empty() {
+            f.title.clone()
+        } else {
+            format!("{}: {}", f.title, f.detail)
+        };
+        let logical = LogicalLocation::builder()
+            .name(f.plugin.clone())
+            .fully_qualified_name(format!("{}/{}", f.plugin, f.id))
+            .kind("module")
+            .build();
+        let physical = located(f, &log_dirs).or_else(|| {
+            contract.clone().map(|uri| {
+                PhysicalLocation::builder()
+                    .artifact_location(ArtifactLocation::builder().uri(uri).build())
+                    .region(Region::builder().start_line(1).build())
+                    .build()
+            })
+        });
+        let location = match physical {
+            Some(p) => Location::builder()
+                .logical_locations(vec![logical])
+                .physical_location(p)
+                .build(),
+            None => Location::builder().logical_locations(vec![logical]).build(),
+        };
+        results.push(
+            SarifResult::builder()
+                .rule_id(rule_id)
+                .rule_index(index as i64)
+                .level(level)
+                .message(Message::builder().text(text).build())
+                .locations(vec![location])
+                .build(),
+        );
+    }
     let driver = ToolComponent::builder()
         .name("shipgate")
         .version(record.tool.version.clone())
-        .information_uri("https://example.invalid/shipgate")
+        .information_uri(INFORMATION_URI)
+        .rules(rules)
         .build();
     Sarif::builder()
         .schema("https://json.schemastore.org/sarif-2.1.0.json")
@@ -110,9 +138,97 @@ pub fn render(record: &Record) -> Sarif {
         .build()
 }
 
+/// A finding's rule: its id, title, what it covers and whom it judges.
+fn rule(id: &str, f: &Finding) -> ReportingDescriptor {
+    let mut tags = vec![f.subject.as_str().to_owned()];
+    tags.extend(f.covers.iter().cloned());
+    let full = if f.covers.is_empty() {
+        format!(
+            "{} (check `{}`, subject: {}).",
+            f.title,
+            f.plugin,
+            f.subject.as_str()
+        )
+    } else {
+        format!(
+            "{} (check `{}`, subject: {}); checklist items: {}.",
+            f.title,
+            f.plugin,
+            f.subject.as_str(),
+            f.covers.join(", ")
+        )
+    };
+    ReportingDescriptor::builder()
+        .id(id)
+        .name(f.id.clone())
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(f.title.clone())
+                .build(),
+        )
+        .full_description(MultiformatMessageString::builder().text(full).build())
+        .help_uri(INFORMATION_URI)
+        .properties(PropertyBag::builder().tags(tags).build())
+        .build()
+}
+
+/// The location a finding names (`source` and `line` evidence), when it is
+/// a file the run really read.
+fn located(f: &Finding, log_dirs: &[String]) -> Option<PhysicalLocation> {
+    let source = uri(ev(f, "source")?, log_dirs)?;
+    let line: i64 = ev(f, "line")?.parse().ok()?;
+    let column: i64 = ev(f, "column").and_then(|c| c.parse().ok()).unwrap_or(1);
+    let region = Region::builder()
+        .start_line(line.max(1))
+        .start_column(column.max(1))
+        .build();
+    Some(
+        PhysicalLocation::builder()
+            .artifact_location(ArtifactLocation::builder().uri(source).build())
+            .region(region)
+            .build(),
+    )
+}
+
+/// The contract's path as a relative URI, when it is a plain relative path
+/// (a built-in contract or an absolute path outside the checkout has none).
+fn contract_uri(source: &str) -> Option<String> {
+    let path = std::path::Path::new(source);
+    let plain = !source.is_empty()
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+    let clean = source
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\');
+    (plain && clean).then(|| source.trim_start_matches("./").to_owned())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::uri;
+    use super::{contract_uri, uri};
+
+    #[test]
+    fn only_a_plain_relative_contract_path_is_a_location() {
+        assert_eq!(
+            contract_uri("contract.toml").as_deref(),
+            Some("contract.toml")
+        );
+        assert_eq!(contract_uri("./c/x.toml").as_deref(), Some("c/x.toml"));
+        for bad in [
+            "",
+            "/etc/x.toml",
+            "../x.toml",
+            "(built-in mock)",
+            "a b.toml",
+            "x%2e.toml",
+        ] {
+            assert_eq!(contract_uri(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_what_the_run_read_gets_a_location() {
