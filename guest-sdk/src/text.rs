@@ -29,3 +29,17 @@ pub fn list<T: std::fmt::Display>(items: &[T]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A count with its noun, singular or plural: `1 request`, `2 requests`.
+///
+/// ```
+/// assert_eq!(shipgate_sdk::text::count(1, "leak"), "1 leak");
+/// assert_eq!(shipgate_sdk::text::count(3, "leak"), "3 leaks");
+/// ```
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

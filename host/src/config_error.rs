@@ -92,7 +92,21 @@ impl ConfigError {
 
     /// Turn a TOML parse/deserialize error into a located `ConfigError`.
     pub fn from_toml(path: &Path, text: &str, err: &toml::de::Error, help: &str) -> Self {
-        ConfigError::new(path, err.message().trim().to_owned())
+        let message = err.message().trim();
+        // The toml crate carries dates as a private one-key table: never show
+        // its internal name; say what the value is and what the table accepts.
+        let message = if message.contains("__toml_private_datetime") {
+            let expected = message
+                .split_once(", expected ")
+                .map(|(_, e)| format!(" (this table expects {e})"))
+                .unwrap_or_default();
+            format!(
+                "an unquoted date or time is not accepted here{expected}: quote it if it is text, or remove the key if it does not belong here"
+            )
+        } else {
+            message.to_owned()
+        };
+        ConfigError::new(path, message)
             .help(help)
             .at(text, err.span())
     }

@@ -90,6 +90,15 @@ pub fn markdown_code(s: &str) -> String {
     format!("`{}`", one_line(s, 512).replace('`', "'"))
 }
 
+/// A count with its noun, singular or plural: `1 request`, `2 requests`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,3 +14,4 @@ mod probes;
 mod record;
 mod sandbox;
 mod secrets;
+mod snapshots;

@@ -221,11 +221,20 @@ async fn guest_text_is_inert_in_every_output() {
         "decision + one per finding"
     );
     // SARIF: a guest's `source` never becomes an artifact URI.
-    let sarif = std::fs::read_to_string(&paths.sarif).unwrap();
-    assert!(
-        !sarif.contains("javascript:") && !sarif.contains("/etc/passwd"),
-        "{sarif}"
-    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&paths.sarif).unwrap()).unwrap();
+    for r in sarif["runs"][0]["results"].as_array().unwrap() {
+        let uri = &r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+        assert!(
+            uri.is_null() || uri == "mock.toml" || uri.as_str().unwrap().starts_with("file:///"),
+            "{uri}"
+        );
+        let uri = uri.as_str().unwrap_or("");
+        assert!(
+            !uri.contains("javascript:") && !uri.contains("/etc/passwd"),
+            "{uri}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

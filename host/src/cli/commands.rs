@@ -117,40 +117,9 @@ fn overrides(set: &[String]) -> Result<Vec<Override>> {
     Ok(out)
 }
 
-/// Largest record read (records are written capped at 8 MiB).
-const MAX_RECORD_READ: u64 = 64 * 1024 * 1024;
-
 /// Read a record.json (or the record.json inside a run directory).
 fn load_record(path: &Path) -> Result<report::Record> {
-    let file = if path.is_dir() {
-        path.join("record.json")
-    } else {
-        path.to_owned()
-    };
-    let bytes = crate::config_error::read_regular(&file, MAX_RECORD_READ)
-        .map_err(|e| usage(format!("{}: cannot read the record: {e}", file.display())))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| usage(format!("{}: not JSON: {e}", file.display())))?;
-    let version = v.get("record_version").and_then(|v| v.as_u64());
-    if version != Some(u64::from(report::record::RECORD_VERSION)) {
-        let found = match &version {
-            Some(n) => format!("record_version {n}"),
-            None => "no record_version".to_owned(),
-        };
-        return Err(usage(format!(
-            "{}: not a shipgate record of version {} (it has {found})",
-            file.display(),
-            report::record::RECORD_VERSION
-        )));
-    }
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let at = e.path().to_string();
-        usage(format!(
-            "{}: not a valid shipgate record: at `{at}`: {}",
-            file.display(),
-            e.inner()
-        ))
-    })
+    report::record::read(path).map_err(usage)
 }
 
 async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {

@@ -241,8 +241,8 @@ pub struct Inputs<'a> {
     /// The plan's name for the bundled canary, if it runs.
     pub canary: Option<&'a str>,
     /// The plan's name for the bundled negative probes, if they run, and
-    /// whether they completed.
-    pub probes: Option<(&'a str, bool)>,
+    /// how their run ended.
+    pub probes: Option<(&'a str, crate::report::record::RunStatus)>,
     /// The checklist.
     pub checklist: &'a [ChecklistEntry],
 }

@@ -198,25 +198,27 @@ pub fn canary_passed(i: &Inputs<'_>, _: &[Reason]) -> Vec<Reason> {
 /// Hold: nothing better than Hold without completed negative probes (every
 /// provider probe evaluated, none skipped).
 pub fn probes_completed(i: &Inputs<'_>, _: &[Reason]) -> Vec<Reason> {
-    let Some((probes, completed)) = i.probes else {
+    use crate::report::record::RunStatus;
+    let Some((probes, status)) = &i.probes else {
         return vec![Reason::new(
             Outcome::Hold,
             "probes-incomplete",
             "the plan runs no negative probes: nothing better than Hold without them (add name = \"negative-probes\")",
         )];
     };
-    if !completed {
-        return vec![Reason::new(
-            Outcome::Hold,
-            "probes-incomplete",
-            "the negative probes did not run to completion",
-        )];
+    let why = match status {
+        RunStatus::Completed => None,
+        RunStatus::Failed(why) => Some(format!("the negative probes failed: {why}")),
+        RunStatus::Skipped(why) => Some(format!("the negative probes were skipped: {why}")),
+    };
+    if let Some(why) = why {
+        return vec![Reason::new(Outcome::Hold, "probes-incomplete", why)];
     }
     let ours: Vec<&Finding> = i
         .findings
         .iter()
         .filter(|f| {
-            f.plugin == probes
+            f.plugin == *probes
                 && f.id.starts_with("probe.")
                 && !INFORMATION_PROBES.contains(&f.id.as_str())
         })

@@ -4,6 +4,7 @@ use super::*;
 use crate::contract::{Provider, template};
 use crate::findings::FindingKind;
 use crate::plan::UncoveredRule;
+use crate::report::record::RunStatus;
 
 fn contract(status: &str, documented: bool) -> Contract {
     let mut t = template(Provider::Mock, None)
@@ -86,7 +87,7 @@ struct Case {
     waivers: BTreeMap<String, String>,
     incomplete: Option<&'static str>,
     canary: Option<&'static str>,
-    probes: Option<(&'static str, bool)>,
+    probes: Option<(&'static str, RunStatus)>,
 }
 
 impl Case {
@@ -99,7 +100,7 @@ impl Case {
             waivers: BTreeMap::new(),
             incomplete: None,
             canary: Some("canary"),
-            probes: Some(("negative-probes", true)),
+            probes: Some(("negative-probes", RunStatus::Completed)),
         }
     }
 
@@ -113,7 +114,7 @@ impl Case {
             waivers: &self.waivers,
             incomplete: self.incomplete,
             canary: self.canary,
-            probes: self.probes,
+            probes: self.probes.clone(),
             checklist: &checklist,
         })
     }
@@ -264,8 +265,20 @@ fn nothing_better_than_hold_without_completed_probes() {
     c.probes = None;
     assert_eq!(rules_of(&c.decide()), vec!["probes-incomplete"]);
     let mut c = Case::good();
-    c.probes = Some(("negative-probes", false));
-    assert_eq!(c.decide().outcome, Outcome::Hold);
+    c.probes = Some((
+        "negative-probes",
+        RunStatus::Skipped("the canary could not authenticate".into()),
+    ));
+    let d = c.decide();
+    assert_eq!(d.outcome, Outcome::Hold);
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.message
+                == "the negative probes were skipped: the canary could not authenticate"),
+        "{:?}",
+        d.reasons
+    );
     // A provider probe skipped holds; an information probe skipped does not.
     let mut c = Case::good();
     c.findings[1].verdict = Verdict::Skip;

@@ -127,15 +127,23 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
             crate::report::record::RunStatus::Failed(_) => paint("31", "failed"),
             crate::report::record::RunStatus::Skipped(_) => paint("33", "skipped"),
         };
+        let version = p
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
         writeln!(
             w,
-            "\n  {} {} [{state}] {} ms, {} request{}",
+            "\n  {}{version} [{state}] {} ms, {} request{}",
             paint("1", &p.name),
-            p.version.as_deref().unwrap_or(""),
             p.duration_ms,
             p.requests,
             if p.requests == 1 { "" } else { "s" }
         )?;
+        // A failure is a finding of its own; a skip has only its reason.
+        if let RunStatus::Skipped(why) = &p.status {
+            writeln!(w, "    {}", why.lines().next().unwrap_or(""))?;
+        }
         for f in r.findings.iter().filter(|f| f.plugin == p.name) {
             let v = match f.verdict {
                 Verdict::Pass => paint("32", "pass"),

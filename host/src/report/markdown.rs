@@ -86,7 +86,11 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         let subject = e.subject.map_or("—", |s| s.as_str());
         let info = match e.information.len() {
             0 => String::new(),
-            n => format!("{n} finding(s), such as {}", e.information[0]),
+            n => format!(
+                "{}, such as {}",
+                crate::text::count(n, "finding"),
+                e.information[0]
+            ),
         };
         writeln!(
             w,
@@ -105,12 +109,12 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         };
         writeln!(
             w,
-            "### {} {} — {status}\n\n{} · {} ms · {} requests · sha256 `{}`\n",
+            "### {} {} — {status}\n\n{} · {} ms · {} · sha256 `{}`\n",
             cell(&p.name),
             cell(p.version.as_deref().unwrap_or("?")),
             cell(p.summary.as_deref().unwrap_or("")),
             p.duration_ms,
-            p.requests,
+            crate::text::count(p.requests as usize, "request"),
             &p.sha256[..p.sha256.len().min(16)]
         )?;
         writeln!(w, "| Verdict | Finding | Detail |\n|---|---|---|")?;

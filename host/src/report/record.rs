@@ -575,6 +575,56 @@ pub struct LogRecord {
     pub fields: BTreeMap<String, String>,
 }
 
+/// Largest record read (records are written capped at [`MAX_RECORD_BYTES`]).
+const MAX_RECORD_READ: u64 = 64 * 1024 * 1024;
+
+/// Read a record.json (or the record.json inside a run directory).
+///
+/// # Errors
+///
+/// One line naming the file and what is wrong: unreadable, not a regular
+/// file, not JSON, another record version, or the JSON path of the first
+/// value that does not fit.
+pub fn read(path: &Path) -> Result<Record, String> {
+    let file = if path.is_dir() {
+        path.join("record.json")
+    } else {
+        path.to_owned()
+    };
+    let bytes = crate::config_error::read_regular(&file, MAX_RECORD_READ)
+        .map_err(|e| format!("{}: cannot read the record: {e}", file.display()))?;
+    parse(&file, &bytes)
+}
+
+/// Parse a record's bytes; `file` names it in errors. See [`read`].
+///
+/// # Errors
+///
+/// As [`read`].
+pub fn parse(file: &Path, bytes: &[u8]) -> Result<Record, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+    let version = v.get("record_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(RECORD_VERSION)) {
+        let found = match &version {
+            Some(n) => format!("record_version {n}"),
+            None => "no record_version".to_owned(),
+        };
+        return Err(format!(
+            "{}: not a shipgate record of version {RECORD_VERSION} (it has {found})",
+            file.display(),
+        ));
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        format!(
+            "{}: not a valid shipgate record: at `{}`: {}",
+            file.display(),
+            e.path(),
+            e.inner()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -329,10 +329,11 @@ impl Validation<'_> {
                 .map(|p| p.name.as_str())
         };
         let probes = bundled("negative-probes").map(|name| {
-            let completed = runs
-                .iter()
-                .any(|r| r.name == name && r.status == RunStatus::Completed);
-            (name, completed)
+            let status = runs.iter().find(|r| r.name == name).map_or_else(
+                || RunStatus::Skipped("not run".into()),
+                |r| r.status.clone(),
+            );
+            (name, status)
         });
         let checklist = decision::checklist(&findings, &self.plan.attestations, contract);
         let decision = decision::decide(&decision::Inputs {

@@ -154,9 +154,11 @@ impl Check for RedactionAudit {
                     "no secrets, credentials, customer content or PII in logs and records",
                 )
                 .detail(format!(
-                    "{} texts, {bytes} bytes scanned ({} prompts hunted): {leaks} leak(s)",
-                    texts.len(),
-                    prompts.len()
+                    "{}, {} scanned ({} hunted): {}",
+                    shipgate_sdk::text::count(texts.len(), "text"),
+                    shipgate_sdk::text::count(bytes as usize, "byte"),
+                    shipgate_sdk::text::count(prompts.len(), "prompt"),
+                    shipgate_sdk::text::count(leaks as usize, "leak"),
                 ))
                 .evidence("texts", texts.len())
                 .evidence(
