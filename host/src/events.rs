@@ -44,6 +44,15 @@ pub enum Event {
         /// Milliseconds from sending to the end of the body.
         latency_ms: u64,
     },
+    /// The target answered 429 with `retry-after`: every plugin's requests
+    /// wait (a 429 a check asked for as a fault scenario is its own, and
+    /// pauses nothing).
+    TargetPaused {
+        /// The plugin whose request was answered so.
+        plugin: String,
+        /// For how long, ms.
+        for_ms: u64,
+    },
     /// A plugin finished.
     PluginFinished {
         /// Its name.

@@ -258,3 +258,38 @@ async fn faults_at_a_rate_hit_every_request_at_rate_one() {
     let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
     assert_eq!(out.record.telemetry[0].status, Some(503));
 }
+
+/// A 429 with `retry-after` from the target pauses every check (and says so);
+/// a 429 a check asked for as its fault scenario pauses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_targets_own_429_pauses_the_run() {
+    use shipgate::events::{Collect, Event, Events};
+    use std::sync::Arc;
+    let paused = |c: &Collect| -> Vec<u64> {
+        c.0.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::TargetPaused { for_ms, .. } => Some(*for_ms),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut h = Harness::new().await;
+    let collect = Arc::new(Collect::default());
+    h.events = Events::to(vec![collect.clone()]);
+    // The retry scenarios ask the mock for 429s (retry-after-ms: 300).
+    let plan = h.plan(
+        &format!("{}{}", bundled("canary", ""), bundled("retry-timeout", "")),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    assert_eq!(finding(&out, "retry.retry-after").verdict, Verdict::Pass);
+    assert!(paused(&collect).is_empty(), "{:?}", paused(&collect));
+    // The target's own 429 (no fault asked for): the canary reports it as it
+    // came (it sends once), and the run's other requests would wait.
+    h.mock.push_faults(["rate-limit-ms:120".parse().unwrap()]);
+    let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
+    assert!(finding(&out, "canary.status").detail.starts_with("HTTP 429"));
+    assert_eq!(paused(&collect), vec![120]);
+}

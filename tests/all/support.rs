@@ -25,6 +25,8 @@ pub fn runtime() -> &'static Runtime {
 pub struct Harness {
     pub mock: MockServer,
     pub contract: Contract,
+    /// Where the run's events go (nowhere unless a test says).
+    pub events: shipgate::events::Events,
 }
 
 impl Harness {
@@ -36,7 +38,11 @@ impl Harness {
         let mock = MockServer::start(config, 0).await.expect("mock starts");
         let text = template(Provider::Mock, Some(&mock.base_url()));
         let contract = Contract::parse(Path::new("mock.toml"), &text).expect("mock contract");
-        Harness { mock, contract }
+        Harness {
+            mock,
+            contract,
+            events: shipgate::events::Events::none(),
+        }
     }
 
     /// A plan from TOML plugin entries, with overrides.
@@ -77,7 +83,7 @@ impl Harness {
         target_is_mock: bool,
     ) -> Result<RunOutput, shipgate::validation::SetupError> {
         Validation {
-            events: shipgate::events::Events::none(),
+            events: self.events.clone(),
             contract: &self.contract,
             contract_source: "mock.toml".into(),
             plan,

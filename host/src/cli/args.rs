@@ -75,6 +75,36 @@ impl OutputArgs {
     }
 }
 
+/// `shipgate mock-server`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MockServerArgs {
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// Environment variable holding the key the mock accepts.
+    #[arg(long, default_value = "SHIPGATE_MOCK_KEY")]
+    pub key_env: String,
+    /// Model ids the mock knows (repeatable).
+    #[arg(long = "model", default_value = "mock-gpt")]
+    pub models: Vec<String>,
+    /// Faults for the next requests, in order (repeatable): status:503, rate-limit:2, delay:1500, drop, ...
+    #[arg(long = "fault")]
+    pub faults: Vec<String>,
+    /// A fault at a rate, as RATE:FAULT (e.g. 0.1:status:503).
+    #[arg(long)]
+    pub fault_rate: Option<String>,
+    /// A standing behaviour, as WHEN=FAULT (repeatable): answer every request
+    /// of a kind with a fault, e.g. bad-key=bad-key-400, no-key=text-500,
+    /// empty-messages=accept-any-key. WHEN: any, no-key, bad-key, no-model,
+    /// no-messages, empty-messages, unknown-model.
+    #[arg(long = "when", value_name = "WHEN=FAULT")]
+    pub behaviours: Vec<String>,
+    /// Milliseconds added before every API answer, as a distant provider
+    /// would (for benchmarks; at most 60000).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -123,29 +153,7 @@ pub enum Command {
         json: bool,
     },
     /// Serve the OpenAI-compatible mock on 127.0.0.1.
-    MockServer {
-        /// Port (0 picks a free one).
-        #[arg(long, default_value_t = 8787)]
-        port: u16,
-        /// Environment variable holding the key the mock accepts.
-        #[arg(long, default_value = "SHIPGATE_MOCK_KEY")]
-        key_env: String,
-        /// Model ids the mock knows (repeatable).
-        #[arg(long = "model", default_value = "mock-gpt")]
-        models: Vec<String>,
-        /// Faults for the next requests, in order (repeatable): status:503, rate-limit:2, delay:1500, drop, ...
-        #[arg(long = "fault")]
-        faults: Vec<String>,
-        /// A fault at a rate, as RATE:FAULT (e.g. 0.1:status:503).
-        #[arg(long)]
-        fault_rate: Option<String>,
-        /// A standing behaviour, as WHEN=FAULT (repeatable): answer every request
-        /// of a kind with a fault, e.g. bad-key=bad-key-400, no-key=text-500,
-        /// empty-messages=accept-any-key. WHEN: no-key, bad-key, no-model,
-        /// no-messages, empty-messages, unknown-model.
-        #[arg(long = "when", value_name = "WHEN=FAULT")]
-        behaviours: Vec<String>,
-    },
+    MockServer(MockServerArgs),
     /// Write a commented contract template.
     Init {
         /// Which provider's facts to start from.

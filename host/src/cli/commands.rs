@@ -75,14 +75,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 exit::DRIFT
             })
         }
-        Command::MockServer {
-            port,
-            key_env,
-            models,
-            faults,
-            fault_rate,
-            behaviours,
-        } => mock_server(port, &key_env, models, &faults, fault_rate, &behaviours).await,
+        Command::MockServer(args) => mock_server(args).await,
         Command::Init {
             provider,
             out,
@@ -373,14 +366,23 @@ fn exit_code(outcome: Outcome, fail_on: FailOn) -> u8 {
     }
 }
 
-async fn mock_server(
-    port: u16,
-    key_env: &str,
-    models: Vec<String>,
-    faults: &[String],
-    fault_rate: Option<String>,
-    behaviours: &[String],
-) -> Result<u8> {
+async fn mock_server(args: super::args::MockServerArgs) -> Result<u8> {
+    let super::args::MockServerArgs {
+        port,
+        key_env,
+        models,
+        faults,
+        fault_rate,
+        behaviours,
+        latency_ms,
+    } = args;
+    let key_env = key_env.as_str();
+    if latency_ms > crate::mock::MAX_FAULT_DELAY_MS {
+        return Err(usage(format!(
+            "--latency-ms {latency_ms} is out of range: 0 to {} ms",
+            crate::mock::MAX_FAULT_DELAY_MS
+        )));
+    }
     let key = std::env::var(key_env).ok().filter(|k| !k.is_empty()).ok_or_else(|| {
         usage(format!("set {key_env} to the key the mock should accept (e.g. export {key_env}=sk-local-test-key)"))
     })?;
@@ -409,7 +411,9 @@ async fn mock_server(
             ))
         }
     };
-    let mut config = MockConfig::new(key).with_script(script);
+    let mut config = MockConfig::new(key)
+        .with_script(script)
+        .with_latency_ms(latency_ms);
     config.models = models;
     config.rate = rate;
     config.behaviours = behaviours

@@ -112,6 +112,11 @@ impl Sink for LiveProgress {
                     .multi
                     .println(format!("    {plugin} ← {status} in {latency_ms} ms"));
             }
+            Event::TargetPaused { plugin, for_ms } => {
+                let _ = self.multi.println(format!(
+                    "    {plugin}: the target answered 429: every check waits {for_ms} ms"
+                ));
+            }
             Event::PluginFinished {
                 plugin,
                 status,
@@ -217,6 +222,9 @@ impl Sink for PlainProgress {
                 let status = status.map_or("no response".to_owned(), |s| s.to_string());
                 self.say(&format!("{plugin}: ← {status} in {latency_ms} ms"));
             }
+            Event::TargetPaused { plugin, for_ms } => self.say(&format!(
+                "{plugin}: the target answered 429: every check waits {for_ms} ms"
+            )),
             Event::PluginFinished {
                 plugin,
                 status,

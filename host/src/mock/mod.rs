@@ -14,7 +14,7 @@
 mod fault;
 mod openai;
 
-pub use fault::{EchoForm, Fault, When, parse_behaviour};
+pub use fault::{EchoForm, Fault, MAX_FAULT_DELAY_MS, When, parse_behaviour};
 
 use crate::capability::http::target::PREFLIGHT_HEADER;
 use std::collections::VecDeque;
@@ -40,6 +40,9 @@ pub struct MockConfig {
     pub behaviours: Vec<(When, Fault)>,
     /// Largest prompt it accepts, in characters (over it: 400 `context_length_exceeded`).
     pub context_limit_chars: usize,
+    /// Added before every API answer, as a provider far away would (0: none;
+    /// capped like the `delay` fault).
+    pub latency_ms: u64,
 }
 
 impl std::fmt::Debug for MockConfig {
@@ -63,7 +66,14 @@ impl MockConfig {
             rate: None,
             behaviours: Vec::new(),
             context_limit_chars: 128 * 1024,
+            latency_ms: 0,
         }
+    }
+
+    /// Add `ms` before every API answer.
+    pub fn with_latency_ms(mut self, ms: u64) -> Self {
+        self.latency_ms = ms;
+        self
     }
 
     /// Faults for the next requests, in order.

@@ -280,6 +280,10 @@ async fn gate(
 ) -> Result<(Fault, String), Response> {
     record(st, method, uri, headers, body);
     let rid = request_id();
+    if st.config.latency_ms > 0 {
+        let ms = st.config.latency_ms.min(super::fault::MAX_FAULT_DELAY_MS);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     let fault = pick_fault(st, headers, body);
     if let Fault::Delay(ms) = fault {
         tokio::time::sleep(Duration::from_millis(

@@ -200,12 +200,19 @@ pub async fn dispatch(
             status: result.as_ref().ok().map(|r| r.0),
             latency_ms: latency.as_millis() as u64,
         });
-        if let Ok((429, headers, _)) = &result
+        // A 429 the check asked for (a fault scenario) is its own; only the
+        // target's own rate limit pauses the other plugins.
+        if req.fault.is_none()
+            && let Ok((429, headers, _)) = &result
             && let RetryAfter::Wait(w) =
                 retry::retry_after(headers, req.retry.retry_after_cap, SystemTime::now())
         {
             // The target asked for a pause: every plugin of the run waits.
             target.limiter.pause_for(w);
+            events.emit(Event::TargetPaused {
+                plugin: plugin.to_owned(),
+                for_ms: w.as_millis() as u64,
+            });
         }
         attempts.push(Attempt {
             number,
