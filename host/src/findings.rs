@@ -4,7 +4,7 @@
 //!
 //! A finding comes from an untrusted guest. Its id is normalised, its text and
 //! evidence are capped (`sandbox.max_finding_bytes`) and made inert
-//! ([`crate::text`]: no control, bidi or invisible characters), non-finite
+//! (`crate::text`: no control, bidi or invisible characters), non-finite
 //! metrics are dropped, and every string is redacted by the
 //! secret-independent [`Redactor`] (the run's secrets are removed from the
 //! record only after every plugin has finished).

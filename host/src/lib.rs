@@ -9,8 +9,8 @@
 //! only call the `shipgate:plugin` imports: HTTP to the contract's origin
 //! (the host injects the credential; the plugin never sees it), redacted
 //! logging, read-only context, and (when granted) the run's output with
-//! secrets masked. It gets no files, environment, arguments or sockets. Time, memory, fuel, requests, body sizes, logs and findings are
-//! capped; any failure becomes a finding that holds the rollout. The host
+//! secrets masked. It gets no files, environment, arguments or sockets.
+//! Time, memory, fuel, requests, body sizes, logs and findings are capped; any failure becomes a finding that holds the rollout. The host
 //! trusts its own binary, the contract and plan files, and the operator's
 //! environment. See `SECURITY.md`.
 //!
@@ -27,12 +27,24 @@
 //! - [`diff`]: drift between two records, spikes against a baseline.
 //! - [`report`]: the record (`record.json`, `report.md`, `junit.xml`, `log.jsonl`).
 //! - [`mock`]: an OpenAI-compatible mock server with fault injection.
+//! - [`events`]: what a run emits as it goes (progress, sinks).
+//!
+//! The usual path is `Contract::load` + `Plan::load`, then
+//! [`Validation::run`], then [`report::write_record_dir`]; the CLI (`cli`,
+//! not part of the API) is a thin layer over exactly that.
 #![deny(missing_docs)]
+
+pub use config_error::ConfigError;
+pub use contract::Contract;
+pub use plan::Plan;
+pub use report::Record;
+pub use validation::{RunOutput, Validation};
 
 mod bindings;
 pub mod capability;
 pub mod checklist;
 pub mod classify;
+#[doc(hidden)]
 pub mod cli;
 pub mod config_error;
 pub mod contract;
@@ -47,7 +59,7 @@ pub mod report;
 pub mod runtime;
 pub mod secret;
 pub mod telemetry;
-pub mod text;
+pub(crate) mod text;
 pub mod validation;
 
 /// Checks compiled from `plugins/` and bundled into this binary.

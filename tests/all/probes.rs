@@ -290,6 +290,10 @@ async fn only_the_targets_own_429_pauses_the_run() {
     // came (it sends once), and the run's other requests would wait.
     h.mock.push_faults(["rate-limit-ms:120".parse().unwrap()]);
     let out = h.run(&h.plan(&bundled("canary", ""), &[])).await;
-    assert!(finding(&out, "canary.status").detail.starts_with("HTTP 429"));
+    assert!(
+        finding(&out, "canary.status")
+            .detail
+            .starts_with("HTTP 429")
+    );
     assert_eq!(paused(&collect), vec![120]);
 }

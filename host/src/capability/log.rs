@@ -2,7 +2,7 @@
 //!
 //! # Security
 //!
-//! Every message, field key and field value is made inert ([`crate::text`])
+//! Every message, field key and field value is made inert (`crate::text`)
 //! and goes through the secret-independent [`Redactor`] (the run's secrets
 //! are removed when the log is written, after the run). Fields that carry content (`prompt`, `completion`, `content`,
 //! `messages`, `input`, `output`) are dropped unless the plan sets

@@ -2,13 +2,14 @@
 
 use super::args::{Cli, Command, FailOn, OutputArgs};
 use super::exit;
+use super::invocation::{Resolved, RunRequest};
 use super::progress::{LiveProgress, PlainProgress};
 use super::style::{ColorEnv, Verbosity};
 use crate::config_error::ConfigError;
 use crate::contract::{Contract, Provider, template};
 use crate::decision::Outcome;
 use crate::mock::{Fault, MockConfig, MockServer};
-use crate::plan::{Override, Plan, PluginSource, PluginSpec};
+use crate::plan::{Override, Plan};
 use crate::redact::Secret;
 use crate::report;
 use crate::runtime::Runtime;
@@ -27,7 +28,8 @@ pub struct Failure {
     pub message: String,
 }
 
-fn usage(message: impl Into<String>) -> anyhow::Error {
+/// A usage or configuration error (exit 2).
+pub(super) fn usage(message: impl Into<String>) -> anyhow::Error {
     Failure {
         code: exit::USAGE,
         message: message.into(),
@@ -48,17 +50,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
             baseline,
             output,
         } => {
-            let baseline = baseline.as_deref().map(load_record).transpose()?;
-            run_contract(
-                &contract,
-                plan.as_deref(),
-                &plugins,
-                &set,
-                fail_on,
-                output,
-                baseline.as_ref(),
-            )
-            .await
+            let request =
+                RunRequest::from_args(contract, plan, plugins, &set, baseline, fail_on, output)?;
+            execute(request.resolve()?).await
         }
         Command::Diff { old, new, json } => {
             let drift = crate::diff::diff(&load_record(&old)?, &load_record(&new)?);
@@ -96,20 +90,6 @@ fn cache_dir() -> Option<PathBuf> {
     Some(base.join("shipgate").join("wasmtime"))
 }
 
-fn overrides(set: &[String]) -> Result<Vec<Override>> {
-    let mut out = Vec::new();
-    if let Ok(env) = std::env::var("SHIPGATE_SET") {
-        out.extend(Override::parse_list(&env).map_err(|e| usage(format!("SHIPGATE_SET: {e}")))?);
-    }
-    for s in set {
-        out.push(
-            s.parse()
-                .map_err(|e: String| usage(format!("--set: {e}")))?,
-        );
-    }
-    Ok(out)
-}
-
 /// Read a record.json (or the record.json inside a run directory).
 fn load_record(path: &Path) -> Result<report::Record> {
     report::record::read(path).map_err(usage)
@@ -137,114 +117,40 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
     .iter()
     .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!(e)))
     .collect::<Result<_>>()?;
-    let plan = Plan::builtin(&bundled, &quick)?;
+    let mut plan = Plan::builtin(&bundled, &quick)?;
+    if let Some(jobs) = output.jobs {
+        plan.run.jobs = jobs;
+    }
     eprintln!(
         "shipgate: demo against the built-in mock at {} ({} checks)",
         mock.base_url(),
         plan.plugins.len()
     );
-    execute(
-        &contract,
-        "built-in mock contract".into(),
-        &plan,
-        Some(Secret::new(key)),
+    execute(Resolved {
+        contract,
+        contract_source: "built-in mock contract".into(),
+        plan,
+        secret: Some(Secret::new(key)),
+        baseline: None,
         output,
         fail_on,
-        None,
-        true,
-    )
+        target_is_mock: true,
+    })
     .await
 }
 
-async fn run_contract(
-    contract_path: &Path,
-    plan_path: Option<&Path>,
-    plugin_files: &[PathBuf],
-    set: &[String],
-    fail_on: FailOn,
-    output: OutputArgs,
-    baseline: Option<&report::Record>,
-) -> Result<u8> {
-    let contract = Contract::load(contract_path)?;
-    let bundled = crate::bundled::names();
-    let overrides = overrides(set)?;
-    let mut plan = match plan_path {
-        Some(p) => Plan::load(p, &bundled, &overrides)?,
-        None => Plan::builtin(&bundled, &overrides)?,
-    };
-    if !plugin_files.is_empty() {
-        let template = plan.plugins.first().cloned();
-        plan.plugins = plugin_files
-            .iter()
-            .map(|f| {
-                let name = f
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let base = template.clone().expect("a plan always has plugins");
-                PluginSpec {
-                    name,
-                    source: PluginSource::File(f.clone()),
-                    sha256: None,
-                    settings: Default::default(),
-                    grants: Default::default(),
-                    subject: crate::plan::default_subject(None, false),
-                    ..base
-                }
-            })
-            .collect();
-    }
-    let var = contract.auth.credential_env.clone();
-    // Enforce: the secret is read only from the variable the contract names.
-    let secret = match std::env::var(&var) {
-        Ok(v) if !v.trim().is_empty() => Secret::new(v.trim().to_owned()),
-        Ok(_) => {
-            return Err(usage(format!(
-                "the environment variable {var} (auth.credential_env in {}) is empty; export the API key in it",
-                contract_path.display()
-            )));
-        }
-        Err(_) => {
-            return Err(usage(format!(
-                "the environment variable {var} (auth.credential_env in {}) is not set; export the API key in it",
-                contract_path.display()
-            )));
-        }
-    };
-    // Enforce: the key is data of bounded size, checked before anything uses it.
-    crate::secret::validate(crate::secret::SecretKind::Credential, &secret)
-        .map_err(|e| usage(format!("{var}: {e}")))?;
-    super::protect_panics(std::sync::Arc::new(crate::secret::SecretSet::new(
-        &[(crate::secret::SecretKind::Credential, secret.clone())],
-        &contract.auth.scheme,
-    )));
-    execute(
-        &contract,
-        contract_path.display().to_string(),
-        &plan,
-        Some(secret),
-        output,
-        fail_on,
+/// Run a resolved request: the engine, the record, the outputs.
+async fn execute(request: Resolved) -> Result<u8> {
+    let Resolved {
+        contract,
+        contract_source,
+        plan,
+        secret,
         baseline,
-        false,
-    )
-    .await
-}
-
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call per command; each is a distinct input"
-)]
-async fn execute(
-    contract: &Contract,
-    source: String,
-    plan: &Plan,
-    secret: Option<Secret>,
-    output: OutputArgs,
-    fail_on: FailOn,
-    baseline: Option<&report::Record>,
-    target_is_mock: bool,
-) -> Result<u8> {
+        output,
+        fail_on,
+        target_is_mock,
+    } = request;
     let cache = cache_dir();
     let mut runtime = Runtime::new(cache.as_deref())?;
     // Plugin files are compiled in a child process with limits (see runtime::compile).
@@ -261,10 +167,6 @@ async fn execute(
             output.out.display()
         ))
     })?;
-    let mut plan = plan.clone();
-    if let Some(jobs) = output.jobs {
-        plan.run.jobs = jobs;
-    }
     let plan = &plan;
     let verbosity = output.verbosity();
     let color_env = ColorEnv::from_process();
@@ -283,13 +185,13 @@ async fn execute(
     }
     let validation = Validation {
         events: crate::events::Events::to(sinks),
-        contract,
-        contract_source: source,
+        contract: &contract,
+        contract_source,
         plan,
         secret,
         runtime: &runtime,
         bundled: crate::bundled::BUNDLED,
-        baseline,
+        baseline: baseline.as_ref(),
         target_is_mock,
     };
     let cancel = async {

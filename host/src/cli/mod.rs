@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 pub mod exit;
+mod invocation;
 pub mod progress;
 pub mod style;
 

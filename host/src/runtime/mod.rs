@@ -6,7 +6,7 @@
 //! - **Wall clock.** Epoch interruption (a ticker every [`TICK`]) traps guest
 //!   code past the deadline, and an outer `tokio::time::timeout` bounds the
 //!   whole run, because epochs do not interrupt time spent in host calls.
-//! - **Memory.** [`limits::Limiter`] caps linear memory, tables and instances.
+//! - **Memory.** `limits::Limiter` caps linear memory, tables and instances.
 //! - **CPU.** Optional fuel.
 //! - **Stack.** `max_wasm_stack` bounds recursion.
 //! - **Host copies.** [`hostcall_bytes`] caps what one host call (or the

@@ -51,7 +51,7 @@
 //!   error message — in the encodings servers use (see SECURITY.md).
 //! - **No timing signal.** Full forms go through a small Aho-Corasick DFA with
 //!   the prefilter turned off (one table lookup per input byte, whatever the
-//!   key is); fragments through a keyed rolling hash ([`windows`]) whose table
+//!   key is); fragments through a keyed rolling hash (`windows`) whose table
 //!   index is uniform whatever the text resembles. How long a scrub takes does
 //!   not depend on which bytes occur in the key (the `timing` benchmark).
 //! - **The key is data.** It is never compiled into a regular expression, never

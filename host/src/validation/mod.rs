@@ -4,8 +4,8 @@
 //! [`Record`] with the decision.
 //!
 //! - [`env`]: the capabilities one plugin gets.
-//! - [`schedule`]: the order and concurrency of the runs.
-//! - [`preflight`]: the plan checked against what the plugins declare.
+//! - `schedule`: the order and concurrency of the runs.
+//! - `preflight`: the plan checked against what the plugins declare.
 
 mod env;
 mod preflight;

@@ -2,14 +2,14 @@
 //!
 //! # Security
 //!
-//! A request is first **admitted** ([`HttpCtx::admit`]): it takes one unit of
+//! A request is first **admitted** (`HttpCtx::admit`): it takes one unit of
 //! the plugin's request budget (denied and rejected requests too), then passes
-//! the egress policy ([`policy`]: the URL actually sent, the method and route,
+//! the egress policy (`policy`: the URL actually sent, the method and route,
 //! the header allow-list), the plugin's auth-mode grant, the body cap, the
 //! host-owned fault field and the spend limits. Everything the host keeps
 //! about it is capped and redacted by secret-independent rules only. Only then
 //! is it recorded in the run's telemetry, given a correlation id and its
-//! credential ([`credentials`]), and **dispatched** ([`send`]), once, attempt
+//! credential (`credentials`), and **dispatched** (`send`), once, attempt
 //! by attempt; what comes back is scrubbed of the run's secrets before the
 //! host or the plugin reads it.
 //!
@@ -20,12 +20,12 @@
 
 pub mod credentials;
 pub mod limiter;
-pub mod policy;
-pub mod retry;
-pub mod send;
-pub mod spend;
+pub(crate) mod policy;
+pub(crate) mod retry;
+pub(crate) mod send;
+pub(crate) mod spend;
 pub mod target;
-pub mod telemetry;
+pub(crate) mod telemetry;
 
 pub use target::{HttpTarget, RequestIdRule, TargetError, TargetSpec};
 

@@ -87,11 +87,6 @@ impl Budget {
     pub fn used(&self) -> u32 {
         self.used.load(Ordering::SeqCst)
     }
-
-    /// The cap.
-    pub fn max(&self) -> u32 {
-        self.max
-    }
 }
 
 /// A request that passed every check and is ready to go out.

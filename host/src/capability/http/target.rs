@@ -4,7 +4,7 @@
 //! # Security
 //!
 //! The base URL's host is resolved once, here, and every address is checked
-//! ([`super::policy::address_allowed`]); the client then connects only to those
+//! (`super::policy::address_allowed`); the client then connects only to those
 //! addresses, so DNS cannot widen the target later. The client follows no
 //! redirects (a 3xx goes back to the plugin as it is), ignores proxy variables
 //! (a proxy would see the key) and does not decompress (the host asks for
