@@ -2,7 +2,7 @@
 //!
 //! A shipgate check is a WebAssembly component that the `shipgate` host runs in
 //! a sandbox against an LLM chat-completions API. This crate is the whole
-//! author-facing surface: it wraps the `shipgate:plugin@0.2.0` WIT world in
+//! author-facing surface: it wraps the `shipgate:plugin@0.2.1` WIT world in
 //! plain Rust types, so a plugin never names `wit-bindgen` itself.
 //!
 //! What a check can do, and nothing more:
@@ -64,6 +64,7 @@ mod finding;
 pub mod http;
 pub mod log;
 pub mod text;
+pub mod traffic;
 
 pub use finding::{Descriptor, Finding, Metric, Setting, SettingKind, Verdict};
 

@@ -53,6 +53,19 @@ pub enum Event {
         /// For how long, ms.
         for_ms: u64,
     },
+    /// An episode of the application under test ended.
+    EpisodeFinished {
+        /// The scenario.
+        scenario: String,
+        /// The application's exit code (`None`: killed or signalled).
+        exit_code: Option<i32>,
+        /// Whether its timeout killed it.
+        timed_out: bool,
+        /// Requests it made.
+        requests: usize,
+        /// Wall time, ms.
+        wall_ms: u64,
+    },
     /// A plugin finished.
     PluginFinished {
         /// Its name.

@@ -40,6 +40,7 @@ pub use plan::Plan;
 pub use report::Record;
 pub use validation::{RunOutput, Validation};
 
+pub mod application;
 mod bindings;
 pub mod capability;
 pub mod checklist;

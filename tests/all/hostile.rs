@@ -236,7 +236,7 @@ async fn bad_plugin_files_are_rejected_before_anything_runs() {
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
     assert!(
         e.to_string()
-            .contains("does not export `shipgate:plugin/check@0.2.0`"),
+            .contains("does not export `shipgate:plugin/check@0.2.1`"),
         "{e}"
     );
     // A plugin built against another version of the WIT package.
@@ -247,7 +247,7 @@ async fn bad_plugin_files_are_rejected_before_anything_runs() {
     );
     assert!(
         e.to_string().contains(
-            "built for shipgate:plugin@0.0.9, this shipgate implements shipgate:plugin@0.2.0"
+            "built for shipgate:plugin@0.0.9, this shipgate implements shipgate:plugin@0.2.1"
         ),
         "{e}"
     );

@@ -9,3 +9,4 @@ pub mod audit;
 pub mod context;
 pub mod http;
 pub mod log;
+pub mod traffic;

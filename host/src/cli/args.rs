@@ -75,6 +75,41 @@ impl OutputArgs {
     }
 }
 
+/// `shipgate run`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The contract snapshot (TOML). `shipgate init` writes one.
+    #[arg(long, short = 'c', required_unless_present = "mock")]
+    pub contract: Option<PathBuf>,
+    /// Run against the built-in mock (its contract and a per-run key) instead
+    /// of a contract's target: no key, no network.
+    #[arg(long, conflicts_with = "contract")]
+    pub mock: bool,
+    /// The plan (TOML); the built-in plan runs every bundled check.
+    #[arg(long, short = 'p')]
+    pub plan: Option<PathBuf>,
+    /// Run this plugin file instead of the plan's plugins (repeatable).
+    #[arg(long = "plugin")]
+    pub plugins: Vec<PathBuf>,
+    /// Override a plan value: thresholds.latency_ms=800, canary.latency_ms=800,
+    /// sandbox.deadline_ms=5000 (repeatable; also comma-separated in SHIPGATE_SET).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Which decisions fail the command.
+    #[arg(long, value_enum, default_value = "flag")]
+    pub fail_on: FailOn,
+    /// A previous record.json: latency or usage over decision.baseline_spike_ratio times it warns.
+    #[arg(long, value_name = "RECORD")]
+    pub baseline: Option<PathBuf>,
+    /// Output.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The application under test and its arguments, after `--`: run once per
+    /// fault scenario through shipgate's interposer (sets `[application] command`).
+    #[arg(last = true, value_name = "CMD")]
+    pub app: Vec<String>,
+}
+
 /// `shipgate mock-server`'s options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MockServerArgs {
@@ -118,30 +153,7 @@ pub enum Command {
         fail_on: FailOn,
     },
     /// Validate a real endpoint: the key comes from the variable the contract names.
-    Run {
-        /// The contract snapshot (TOML). `shipgate init` writes one.
-        #[arg(long, short = 'c')]
-        contract: PathBuf,
-        /// The plan (TOML); the built-in plan runs every bundled check.
-        #[arg(long, short = 'p')]
-        plan: Option<PathBuf>,
-        /// Run this plugin file instead of the plan's plugins (repeatable).
-        #[arg(long = "plugin")]
-        plugins: Vec<PathBuf>,
-        /// Override a plan value: thresholds.latency_ms=800, canary.latency_ms=800,
-        /// sandbox.deadline_ms=5000 (repeatable; also comma-separated in SHIPGATE_SET).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Which decisions fail the command.
-        #[arg(long, value_enum, default_value = "flag")]
-        fail_on: FailOn,
-        /// A previous record.json: latency or usage over decision.baseline_spike_ratio times it warns.
-        #[arg(long, value_name = "RECORD")]
-        baseline: Option<PathBuf>,
-        /// Output.
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Run(RunArgs),
     /// Compare two records: contract, response fields, statuses, latency, usage, decision.
     Diff {
         /// The older record.json (or its run directory).
@@ -193,10 +205,10 @@ mod tests {
         let c = Cli::try_parse_from(["shipgate", "run", "--contract", "c.toml"]).unwrap();
         assert!(matches!(
             c.command,
-            Command::Run {
+            Command::Run(RunArgs {
                 fail_on: FailOn::Flag,
                 ..
-            }
+            })
         ));
         let c = Cli::try_parse_from(["shipgate", "demo"]).unwrap();
         assert!(matches!(
@@ -214,9 +226,30 @@ mod tests {
             "shipgate", "run", "-c", "c.toml", "--set", "a.b=1", "--set", "c.d=2",
         ])
         .unwrap();
-        let Command::Run { set, .. } = c.command else {
+        let Command::Run(RunArgs { set, .. }) = c.command else {
             panic!()
         };
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn the_application_comes_after_a_double_dash_and_mock_replaces_the_contract() {
+        let c = Cli::try_parse_from([
+            "shipgate", "run", "--mock", "--", "python", "app.py", "--flag",
+        ])
+        .unwrap();
+        let Command::Run(RunArgs {
+            mock,
+            app,
+            contract,
+            ..
+        }) = c.command
+        else {
+            panic!()
+        };
+        assert!(mock && contract.is_none());
+        assert_eq!(app, ["python", "app.py", "--flag"]);
+        assert!(Cli::try_parse_from(["shipgate", "run"]).is_err());
+        assert!(Cli::try_parse_from(["shipgate", "run", "--mock", "-c", "c.toml"]).is_err());
     }
 }

@@ -41,19 +41,7 @@ pub(super) fn usage(message: impl Into<String>) -> anyhow::Error {
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo { output, fail_on } => demo(output, fail_on).await,
-        Command::Run {
-            contract,
-            plan,
-            plugins,
-            set,
-            fail_on,
-            baseline,
-            output,
-        } => {
-            let request =
-                RunRequest::from_args(contract, plan, plugins, &set, baseline, fail_on, output)?;
-            execute(request.resolve()?).await
-        }
+        Command::Run(args) => execute(RunRequest::from_args(args)?.resolve().await?).await,
         Command::Diff { old, new, json } => {
             let drift = crate::diff::diff(&load_record(&old)?, &load_record(&new)?);
             if json {
@@ -135,6 +123,7 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
         output,
         fail_on,
         target_is_mock: true,
+        mock: Some(mock),
     })
     .await
 }
@@ -150,6 +139,7 @@ async fn execute(request: Resolved) -> Result<u8> {
         output,
         fail_on,
         target_is_mock,
+        mock: _mock,
     } = request;
     let cache = cache_dir();
     let mut runtime = Runtime::new(cache.as_deref())?;

@@ -4,9 +4,10 @@
 //! (files read, the key read from its variable: [`RunRequest::resolve`]).
 //! Only [`Resolved`] reaches the engine.
 
-use super::args::{FailOn, OutputArgs};
+use super::args::{FailOn, OutputArgs, RunArgs};
 use super::commands::usage;
 use crate::contract::Contract;
+use crate::mock::{MockConfig, MockServer};
 use crate::plan::{Override, Plan, PluginSource, PluginSpec};
 use crate::redact::Secret;
 use crate::report;
@@ -16,13 +17,23 @@ use std::path::PathBuf;
 /// Stage one: a `run` as asked for, every value checked, nothing read.
 #[derive(Debug)]
 pub struct RunRequest {
-    contract: PathBuf,
+    target: Target,
     plan: Option<PathBuf>,
     plugins: Vec<PathBuf>,
     overrides: Vec<Override>,
     baseline: Option<PathBuf>,
     fail_on: FailOn,
     output: OutputArgs,
+    app: Vec<String>,
+}
+
+/// Where a run's requests go.
+#[derive(Debug)]
+enum Target {
+    /// A contract's target, with the key from the variable it names.
+    Contract(PathBuf),
+    /// The built-in mock, its contract and a per-run key.
+    Mock,
 }
 
 /// Stage two: everything the engine needs, read and validated.
@@ -31,7 +42,7 @@ pub struct Resolved {
     pub contract: Contract,
     /// Where it came from, for the record.
     pub contract_source: String,
-    /// The effective plan (overrides and `--jobs` applied).
+    /// The effective plan (overrides, `--jobs` and `-- CMD` applied).
     pub plan: Plan,
     /// The credential, from the variable the contract names.
     pub secret: Option<Secret>,
@@ -41,49 +52,51 @@ pub struct Resolved {
     pub output: OutputArgs,
     /// The exit code rule.
     pub fail_on: FailOn,
-    /// Whether the target is the built-in mock (the demo).
+    /// Whether the target is the built-in mock.
     pub target_is_mock: bool,
+    /// The built-in mock, kept serving for the run.
+    pub mock: Option<MockServer>,
 }
 
 impl RunRequest {
-    /// Check the command line: `--set` and `SHIPGATE_SET` assignments parse,
-    /// `--jobs` is in range.
+    /// Check the command line: `--set` and `SHIPGATE_SET` assignments parse.
     ///
     /// # Errors
     ///
     /// A usage error naming the flag and the value.
-    pub fn from_args(
-        contract: PathBuf,
-        plan: Option<PathBuf>,
-        plugins: Vec<PathBuf>,
-        set: &[String],
-        baseline: Option<PathBuf>,
-        fail_on: FailOn,
-        output: OutputArgs,
-    ) -> Result<RunRequest> {
+    pub fn from_args(args: RunArgs) -> Result<RunRequest> {
+        let target = match (args.mock, args.contract) {
+            (true, _) => Target::Mock,
+            (false, Some(c)) => Target::Contract(c),
+            (false, None) => {
+                return Err(usage(
+                    "give --contract FILE, or --mock for the built-in mock",
+                ));
+            }
+        };
         Ok(RunRequest {
-            contract,
-            plan,
-            plugins,
-            overrides: overrides(std::env::var("SHIPGATE_SET").ok().as_deref(), set)?,
-            baseline,
-            fail_on,
-            output,
+            target,
+            plan: args.plan,
+            plugins: args.plugins,
+            overrides: overrides(std::env::var("SHIPGATE_SET").ok().as_deref(), &args.set)?,
+            baseline: args.baseline,
+            fail_on: args.fail_on,
+            output: args.output,
+            app: args.app,
         })
     }
 
-    /// Read the files and the key.
+    /// Read the files and the key (or start the built-in mock).
     ///
     /// # Errors
     ///
     /// A configuration error naming the file and key, or a usage error naming
     /// the variable that holds no key.
-    pub fn resolve(self) -> Result<Resolved> {
-        let contract = Contract::load(&self.contract)?;
+    pub async fn resolve(self) -> Result<Resolved> {
         let bundled = crate::bundled::names();
         let mut plan = match &self.plan {
             Some(p) => Plan::load(p, &bundled, &self.overrides)?,
-            None => Plan::builtin(&bundled, &self.overrides)?,
+            None => Plan::builtin_for(&bundled, &self.overrides, !self.app.is_empty())?,
         };
         if !self.plugins.is_empty() {
             plan.plugins = files_as_plugins(&plan, &self.plugins);
@@ -91,21 +104,56 @@ impl RunRequest {
         if let Some(jobs) = self.output.jobs {
             plan.run.jobs = jobs;
         }
-        let secret = read_secret(&contract, &self.contract)?;
+        if !self.app.is_empty() {
+            let mut app = plan.application.take().unwrap_or_default();
+            app.command = self.app.clone();
+            app.check().map_err(|(_, m)| usage(m))?;
+            plan.application = Some(app);
+        }
+        if let Some(app) = &plan.application {
+            app.check_command().map_err(usage)?;
+        }
         let baseline = self
             .baseline
             .as_deref()
             .map(|p| report::record::read(p).map_err(usage))
             .transpose()?;
+        let (contract, source, secret, mock) = match &self.target {
+            Target::Contract(path) => {
+                let contract = Contract::load(path)?;
+                let secret = read_secret(&contract, path)?;
+                (contract, path.display().to_string(), secret, None)
+            }
+            Target::Mock => {
+                let key = Secret::new(format!(
+                    "sk-mock-{}",
+                    crate::capability::http::credentials::random_token(40).expose()
+                ));
+                let mock = MockServer::start(MockConfig::new(key.expose()), 0).await?;
+                let text = crate::contract::template(
+                    crate::contract::Provider::Mock,
+                    Some(&mock.base_url()),
+                );
+                let contract =
+                    Contract::parse(std::path::Path::new("<built-in mock contract>"), &text)?;
+                (
+                    contract,
+                    "built-in mock contract".to_owned(),
+                    key,
+                    Some(mock),
+                )
+            }
+        };
         Ok(Resolved {
-            contract_source: self.contract.display().to_string(),
+            contract_source: source,
             contract,
             plan,
             secret: Some(secret),
             baseline,
             output: self.output,
             fail_on: self.fail_on,
-            target_is_mock: false,
+            target_is_mock: mock.is_some(),
+            mock,
         })
     }
 }

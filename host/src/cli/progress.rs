@@ -112,6 +112,18 @@ impl Sink for LiveProgress {
                     .multi
                     .println(format!("    {plugin} ← {status} in {latency_ms} ms"));
             }
+            Event::EpisodeFinished {
+                scenario,
+                exit_code,
+                timed_out,
+                requests,
+                wall_ms,
+            } => {
+                let _ = self.multi.println(format!(
+                    "  {}",
+                    episode_line(scenario, *exit_code, *timed_out, *requests, *wall_ms)
+                ));
+            }
             Event::TargetPaused { plugin, for_ms } => {
                 let _ = self.multi.println(format!(
                     "    {plugin}: the target answered 429: every check waits {for_ms} ms"
@@ -222,6 +234,15 @@ impl Sink for PlainProgress {
                 let status = status.map_or("no response".to_owned(), |s| s.to_string());
                 self.say(&format!("{plugin}: ← {status} in {latency_ms} ms"));
             }
+            Event::EpisodeFinished {
+                scenario,
+                exit_code,
+                timed_out,
+                requests,
+                wall_ms,
+            } => self.say(&episode_line(
+                scenario, *exit_code, *timed_out, *requests, *wall_ms,
+            )),
             Event::TargetPaused { plugin, for_ms } => self.say(&format!(
                 "{plugin}: the target answered 429: every check waits {for_ms} ms"
             )),
@@ -246,6 +267,25 @@ impl Sink for PlainProgress {
             _ => {}
         }
     }
+}
+
+/// One line for an ended episode of the application under test.
+fn episode_line(
+    scenario: &str,
+    exit_code: Option<i32>,
+    timed_out: bool,
+    requests: usize,
+    wall_ms: u64,
+) -> String {
+    let ended = match (timed_out, exit_code) {
+        (true, _) => "killed at its timeout".to_owned(),
+        (false, Some(c)) => format!("exited {c}"),
+        (false, None) => "ended by a signal".to_owned(),
+    };
+    format!(
+        "application, {scenario}: {ended} ({}; {wall_ms} ms)",
+        requests_text(requests as u32)
+    )
 }
 
 #[cfg(test)]

@@ -155,6 +155,127 @@ impl Default for RunConfig {
     }
 }
 
+/// `[application]`: the team's own client, run once per episode under a
+/// fault scenario, through shipgate's interposer (see `application`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplicationConfig {
+    /// The command and its arguments (`shipgate run -- CMD ARGS` sets it).
+    pub command: Vec<String>,
+    /// The variable that gives the application the base URL.
+    pub base_url_env: String,
+    /// The variable that gives the application its (placeholder) key.
+    pub api_key_env: String,
+    /// Other variables the application needs (its environment is cleared).
+    pub env: BTreeMap<String, String>,
+    /// Each episode's timeout, ms (1 to 3 600 000).
+    pub timeout_ms: u64,
+    /// The scenarios, one episode each, in order (default: all of them).
+    pub scenarios: Vec<crate::application::scenario::Scenario>,
+}
+
+impl Default for ApplicationConfig {
+    fn default() -> Self {
+        ApplicationConfig {
+            command: Vec::new(),
+            base_url_env: "OPENAI_BASE_URL".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            env: BTreeMap::new(),
+            timeout_ms: 60_000,
+            scenarios: crate::application::scenario::Scenario::ALL.to_vec(),
+        }
+    }
+}
+
+impl ApplicationConfig {
+    /// Check that there is something to run (the plan's `command`, or the
+    /// command line's `-- CMD`, which comes after the plan is read).
+    ///
+    /// # Errors
+    ///
+    /// The command is empty.
+    pub fn check_command(&self) -> Result<(), String> {
+        if self.command.is_empty() {
+            return Err("`[application]` names no command: set `command = [\"python\", \"app.py\"]` in the plan, or pass it after `--`".into());
+        }
+        Ok(())
+    }
+
+    /// Check what a plan or the command line gave.
+    ///
+    /// # Errors
+    ///
+    /// `(key, message)` naming what is wrong.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, m: String| Err((k.to_owned(), m));
+        if self.command.first().is_some_and(|c| c.trim().is_empty()) {
+            return bad(
+                "command",
+                "`application.command` starts with an empty program name".into(),
+            );
+        }
+        let var_ok = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !v.as_bytes()[0].is_ascii_digit()
+        };
+        for (key, v) in [
+            ("base_url_env", &self.base_url_env),
+            ("api_key_env", &self.api_key_env),
+        ] {
+            if !var_ok(v) {
+                return bad(
+                    key,
+                    format!(
+                        "`application.{key}` = {v:?} is not an environment variable name (letters, digits, _)"
+                    ),
+                );
+            }
+        }
+        for (k, v) in &self.env {
+            if !var_ok(k) || v.contains('\0') {
+                return bad(
+                    "env",
+                    format!(
+                        "`application.env.{k}` is not a usable variable (a name of letters, digits and _, a value without NUL)"
+                    ),
+                );
+            }
+            if *k == self.base_url_env || *k == self.api_key_env || k == "PATH" {
+                return bad(
+                    "env",
+                    format!("`application.env.{k}` is set by shipgate itself; remove it"),
+                );
+            }
+        }
+        if !(1..=3_600_000).contains(&self.timeout_ms) {
+            return bad(
+                "timeout_ms",
+                format!(
+                    "`application.timeout_ms` = {} is out of range: 1 to 3600000 ms",
+                    self.timeout_ms
+                ),
+            );
+        }
+        if self.scenarios.is_empty() {
+            return bad(
+                "scenarios",
+                "`application.scenarios` is empty: name at least one, e.g. [\"clean\"]".into(),
+            );
+        }
+        for (i, s) in self.scenarios.iter().enumerate() {
+            if self.scenarios[..i].contains(s) {
+                return bad(
+                    "scenarios",
+                    format!("`application.scenarios` names `{}` twice", s.name()),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An auth mode a plugin may be granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -203,6 +324,8 @@ pub struct Grants {
     /// May ask a target other than the built-in mock for faults (a
     /// fault-injecting proxy that honours `x-shipgate-fault`).
     pub faults: bool,
+    /// May read the application under test's traffic (the episodes).
+    pub traffic: bool,
     /// Checklist items its findings may cover. Absent: a bundled check gets
     /// the items its descriptor declares, a plugin file gets none. Items only
     /// an operator can vouch for (`rollout-flag-available`,
@@ -226,6 +349,7 @@ impl Default for Grants {
             fields: Vec::new(),
             parts: Vec::new(),
             faults: false,
+            traffic: false,
             covers: None,
             subject: None,
         }
@@ -417,6 +541,7 @@ pub fn default_subject(bundled: Option<&str>, has_log_dirs: bool) -> crate::chec
     use crate::checklist::Subject;
     match bundled {
         Some("retry-timeout" | "observability") => Subject::Shipgate,
+        Some("client-resilience") => Subject::Application,
         Some("redaction-audit") if has_log_dirs => Subject::Application,
         Some("redaction-audit") => Subject::Shipgate,
         _ => Subject::Provider,
@@ -454,6 +579,8 @@ pub struct Plan {
     pub audit: AuditConfig,
     /// Scheduling and the target's rate limits.
     pub run: RunConfig,
+    /// The application under test, when the plan runs one.
+    pub application: Option<ApplicationConfig>,
     /// Where the plan came from (`built-in` or a path).
     pub origin: String,
 }
@@ -478,6 +605,8 @@ struct PlanWire {
     audit: AuditConfig,
     #[serde(default)]
     run: RunConfig,
+    #[serde(default)]
+    application: Option<ApplicationConfig>,
     #[serde(default)]
     plugins: Vec<PluginWire>,
 }
@@ -540,6 +669,16 @@ fn typed<T: serde::de::DeserializeOwned>(
 
 /// The built-in plan: every bundled check with default thresholds.
 pub fn default_plan_toml(bundled: &[&str]) -> String {
+    default_plan_toml_for(bundled, false)
+}
+
+/// Bundled checks that judge the application under test: in the built-in
+/// plan only when it runs one (they read its traffic).
+pub const APPLICATION_JUDGES: &[&str] = &["client-resilience"];
+
+/// The built-in plan's TOML; with `application`, the application's judges too
+/// (granted its traffic).
+pub fn default_plan_toml_for(bundled: &[&str], application: bool) -> String {
     let mut s = String::from("schema = 1\n");
     // The guide's order; the redaction audit reads what the others wrote, so it runs last.
     const ORDER: &[&str] = &[
@@ -549,6 +688,7 @@ pub fn default_plan_toml(bundled: &[&str]) -> String {
         "retry-timeout",
         "guardrails",
         "observability",
+        "client-resilience",
         "redaction-audit",
     ];
     let rank = |n: &str| {
@@ -557,7 +697,11 @@ pub fn default_plan_toml(bundled: &[&str]) -> String {
             .position(|o| *o == n)
             .unwrap_or(ORDER.len() - 1)
     };
-    let mut bundled = bundled.to_vec();
+    let mut bundled: Vec<&str> = bundled
+        .iter()
+        .copied()
+        .filter(|n| application || !APPLICATION_JUDGES.contains(n))
+        .collect();
     bundled.sort_by_key(|n| rank(n));
     for name in &bundled {
         s.push_str(&format!("\n[[plugins]]\nname = \"{name}\"\n"));
@@ -566,6 +710,9 @@ pub fn default_plan_toml(bundled: &[&str]) -> String {
         }
         if *name == "redaction-audit" {
             s.push_str("grants = { audit = true }\n");
+        }
+        if APPLICATION_JUDGES.contains(name) {
+            s.push_str("grants = { traffic = true }\n");
         }
     }
     s
@@ -624,6 +771,11 @@ impl Plan {
         let decision: DecisionRules =
             typed(section("decision"), "decision").map_err(|e| section_error("decision", e))?;
         ranges::check_decision(&decision).map_err(|e| section_error("decision", e))?;
+        if doc.contains_key("application") {
+            let app: ApplicationConfig = typed(section("application"), "application")
+                .map_err(|e| section_error("application", e))?;
+            app.check().map_err(|e| section_error("application", e))?;
+        }
         // Each plugin's own thresholds and limits, likewise.
         for (i, raw) in doc
             .get("plugins")
@@ -894,6 +1046,7 @@ impl Plan {
             content_capture: wire.content_capture,
             audit,
             run: wire.run,
+            application: wire.application,
             origin: path.display().to_string(),
         })
     }
@@ -918,9 +1071,22 @@ impl Plan {
     ///
     /// Only when an override is invalid.
     pub fn builtin(bundled: &[&str], overrides: &[Override]) -> Result<Plan, ConfigError> {
+        Plan::builtin_for(bundled, overrides, false)
+    }
+
+    /// The built-in plan; with `application`, the application's judges too.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::builtin`].
+    pub fn builtin_for(
+        bundled: &[&str],
+        overrides: &[Override],
+        application: bool,
+    ) -> Result<Plan, ConfigError> {
         let mut plan = Plan::parse(
             Path::new("<built-in plan>"),
-            &default_plan_toml(bundled),
+            &default_plan_toml_for(bundled, application),
             bundled,
             overrides,
         )?;

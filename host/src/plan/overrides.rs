@@ -71,7 +71,13 @@ impl Override {
         let rest = &self.key[1..];
         if matches!(
             head,
-            "thresholds" | "sandbox" | "decision" | "attestations" | "waivers" | "run"
+            "thresholds"
+                | "sandbox"
+                | "decision"
+                | "attestations"
+                | "waivers"
+                | "run"
+                | "application"
         ) {
             set(doc, &self.key, self.value.clone());
             return Ok(());
@@ -94,7 +100,7 @@ impl Override {
             })
             .ok_or_else(|| {
                 format!(
-                    "override {:?}: no plugin named {head:?} in the plan (or use thresholds./sandbox./decision.)",
+                    "override {:?}: no plugin named {head:?} in the plan (or use thresholds., sandbox., decision., run., application.)",
                     self.raw
                 )
             })?;

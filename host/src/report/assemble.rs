@@ -38,6 +38,8 @@ pub struct RunParts {
     /// The plan's name of the bundled canary, whose first successful chat
     /// request becomes the request template.
     pub canary: Option<String>,
+    /// The application under test's episodes, when the plan runs one.
+    pub application: Option<super::episodes::ApplicationRun>,
 }
 
 /// The record of a run.
@@ -54,6 +56,7 @@ pub fn record(parts: RunParts, redactor: &OutputRedactor) -> Record {
         denials,
         decision,
         canary,
+        application,
     } = parts;
     let chat: Vec<&RequestTelemetry> = telemetry
         .iter()
@@ -129,6 +132,7 @@ pub fn record(parts: RunParts, redactor: &OutputRedactor) -> Record {
         findings,
         decision,
         truncated: None,
+        application,
     }
 }
 

@@ -11,6 +11,7 @@
 //! record that was redacted when it was built.
 
 pub mod assemble;
+pub mod episodes;
 pub mod human;
 pub mod junit;
 pub mod markdown;

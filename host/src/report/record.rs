@@ -157,6 +157,9 @@ pub struct Record {
     /// What was cut to keep the record under its size cap, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// The application under test, when the plan runs one: its episodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<super::episodes::ApplicationRun>,
 }
 
 /// Largest `record.json`, in bytes; the record is trimmed to fit (and says so).

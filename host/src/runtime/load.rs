@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 /// The WIT package this host implements.
 pub const WIT_PACKAGE: &str = "shipgate:plugin";
 /// Its version. Plugins built against `0.2.y` with `y` up to this patch level load.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.2.1";
 
 /// Whether a plugin built against `version` of the WIT package can run here:
 /// the same `0.MINOR`, at a patch level no newer than this host's.

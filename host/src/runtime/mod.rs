@@ -119,6 +119,8 @@ pub struct RunEnv {
     pub context: ContextCtx,
     /// Audit capability.
     pub audit: AuditCtx,
+    /// Traffic capability (the application under test's episodes).
+    pub traffic: crate::capability::traffic::TrafficCtx,
     /// Limits.
     pub limits: crate::plan::SandboxLimits,
     /// The plan's grant of checklist items (absent: the default).
@@ -162,6 +164,10 @@ impl Runtime {
             _,
             HasSelf<AuditCtx>,
         >(&mut linker, |s| &mut s.audit))?;
+        link(bindings::shipgate::plugin::traffic::add_to_linker::<
+            _,
+            HasSelf<crate::capability::traffic::TrafficCtx>,
+        >(&mut linker, |s| &mut s.traffic))?;
         link(bindings::shipgate::plugin::context::add_to_linker::<
             _,
             HasSelf<ContextCtx>,

@@ -50,6 +50,7 @@ impl Sandbox {
             log: env.log,
             context: env.context,
             audit: env.audit,
+            traffic: env.traffic,
         };
         let mut store = Store::new(engine, state);
         // Enforce: sandbox.memory_mib, tables and instances.

@@ -1,7 +1,9 @@
 //! `HostState`: the `T` of `Store<T>`, one per plugin run.
 
 use super::limits::Limiter;
-use crate::capability::{audit::AuditCtx, context::ContextCtx, http::HttpCtx, log::LogCtx};
+use crate::capability::{
+    audit::AuditCtx, context::ContextCtx, http::HttpCtx, log::LogCtx, traffic::TrafficCtx,
+};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -13,6 +15,7 @@ pub struct HostState {
     pub(super) log: LogCtx,
     pub(super) context: ContextCtx,
     pub(super) audit: AuditCtx,
+    pub(super) traffic: TrafficCtx,
     pub(super) limiter: Limiter,
 }
 

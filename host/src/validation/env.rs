@@ -31,6 +31,8 @@ pub(super) struct RunShared {
     pub run_id: String,
     /// The run's secrets.
     pub secrets: Arc<SecretSet>,
+    /// The application under test's episodes (empty when there is none).
+    pub episodes: Arc<Vec<crate::report::episodes::Episode>>,
 }
 
 /// Capabilities for one plugin run, as the plan grants them.
@@ -116,11 +118,14 @@ pub(super) fn env(
         plan.audit.log_dirs.clone(),
         shared.secrets.clone(),
     );
+    let traffic =
+        crate::capability::traffic::TrafficCtx::new(spec.grants.traffic, shared.episodes.clone());
     RunEnv {
         http,
         log,
         context,
         audit,
+        traffic,
         limits: l.clone(),
         covers_grant: spec.grants.covers.clone(),
         bundled: matches!(spec.source, PluginSource::Bundled(_)),
@@ -140,6 +145,7 @@ pub(super) fn describe_env(
     let mut spec = spec.clone();
     spec.limits.max_requests = 0;
     spec.grants.audit = false;
+    spec.grants.traffic = false;
     let scratch = RunShared {
         outputs: RunOutputs::default(),
         http: HttpShared {

@@ -159,7 +159,7 @@ impl Validation<'_> {
         let started_at = crate::now_rfc3339();
         let run_id = uuid::Uuid::new_v4().to_string();
         let plugins = self.load_plugins()?;
-        let (shared, secrets) = self.setup(&run_id).await?;
+        let (mut shared, secrets, placeholder) = self.setup(&run_id).await?;
         // Pre-flight: every plugin describes itself; the plan must name only
         // settings and finding ids they declare. Nothing has been sent yet.
         let mut descriptors: Vec<Result<Descriptor, crate::findings::Finding>> = Vec::new();
@@ -186,6 +186,19 @@ impl Validation<'_> {
                 ("base_url".to_owned(), self.contract.base_url.url.clone()),
             ]),
         );
+        // The cancel signal is shared by the episodes and the checks.
+        let cancel = futures_util::FutureExt::shared(Box::pin(cancel));
+        let application = match (&self.plan.application, placeholder) {
+            (Some(config), Some(placeholder)) => {
+                let (run, raw) = self
+                    .episodes(config, &shared, placeholder)
+                    .run(cancel.clone())
+                    .await;
+                shared.episodes = Arc::new(run.episodes.clone());
+                Some((run, raw))
+            }
+            _ => None,
+        };
         let ran = schedule::Schedule {
             running: std::sync::Mutex::default(),
             plan: self.plan,
@@ -198,11 +211,46 @@ impl Validation<'_> {
         }
         .run(cancel)
         .await;
-        Ok(self.finish(run_id, started_at, ran, &shared, secrets))
+        Ok(self.finish(run_id, started_at, ran, &shared, secrets, application))
     }
 
-    /// The run's secrets, credentials, target (with its limiter) and shared outputs.
-    async fn setup(&self, run_id: &str) -> Result<(RunShared, Arc<SecretSet>), SetupError> {
+    /// The episode runner for the plan's application, forwarding through the
+    /// run's target (its pinned client) with the real credential.
+    fn episodes<'s>(
+        &'s self,
+        config: &'s crate::plan::ApplicationConfig,
+        shared: &RunShared,
+        placeholder: Secret,
+    ) -> crate::application::Episodes<'s> {
+        let target = &shared.target;
+        let credential = target.credentials.secret.as_ref().map_or_else(
+            || Secret::new(String::new()),
+            |s| Secret::new(target.credentials.header_value(s)),
+        );
+        crate::application::Episodes {
+            config,
+            dir: std::env::current_dir().unwrap_or_default(),
+            upstream: crate::application::interposer::Upstream {
+                client: target.client.clone(),
+                base_url: target.spec.base_url.clone(),
+                chat_path: target.spec.chat_path.clone(),
+                chat_method: target.spec.chat_method.clone(),
+                credential: (target.credentials.header.clone(), credential),
+                input_limit: self.plan.thresholds.input_limit_bytes as usize,
+            },
+            secrets: shared.secrets.clone(),
+            placeholder,
+            request_timeout_ms: u64::from(self.plan.thresholds.request_timeout_ms),
+            events: self.events.clone(),
+        }
+    }
+
+    /// The run's secrets (and the application's placeholder key, when the
+    /// plan runs one), credentials, target (with its limiter) and shared outputs.
+    async fn setup(
+        &self,
+        run_id: &str,
+    ) -> Result<(RunShared, Arc<SecretSet>, Option<Secret>), SetupError> {
         let contract = self.contract;
         if let Some(s) = &self.secret {
             crate::secret::validate(SecretKind::Credential, s)?;
@@ -215,6 +263,15 @@ impl Validation<'_> {
         let mut known = vec![(SecretKind::Honeytoken, credentials.honeytoken.clone())];
         if let Some(s) = &self.secret {
             known.insert(0, (SecretKind::Credential, s.clone()));
+        }
+        let placeholder = self.plan.application.as_ref().map(|_| {
+            Secret::new(format!(
+                "sk-shipgate-placeholder-{}",
+                credentials::random_token(40).expose()
+            ))
+        });
+        if let Some(p) = &placeholder {
+            known.push((SecretKind::Placeholder, p.clone()));
         }
         let secrets = Arc::new(SecretSet::new(&known, &contract.auth.scheme));
         let unapproved_model = format!(
@@ -249,8 +306,9 @@ impl Validation<'_> {
             contract_json: contract.to_json().to_string(),
             run_id: run_id.to_owned(),
             secrets: secrets.clone(),
+            episodes: Arc::default(),
         };
-        Ok((shared, secrets))
+        Ok((shared, secrets, placeholder))
     }
 
     /// Every plugin has finished: the host's own checks, the decision, the record.
@@ -261,6 +319,10 @@ impl Validation<'_> {
         ran: schedule::Ran,
         shared: &RunShared,
         secrets: Arc<SecretSet>,
+        application: Option<(
+            crate::report::episodes::ApplicationRun,
+            crate::application::RawOutputs,
+        )>,
     ) -> RunOutput {
         let contract = self.contract;
         let schedule::Ran {
@@ -301,6 +363,16 @@ impl Validation<'_> {
             "host",
             "the host's own check: the run's secrets in its output and the team's logs",
         ));
+        if let Some((_, raw)) = &application {
+            let mut run = host_checks(
+                crate::application::credential_findings(raw, &secrets),
+                "application",
+                "the host's own check of the application's output: its credential in any form",
+            );
+            run.name = "application".into();
+            run.subject = Subject::Application;
+            runs.push(run);
+        }
         if let Some(baseline) = self.baseline {
             let ratio = self.plan.decision.baseline_spike_ratio;
             let summary = Record::summarize(&telemetry);
@@ -369,6 +441,7 @@ impl Validation<'_> {
                 denials,
                 decision,
                 canary: bundled("canary").map(str::to_owned),
+                application: application.map(|(run, _)| run),
             },
             &redactor,
         );

@@ -158,7 +158,7 @@ impl Check for RedactionAudit {
                     shipgate_sdk::text::count(texts.len(), "text"),
                     shipgate_sdk::text::count(bytes as usize, "byte"),
                     shipgate_sdk::text::count(prompts.len(), "prompt"),
-                    shipgate_sdk::text::count(leaks as usize, "leak"),
+                    shipgate_sdk::text::count(leaks, "leak"),
                 ))
                 .evidence("texts", texts.len())
                 .evidence(

@@ -1,0 +1,289 @@
+//! The application under test: shipgate runs the team's own client once per
+//! *episode*, stands between it and the target (an [`interposer`]), injects
+//! one [`scenario`]'s faults into the client's real traffic, and keeps what
+//! happened for the checks granted `traffic` to judge.
+//!
+//! # Security
+//!
+//! - The application never holds the real key: it gets a per-run
+//!   placeholder, which only the interposer accepts, and the interposer
+//!   swaps it for the real credential when it forwards.
+//! - It runs with a cleared environment (only `PATH`, the base URL, the
+//!   placeholder key and the plan's `env`), no standard input, in its own
+//!   process group, killed (the whole group) when its episode times out, when
+//!   the run is interrupted, or when shipgate returns; nothing of it survives
+//!   the run.
+//! - Its output is kept bounded ([`MAX_OUTPUT_BYTES`]) and scrubbed of every
+//!   full form of the run's secrets; whether the raw output held the
+//!   placeholder or the real key is decided by the host alone
+//!   ([`credential_findings`]).
+
+pub mod interposer;
+pub mod scenario;
+
+use crate::findings::{Finding, FindingKind, Verdict};
+use crate::report::episodes::{ApplicationRun, Episode, MAX_OUTPUT_BYTES};
+use crate::secret::SecretSet;
+use interposer::{Interposer, Upstream};
+use scenario::Scenario;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt as _;
+
+pub use crate::plan::ApplicationConfig;
+
+/// Extra time past the plan's `request_timeout_ms` that a stall lasts: a
+/// client whose timeout is the plan's gives up well before the stall ends.
+pub const STALL_SLACK_MS: u64 = 2_000;
+
+/// What an episode set needs besides the plan's `[application]`.
+#[derive(Debug)]
+pub struct Episodes<'a> {
+    /// The application.
+    pub config: &'a ApplicationConfig,
+    /// Where to run it (the plan's directory).
+    pub dir: PathBuf,
+    /// Where its requests go.
+    pub upstream: Upstream,
+    /// The run's secrets (the placeholder among them).
+    pub secrets: Arc<SecretSet>,
+    /// The placeholder key the application gets.
+    pub placeholder: crate::redact::Secret,
+    /// The plan's client timeout, ms (a stall lasts longer).
+    pub request_timeout_ms: u64,
+    /// Where progress goes.
+    pub events: crate::events::Events,
+}
+
+/// What the raw (unscrubbed) output held, for the host's own finding.
+#[derive(Debug, Default)]
+pub struct RawOutputs(Vec<(String, Vec<u8>)>);
+
+impl Episodes<'_> {
+    /// Run every scenario of the plan, one episode each, in order; stop early
+    /// (the episodes so far) when `cancel` completes.
+    pub async fn run(
+        &self,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> (ApplicationRun, RawOutputs) {
+        let mut run = ApplicationRun {
+            command: self
+                .config
+                .command
+                .iter()
+                .map(|a| {
+                    let (a, _) = self.secrets.scrub(a.clone().into_bytes());
+                    crate::text::one_line(&String::from_utf8_lossy(&a), 512)
+                })
+                .collect(),
+            episodes: Vec::new(),
+        };
+        let mut raw = RawOutputs::default();
+        tokio::pin!(cancel);
+        for scenario in &self.config.scenarios {
+            let episode = self.episode(*scenario);
+            tokio::select! {
+                biased;
+                () = &mut cancel => break,
+                (e, out, err) = episode => {
+                    self.events.emit(crate::events::Event::EpisodeFinished {
+                        scenario: e.scenario.clone(),
+                        exit_code: e.exit_code,
+                        timed_out: e.timed_out,
+                        requests: e.exchanges.len(),
+                        wall_ms: e.wall_ms,
+                    });
+                    raw.0.push((format!("{} stdout", e.scenario), out));
+                    raw.0.push((format!("{} stderr", e.scenario), err));
+                    run.episodes.push(e);
+                }
+            }
+        }
+        (run, raw)
+    }
+
+    async fn episode(&self, scenario: Scenario) -> (Episode, Vec<u8>, Vec<u8>) {
+        let stall_ms = self.request_timeout_ms.saturating_add(STALL_SLACK_MS);
+        let mut episode = Episode {
+            scenario: scenario.name().into(),
+            clears_at: scenario.clears_at(),
+            stall_ms: (scenario == Scenario::Stall).then_some(stall_ms),
+            ..Episode::default()
+        };
+        let interposer = match Interposer::start(
+            scenario,
+            self.placeholder.expose().to_owned(),
+            self.upstream.clone(),
+            self.secrets.clone(),
+            stall_ms,
+        )
+        .await
+        {
+            Ok(i) => i,
+            Err(e) => {
+                episode.stderr = format!("shipgate could not start the interposer: {e}");
+                return (episode, Vec::new(), Vec::new());
+            }
+        };
+        let started = Instant::now();
+        let (out, err) = match self.spawn(&interposer.base_url()) {
+            Ok(child) => {
+                let timeout = Duration::from_millis(self.config.timeout_ms);
+                let (code, timed_out, out, err) = supervise(child, timeout).await;
+                episode.exit_code = code;
+                episode.timed_out = timed_out;
+                (out, err)
+            }
+            Err(e) => (
+                Vec::new(),
+                format!(
+                    "shipgate could not start `{}`: {e}",
+                    self.config.command.first().map_or("", String::as_str)
+                )
+                .into_bytes(),
+            ),
+        };
+        episode.wall_ms = started.elapsed().as_millis() as u64;
+        let (exchanges, dropped) = interposer.finish().await;
+        episode.exchanges = exchanges;
+        episode.exchanges_dropped = dropped;
+        let keep = |bytes: &[u8]| {
+            let cut = bytes.len() > MAX_OUTPUT_BYTES;
+            let (s, _) = self
+                .secrets
+                .scrub(bytes[..bytes.len().min(MAX_OUTPUT_BYTES)].to_vec());
+            (String::from_utf8_lossy(&s).into_owned(), cut)
+        };
+        let (stdout, a) = keep(&out);
+        let (stderr, b) = keep(&err);
+        episode.stdout = stdout;
+        episode.stderr = stderr;
+        episode.output_truncated = a || b;
+        (episode, out, err)
+    }
+
+    fn spawn(&self, base_url: &str) -> std::io::Result<tokio::process::Child> {
+        let Some((program, args)) = self.config.command.split_first() else {
+            return Err(std::io::Error::other("the command is empty"));
+        };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            // Its own group, so a timeout kills everything it started.
+            .process_group(0);
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        let env: &BTreeMap<String, String> = &self.config.env;
+        cmd.envs(env)
+            .env(&self.config.base_url_env, base_url)
+            .env(&self.config.api_key_env, self.placeholder.expose());
+        cmd.spawn()
+    }
+}
+
+/// Wait for the application (at most `timeout`), reading its output with a
+/// cap; kill its whole process group when it is done or out of time.
+async fn supervise(
+    mut child: tokio::process::Child,
+    timeout: Duration,
+) -> (Option<i32>, bool, Vec<u8>, Vec<u8>) {
+    let group = child.id();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let read = |pipe: Option<tokio::process::ChildStdout>| async move { read_capped(pipe).await };
+    let read_err =
+        |pipe: Option<tokio::process::ChildStderr>| async move { read_capped(pipe).await };
+    let out_task = tokio::spawn(read(stdout.take()));
+    let err_task = tokio::spawn(read_err(stderr.take()));
+    let (code, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => (status.code(), false),
+        Ok(Err(_)) => (None, false),
+        Err(_) => (None, true),
+    };
+    // Whatever it started goes with it.
+    if let Some(pid) = group.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill().await;
+    let out = tokio::time::timeout(Duration::from_secs(2), out_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let err = tokio::time::timeout(Duration::from_secs(2), err_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    (code, timed_out, out, err)
+}
+
+/// Read a pipe to its end, keeping at most one byte past the cap (so a cut
+/// is known) and draining the rest so the application never blocks on it.
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
+    let Some(mut pipe) = pipe else {
+        return Vec::new();
+    };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = (MAX_OUTPUT_BYTES + 1).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    kept
+}
+
+/// The host's own finding about the application: whether its output held the
+/// run's placeholder key or real credential, in any form the host knows
+/// (matched here, after the episodes, never by a guest).
+pub fn credential_findings(raw: &RawOutputs, secrets: &SecretSet) -> Vec<Finding> {
+    let mut leaks = Vec::new();
+    for (source, bytes) in &raw.0 {
+        for hit in secrets.scan(bytes) {
+            leaks.push(format!(
+                "{source}: the {} ({})",
+                hit.kind.label(),
+                hit.form.name()
+            ));
+        }
+    }
+    leaks.dedup();
+    let mut f = Finding::host(
+        "application",
+        FindingKind::Check,
+        "credential-logged",
+        "the application does not print or log its credential",
+        if leaks.is_empty() {
+            format!(
+                "{} output streams scanned for every form of the key it was given and the real key: none found",
+                raw.0.len()
+            )
+        } else {
+            format!(
+                "the application printed its credential: {}; treat the key as exposed and redact it in the application's logging",
+                leaks.iter().take(8).cloned().collect::<Vec<_>>().join("; ")
+            )
+        },
+    );
+    f.verdict = if leaks.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    f.subject = crate::checklist::Subject::Application;
+    f.covers = vec![crate::checklist::LOGS_REDACTED.to_owned()];
+    vec![f]
+}
