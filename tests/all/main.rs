@@ -3,6 +3,7 @@
 
 mod support;
 
+mod application;
 mod audit;
 mod canary;
 mod drift;

@@ -130,6 +130,9 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         }
         writeln!(w)?;
     }
+    if let Some(app) = &r.application {
+        application(app, w)?;
+    }
     writeln!(w, "## Contract snapshot ({})\n", cell(&r.contract_source))?;
     writeln!(
         w,
@@ -188,3 +191,57 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
     }
     Ok(())
 }
+/// The application under test: one table row per request of each episode,
+/// its attempts with their times and what each got.
+fn application(app: &crate::report::episodes::ApplicationRun, w: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "## Application under test\n\n`{}`, one episode per scenario:\n",
+        cell(&app.command.join(" "))
+    )?;
+    writeln!(w, "| Scenario | Exit | Time | Request | Attempts (arrival → answer) |\n|---|---|---|---|---|")?;
+    for e in &app.episodes {
+        let exit = match (e.timed_out, e.exit_code) {
+            (true, _) => "killed at its timeout".to_owned(),
+            (false, Some(c)) => c.to_string(),
+            (false, None) => "signal".to_owned(),
+        };
+        let mut logical: Vec<u32> = e.exchanges.iter().map(|x| x.logical).collect();
+        logical.dedup();
+        logical.sort_unstable();
+        logical.dedup();
+        if logical.is_empty() {
+            writeln!(w, "| {} | {exit} | {} ms | — | no request |", cell(&e.scenario), e.wall_ms)?;
+        }
+        for l in logical {
+            let steps: Vec<String> = e
+                .exchanges
+                .iter()
+                .filter(|x| x.logical == l)
+                .map(|x| {
+                    let got = match (&x.refused, x.status) {
+                        (Some(why), _) => format!("refused: {why}"),
+                        (None, Some(s)) => s.to_string(),
+                        (None, None) => "no answer".to_owned(),
+                    };
+                    let how = x
+                        .injected
+                        .as_deref()
+                        .map(|i| format!(" ({i})"))
+                        .unwrap_or_default();
+                    let gave_up = if x.client_aborted { ", client gave up" } else { "" };
+                    format!("{} ms → {got}{how}{gave_up}", x.started_ms)
+                })
+                .collect();
+            writeln!(
+                w,
+                "| {} | {exit} | {} ms | {l} | {} |",
+                cell(&e.scenario),
+                e.wall_ms,
+                cell(&steps.join("; "))
+            )?;
+        }
+    }
+    writeln!(w)
+}
+

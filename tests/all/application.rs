@@ -1,0 +1,171 @@
+//! The application under test: real client programs run through the
+//! interposer under every scenario, and the exact verdicts they earn.
+
+use crate::support::{Harness, finding};
+use shipgate::findings::Verdict;
+use shipgate::validation::RunOutput;
+
+/// A plan that runs `command` under every scenario and judges it.
+fn plan(h: &Harness, command: &[&str], env: &str, timeout_ms: u64) -> shipgate::plan::Plan {
+    let command: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
+    h.plan(
+        &format!(
+            "[thresholds]\nrequest_timeout_ms = 2000\n\n[application]\ncommand = [{}]\nenv = {{ {env} }}\ntimeout_ms = {timeout_ms}\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n",
+            command.join(", ")
+        ),
+        &[],
+    )
+}
+
+/// Every verdict of the judge and the host's own application finding.
+fn verdicts(out: &RunOutput) -> Vec<(String, Verdict)> {
+    out.record
+        .findings
+        .iter()
+        .filter(|f| f.plugin == "client-resilience" || f.plugin == "application")
+        .map(|f| (f.id.clone(), f.verdict))
+        .collect()
+}
+
+fn assert_careful(out: &RunOutput) {
+    let app = out.record.application.as_ref().expect("episodes recorded");
+    let names: Vec<&str> = app.episodes.iter().map(|e| e.scenario.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "clean",
+            "rate-limited",
+            "outage",
+            "non-retryable",
+            "unauthorized",
+            "stall",
+            "reset",
+            "slow-first-byte"
+        ]
+    );
+    for (id, v) in verdicts(out) {
+        assert_eq!(v, Verdict::Pass, "{id}: {:?}", finding(out, &id).detail);
+    }
+    // The rate-limited episode: three attempts of one request, the last
+    // one through, each retry at least the Retry-After later.
+    let limited = &app.episodes[1];
+    let attempts: Vec<_> = limited
+        .exchanges
+        .iter()
+        .filter(|x| x.logical == 0)
+        .collect();
+    assert_eq!(attempts.len(), 3, "{attempts:#?}");
+    assert_eq!(attempts[2].status, Some(200));
+    assert!(attempts[1].started_ms >= attempts[0].started_ms + 950);
+    // No credential anywhere in the record.
+    let json = serde_json::to_string(&out.record).unwrap();
+    assert!(!json.contains("sk-shipgate-placeholder-"));
+    assert!(!json.contains(crate::support::KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_careful_rust_client_earns_no_verdict() {
+    let h = Harness::new().await;
+    let exe = env!("CARGO_BIN_EXE_careful-client");
+    let out = h
+        .run(&plan(&h, &[exe], "APP_TIMEOUT_MS = \"1500\"", 30_000))
+        .await;
+    assert_careful(&out);
+}
+
+/// A Python interpreter with the official `openai` SDK: `SHIPGATE_TEST_PYTHON`,
+/// or the venv `.ci/run` prepares.
+fn python_with_openai() -> Option<String> {
+    let candidates = [
+        std::env::var("SHIPGATE_TEST_PYTHON").ok(),
+        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/sdk-venv/bin/python").to_owned()),
+    ];
+    candidates.into_iter().flatten().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import openai"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_openai_sdk_with_bounded_retries_earns_no_verdict() {
+    let Some(python) = python_with_openai() else {
+        eprintln!(
+            "skipped: no Python with the openai SDK (bash .ci/run prepares target/sdk-venv; or set SHIPGATE_TEST_PYTHON)"
+        );
+        return;
+    };
+    let h = Harness::new().await;
+    let app = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/apps/careful.py");
+    let out = h
+        .run(&plan(
+            &h,
+            &[&python, app],
+            "APP_TIMEOUT_S = \"1.5\"",
+            30_000,
+        ))
+        .await;
+    assert_careful(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_naive_client_is_held_with_named_verdicts() {
+    let python = "python3";
+    if std::process::Command::new(python)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let h = Harness::new().await;
+    let app = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/apps/naive.py");
+    let out = h.run(&plan(&h, &[python, app], "", 8_000)).await;
+    let v = verdicts(&out);
+    let get = |id: &str| v.iter().find(|(i, _)| i == id).map(|(_, v)| *v);
+    assert_eq!(get("client.exercised"), Some(Verdict::Pass));
+    assert_eq!(get("client.retry_storm"), Some(Verdict::Fail));
+    assert_eq!(get("client.retried_non_retryable"), Some(Verdict::Fail));
+    assert_eq!(get("client.retry_after_ignored"), Some(Verdict::Fail));
+    assert_eq!(get("client.no_read_timeout"), Some(Verdict::Warn));
+    assert_eq!(get("client.no_backoff"), Some(Verdict::Warn));
+    assert_eq!(get("application.credential-logged"), Some(Verdict::Fail));
+    // The stall episode ran into its timeout and was killed.
+    let app = out.record.application.as_ref().unwrap();
+    let stall = app.episodes.iter().find(|e| e.scenario == "stall").unwrap();
+    assert!(stall.timed_out && stall.exit_code.is_none(), "{stall:#?}");
+    // What it printed is in the record, its key masked.
+    let limited = app
+        .episodes
+        .iter()
+        .find(|e| e.scenario == "rate-limited")
+        .unwrap();
+    assert!(
+        limited.stdout.contains("[REDACTED:placeholder]"),
+        "{}",
+        limited.stdout
+    );
+    assert_eq!(
+        out.record.decision.outcome,
+        shipgate::decision::Outcome::Hold
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_that_makes_no_request_fails_and_one_that_never_runs_is_explained() {
+    let h = Harness::new().await;
+    let out = h.run(&plan(&h, &["true"], "", 5_000)).await;
+    assert_eq!(finding(&out, "client.exercised").verdict, Verdict::Fail);
+    let out = h
+        .run(&plan(&h, &["/nonexistent/shipgate-app"], "", 5_000))
+        .await;
+    let app = out.record.application.as_ref().unwrap();
+    assert!(
+        app.episodes[0].stderr.contains("could not start"),
+        "{:?}",
+        app.episodes[0]
+    );
+    assert_eq!(finding(&out, "client.exercised").verdict, Verdict::Fail);
+}
