@@ -89,7 +89,7 @@ fn python_with_openai() -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_openai_sdk_with_bounded_retries_earns_no_verdict() {
+async fn the_official_openai_sdk_client_ships_with_the_example_plan() {
     let Some(python) = python_with_openai() else {
         eprintln!(
             "skipped: no Python with the openai SDK (bash .ci/run prepares target/sdk-venv; or set SHIPGATE_TEST_PYTHON)"
@@ -98,15 +98,41 @@ async fn the_official_openai_sdk_with_bounded_retries_earns_no_verdict() {
     };
     let h = Harness::new().await;
     let app = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/apps/careful.py");
-    let out = h
-        .run(&plan(
-            &h,
-            &[&python, app],
-            "APP_TIMEOUT_S = \"1.5\"",
-            30_000,
-        ))
-        .await;
+    // The README's example plan: every bundled check, the three judges of
+    // the application, and the operator's attestations.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/apps/plan.toml"
+    ))
+    .unwrap()
+    .replace(
+        "# command = [\"python\", \"examples/apps/careful.py\"]   # or after `--`",
+        &format!("command = [{python:?}, {app:?}]"),
+    );
+    assert!(text.contains("command = ["));
+    let plan = shipgate::plan::Plan::parse(
+        std::path::Path::new("examples/apps/plan.toml"),
+        &text,
+        &shipgate::bundled::names(),
+        &[],
+    )
+    .unwrap();
+    let out = h.run(&plan).await;
     assert_careful(&out);
+    for f in out
+        .record
+        .findings
+        .iter()
+        .filter(|f| f.plugin.starts_with("client-"))
+    {
+        assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+    }
+    assert_eq!(
+        out.record.decision.outcome,
+        shipgate::decision::Outcome::Ship,
+        "{:#?}",
+        out.record.decision.reasons
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

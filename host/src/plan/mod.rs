@@ -541,7 +541,7 @@ pub fn default_subject(bundled: Option<&str>, has_log_dirs: bool) -> crate::chec
     use crate::checklist::Subject;
     match bundled {
         Some("retry-timeout" | "observability") => Subject::Shipgate,
-        Some("client-resilience") => Subject::Application,
+        Some("client-resilience" | "client-contract" | "client-logs") => Subject::Application,
         Some("redaction-audit") if has_log_dirs => Subject::Application,
         Some("redaction-audit") => Subject::Shipgate,
         _ => Subject::Provider,
@@ -674,7 +674,7 @@ pub fn default_plan_toml(bundled: &[&str]) -> String {
 
 /// Bundled checks that judge the application under test: in the built-in
 /// plan only when it runs one (they read its traffic).
-pub const APPLICATION_JUDGES: &[&str] = &["client-resilience"];
+pub const APPLICATION_JUDGES: &[&str] = &["client-resilience", "client-contract", "client-logs"];
 
 /// The built-in plan's TOML; with `application`, the application's judges too
 /// (granted its traffic).
@@ -689,6 +689,8 @@ pub fn default_plan_toml_for(bundled: &[&str], application: bool) -> String {
         "guardrails",
         "observability",
         "client-resilience",
+        "client-contract",
+        "client-logs",
         "redaction-audit",
     ];
     let rank = |n: &str| {

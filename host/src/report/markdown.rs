@@ -193,13 +193,19 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
 }
 /// The application under test: one table row per request of each episode,
 /// its attempts with their times and what each got.
-fn application(app: &crate::report::episodes::ApplicationRun, w: &mut impl Write) -> io::Result<()> {
+fn application(
+    app: &crate::report::episodes::ApplicationRun,
+    w: &mut impl Write,
+) -> io::Result<()> {
     writeln!(
         w,
         "## Application under test\n\n`{}`, one episode per scenario:\n",
         cell(&app.command.join(" "))
     )?;
-    writeln!(w, "| Scenario | Exit | Time | Request | Attempts (arrival → answer) |\n|---|---|---|---|---|")?;
+    writeln!(
+        w,
+        "| Scenario | Exit | Time | Request | Attempts (arrival → answer) |\n|---|---|---|---|---|"
+    )?;
     for e in &app.episodes {
         let exit = match (e.timed_out, e.exit_code) {
             (true, _) => "killed at its timeout".to_owned(),
@@ -211,7 +217,12 @@ fn application(app: &crate::report::episodes::ApplicationRun, w: &mut impl Write
         logical.sort_unstable();
         logical.dedup();
         if logical.is_empty() {
-            writeln!(w, "| {} | {exit} | {} ms | — | no request |", cell(&e.scenario), e.wall_ms)?;
+            writeln!(
+                w,
+                "| {} | {exit} | {} ms | — | no request |",
+                cell(&e.scenario),
+                e.wall_ms
+            )?;
         }
         for l in logical {
             let steps: Vec<String> = e
@@ -229,7 +240,11 @@ fn application(app: &crate::report::episodes::ApplicationRun, w: &mut impl Write
                         .as_deref()
                         .map(|i| format!(" ({i})"))
                         .unwrap_or_default();
-                    let gave_up = if x.client_aborted { ", client gave up" } else { "" };
+                    let gave_up = if x.client_aborted {
+                        ", client gave up"
+                    } else {
+                        ""
+                    };
                     format!("{} ms → {got}{how}{gave_up}", x.started_ms)
                 })
                 .collect();
@@ -244,4 +259,3 @@ fn application(app: &crate::report::episodes::ApplicationRun, w: &mut impl Write
     }
     writeln!(w)
 }
-

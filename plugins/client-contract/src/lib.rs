@@ -1,0 +1,399 @@
+//! The application under test's own requests, as it sent them through
+//! shipgate's interposer, against the contract and the plan: the validated
+//! model, messages present, the output ceiling field set and within the
+//! plan's ceiling, only documented fields, under the input limit, and the
+//! contract's correlation id header sent. Evidence about the application
+//! (`grants.traffic = true`).
+#![forbid(unsafe_code)]
+
+use shipgate_sdk::checklist as item;
+use shipgate_sdk::serde_json::Value;
+use shipgate_sdk::traffic::{self, Episode, Exchange};
+use shipgate_sdk::{Check, Descriptor, Finding, Verdict, context};
+
+/// Chat fields an OpenAI-compatible API documents, besides the contract's own.
+pub const DOCUMENTED_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stream",
+    "stream_options",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "user",
+    "response_format",
+    "seed",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "logprobs",
+    "top_logprobs",
+    "metadata",
+    "store",
+    "service_tier",
+    "reasoning_effort",
+    "modalities",
+    "audio",
+    "prediction",
+];
+
+/// The finding ids this check returns.
+pub const FINDINGS: [&str; 6] = [
+    "client-contract.model",
+    "client-contract.messages",
+    "client-contract.output-ceiling",
+    "client-contract.fields",
+    "client-contract.input-limit",
+    "client-contract.correlation-id",
+];
+
+/// What the requests are judged against.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// The contract's chat path (as the application's paths end).
+    pub chat_path: String,
+    /// The validated model.
+    pub model: String,
+    /// The contract's output ceiling field (`max_tokens`, …).
+    pub ceiling_field: Option<String>,
+    /// The plan's output token ceiling.
+    pub ceiling: u64,
+    /// The plan's input limit, bytes.
+    pub input_limit: usize,
+    /// The contract's correlation header (lower case).
+    pub correlation_header: String,
+    /// Fields the contract requires or documents.
+    pub documented: Vec<String>,
+}
+
+struct Rule {
+    judged: usize,
+    broken: Vec<String>,
+}
+
+impl Rule {
+    fn new() -> Rule {
+        Rule {
+            judged: 0,
+            broken: Vec::new(),
+        }
+    }
+
+    fn finding(self, id: &str, title: &str, bad: Verdict, cover: &str) -> Finding {
+        let f = Finding::pass(id, title).covers([cover]);
+        if self.judged == 0 {
+            return f
+                .verdict(Verdict::Skip)
+                .detail("the application sent no chat request through shipgate");
+        }
+        if self.broken.is_empty() {
+            return f.detail(format!(
+                "{} judged",
+                shipgate_sdk::text::count(self.judged, "chat request")
+            ));
+        }
+        let mut shown: Vec<String> = self.broken.clone();
+        shown.dedup();
+        let more = shown.len().saturating_sub(3);
+        shown.truncate(3);
+        let more = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
+        f.verdict(bad).detail(format!("{}{more}", shown.join("; ")))
+    }
+}
+
+fn is_chat(x: &Exchange, chat_path: &str) -> bool {
+    x.method == "POST"
+        && x.path.ends_with(chat_path)
+        && x.refused.as_deref().is_none_or(|r| !r.contains("key"))
+}
+
+/// Judge every chat request of every episode (each logical request once).
+pub fn judge(episodes: &[Episode], e: &Expect) -> Vec<Finding> {
+    let mut model = Rule::new();
+    let mut messages = Rule::new();
+    let mut ceiling = Rule::new();
+    let mut fields = Rule::new();
+    let mut size = Rule::new();
+    let mut correlation = Rule::new();
+    for ep in episodes {
+        for x in ep
+            .exchanges
+            .iter()
+            .filter(|x| x.attempt == 1 && is_chat(x, &e.chat_path))
+        {
+            let at = format!("{}, request {}", ep.scenario, x.logical);
+            let body: Option<Value> = shipgate_sdk::serde_json::from_str(&x.body).ok();
+            let obj = body.as_ref().and_then(Value::as_object);
+            model.judged += 1;
+            messages.judged += 1;
+            ceiling.judged += 1;
+            fields.judged += 1;
+            size.judged += 1;
+            correlation.judged += 1;
+            let Some(obj) = obj else {
+                model
+                    .broken
+                    .push(format!("{at}: the body is not a JSON object"));
+                continue;
+            };
+            match obj.get("model").and_then(Value::as_str) {
+                Some(m) if m == e.model => {}
+                other => model.broken.push(format!(
+                    "{at}: model {}, the contract validates {:?}",
+                    shipgate_sdk::text::shown(other),
+                    e.model
+                )),
+            }
+            if obj
+                .get("messages")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+            {
+                messages.broken.push(format!("{at}: no messages"));
+            }
+            match &e.ceiling_field {
+                Some(field) => match obj.get(field).and_then(Value::as_u64) {
+                    Some(n) if n <= e.ceiling => {}
+                    Some(n) => ceiling.broken.push(format!(
+                        "{at}: {field} = {n}, over the plan's output_token_ceiling {}",
+                        e.ceiling
+                    )),
+                    None => ceiling
+                        .broken
+                        .push(format!("{at}: no {field}: the output is unbounded")),
+                },
+                None => ceiling.judged -= 1,
+            }
+            let unknown: Vec<&str> = obj
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !DOCUMENTED_FIELDS.contains(k) && !e.documented.iter().any(|d| d == k))
+                .collect();
+            if !unknown.is_empty() {
+                fields.broken.push(format!(
+                    "{at}: undocumented field{} {}",
+                    if unknown.len() == 1 { "" } else { "s" },
+                    shipgate_sdk::text::list(&unknown)
+                ));
+            }
+            if x.body.len() > e.input_limit || x.status == Some(413) {
+                size.broken.push(format!(
+                    "{at}: over the plan's input_limit_bytes ({})",
+                    e.input_limit
+                ));
+            }
+            if !x
+                .headers
+                .iter()
+                .any(|(k, v)| *k == e.correlation_header && !v.is_empty())
+            {
+                correlation
+                    .broken
+                    .push(format!("{at}: no {} header", e.correlation_header));
+            }
+        }
+    }
+    vec![
+        model.finding(
+            "client-contract.model",
+            "the application asks for the validated model",
+            Verdict::Fail,
+            item::REQUEST_SCHEMA_VALIDATED,
+        ),
+        messages.finding(
+            "client-contract.messages",
+            "the application's requests carry messages",
+            Verdict::Fail,
+            item::REQUEST_SCHEMA_VALIDATED,
+        ),
+        ceiling.finding(
+            "client-contract.output-ceiling",
+            "the application sets an output ceiling within the plan's",
+            Verdict::Fail,
+            item::TOKEN_LIMITS_CONFIGURABLE,
+        ),
+        fields.finding(
+            "client-contract.fields",
+            "the application sends only documented fields",
+            Verdict::Warn,
+            item::REQUEST_SCHEMA_VALIDATED,
+        ),
+        size.finding(
+            "client-contract.input-limit",
+            "the application's requests stay under the input limit",
+            Verdict::Fail,
+            item::REQUEST_SCHEMA_VALIDATED,
+        ),
+        correlation.finding(
+            "client-contract.correlation-id",
+            "the application sends its own correlation id",
+            Verdict::Fail,
+            item::METRICS_ATTACHED,
+        ),
+    ]
+}
+
+struct ClientContract;
+
+impl Check for ClientContract {
+    fn describe() -> Descriptor {
+        Descriptor::new(
+            "client-contract",
+            env!("CARGO_PKG_VERSION"),
+            "the application's own requests against the contract and the plan",
+        )
+        .covers([
+            item::REQUEST_SCHEMA_VALIDATED,
+            item::TOKEN_LIMITS_CONFIGURABLE,
+            item::METRICS_ATTACHED,
+        ])
+        .findings(FINDINGS)
+    }
+
+    fn run() -> Result<Vec<Finding>, String> {
+        let episodes = traffic::episodes().map_err(|e| format!("{e:?}"))?;
+        let contract = context::contract();
+        let target = context::target();
+        let limits = context::limits();
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut documented = strings(&contract["request"]["required_fields"]);
+        documented.extend(strings(&contract["request"]["documented_fields"]));
+        Ok(judge(
+            &episodes,
+            &Expect {
+                chat_path: format!("/{}", target.chat_path.trim_start_matches('/')),
+                model: target.model,
+                ceiling_field: contract["request"]["output_ceiling_field"]
+                    .as_str()
+                    .map(str::to_owned),
+                ceiling: u64::from(limits.output_token_ceiling),
+                input_limit: limits.input_limit_bytes as usize,
+                correlation_header: contract["observability"]["correlation_header"]
+                    .as_str()
+                    .unwrap_or("x-client-request-id")
+                    .to_ascii_lowercase(),
+                documented,
+            },
+        ))
+    }
+}
+
+shipgate_sdk::export_check!(ClientContract);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str, headers: &[(&str, &str)]) -> Exchange {
+        Exchange {
+            logical: 0,
+            attempt: 1,
+            method: "POST".into(),
+            path: "/v1/chat/completions".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            body: body.into(),
+            status: Some(200),
+            injected: None,
+            refused: None,
+            retry_after_ms: None,
+            started_ms: 0,
+            duration_ms: 1,
+            client_aborted: false,
+        }
+    }
+
+    fn episode(x: Exchange) -> Episode {
+        Episode {
+            scenario: "clean".into(),
+            clears_at: None,
+            stall_ms: None,
+            exit_code: Some(0),
+            timed_out: false,
+            wall_ms: 1,
+            stdout: String::new(),
+            stderr: String::new(),
+            exchanges: vec![x],
+        }
+    }
+
+    fn expect() -> Expect {
+        Expect {
+            chat_path: "/chat/completions".into(),
+            model: "mock-gpt".into(),
+            ceiling_field: Some("max_tokens".into()),
+            ceiling: 64,
+            input_limit: 1000,
+            correlation_header: "x-client-request-id".into(),
+            documented: vec![],
+        }
+    }
+
+    fn verdict(f: &[Finding], id: &str) -> Verdict {
+        f.iter().find(|f| f.id == id).unwrap().verdict
+    }
+
+    #[test]
+    fn a_request_by_the_contract_passes_every_rule() {
+        let x = chat(
+            r#"{"model":"mock-gpt","messages":[{"role":"user","content":"hi"}],"max_tokens":16}"#,
+            &[("x-client-request-id", "abc")],
+        );
+        for f in judge(&[episode(x)], &expect()) {
+            assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn each_rule_can_fail() {
+        let x = chat(
+            r#"{"model":"gpt-5","messages":[],"max_tokens":4096,"temprature":1}"#,
+            &[],
+        );
+        let f = judge(&[episode(x)], &expect());
+        assert_eq!(verdict(&f, "client-contract.model"), Verdict::Fail);
+        assert_eq!(verdict(&f, "client-contract.messages"), Verdict::Fail);
+        assert_eq!(verdict(&f, "client-contract.output-ceiling"), Verdict::Fail);
+        assert_eq!(verdict(&f, "client-contract.fields"), Verdict::Warn);
+        assert_eq!(verdict(&f, "client-contract.correlation-id"), Verdict::Fail);
+        let mut big = chat(r#"{"model":"mock-gpt"}"#, &[]);
+        big.status = Some(413);
+        let f = judge(&[episode(big)], &expect());
+        assert_eq!(verdict(&f, "client-contract.input-limit"), Verdict::Fail);
+        let unbounded = chat(
+            r#"{"model":"mock-gpt","messages":[{"role":"user","content":"x"}]}"#,
+            &[],
+        );
+        let f = judge(&[episode(unbounded)], &expect());
+        assert!(
+            f.iter()
+                .any(|f| f.detail.contains("no max_tokens: the output is unbounded"))
+        );
+    }
+
+    #[test]
+    fn no_request_is_skipped_never_passed() {
+        let f = judge(&[], &expect());
+        assert!(f.iter().all(|f| f.verdict == Verdict::Skip));
+    }
+}
