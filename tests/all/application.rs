@@ -195,3 +195,60 @@ async fn an_application_that_makes_no_request_fails_and_one_that_never_runs_is_e
     );
     assert_eq!(finding(&out, "client.exercised").verdict, Verdict::Fail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_application_started_survives_its_episode() {
+    let h = Harness::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let script = format!("sleep 300 & echo $! > {}; sleep 300", pidfile.display());
+    let text = format!(
+        "[application]\ncommand = [\"sh\", \"-c\", {script:?}]\ntimeout_ms = 1000\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
+    );
+    let out = h.run(&h.plan(&text, &[])).await;
+    let e = &out.record.application.as_ref().unwrap().episodes[0];
+    assert!(e.timed_out, "{e:?}");
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let pid = pid.trim();
+    // The background child was in the application's process group: gone
+    // (dead, or a zombie waiting for its new parent to reap it).
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with(['R', 'S', 'D']))
+            })
+            .unwrap_or(false)
+    };
+    for _ in 0..50 {
+        if !running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!running(), "process {pid} survived the episode");
+    // The environment was cleared: only PATH and what shipgate sets.
+    let text = "[application]\ncommand = [\"sh\", \"-c\", \"env | cut -d= -f1 | sort\"]\nenv = { APP_MODE = \"test\" }\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = { traffic = true }\n";
+    // A variable the test process has (HOME, CARGO_*) must not reach it.
+    let out = h.run(&h.plan(text, &[])).await;
+    let e = &out.record.application.as_ref().unwrap().episodes[0];
+    let vars: Vec<&str> = e.stdout.lines().filter(|l| !l.is_empty()).collect();
+    for v in &vars {
+        assert!(
+            [
+                "APP_MODE",
+                "OPENAI_API_KEY",
+                "OPENAI_BASE_URL",
+                "PATH",
+                "PWD",
+                "SHLVL",
+                "_"
+            ]
+            .contains(v),
+            "{v} leaked into the application's environment: {vars:?}"
+        );
+    }
+    assert!(vars.contains(&"OPENAI_API_KEY") && vars.contains(&"APP_MODE"));
+}

@@ -14,6 +14,9 @@
 //!   per-target rate limit: time grows linearly with the requests, memory
 //!   sub-linearly.
 //!
+//! - **Interposer.** What the application-under-test interposer adds per
+//!   request on loopback (`-- interposer` runs only this).
+//!
 //! Each run happens in a child process of this binary, so its peak RSS is its
 //! own. Figures are medians of three; this machine is noisy, so the output is
 //! ratios measured in the same invocation, never absolute thresholds.
@@ -230,6 +233,11 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return;
     }
+    // `cargo bench --bench engine -- interposer`: that section only.
+    if args.iter().any(|a| a == "interposer") {
+        interposer_overhead();
+        return;
+    }
     println!("## default run vs. sequential curl (median of 3)\n");
     println!(
         "| target | added latency | requests | shipgate | curl, sequential | ratio | ideal | vs ideal | peak RSS |"
@@ -253,6 +261,7 @@ fn main() {
             );
         }
     }
+    interposer_overhead();
     println!("\n## scale: checks of 20 requests each, 200 requests/s (median of 3)\n");
     println!("| checks | requests | time | time per request | peak RSS | RSS per check |");
     println!("|---|---|---|---|---|---|");
@@ -267,4 +276,87 @@ fn main() {
             m.peak_kb as f64 / 1024.0 / n as f64
         );
     }
+}
+
+/// What the application-under-test interposer adds per request on loopback:
+/// the same 300 sequential chat requests straight to the mock and through
+/// the interposer (clean scenario), in one process, median of three rounds.
+fn interposer_overhead() {
+    use shipgate::application::interposer::{Interposer, Upstream};
+    use shipgate::application::scenario::Scenario;
+    const N: usize = 300;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mock = MockServer::start(MockConfig::new(KEY), 0).await.unwrap();
+        let base: reqwest::Url = mock.base_url().parse().unwrap();
+        let placeholder = "sk-shipgate-placeholder-bench0123456789abcdef";
+        let secrets = std::sync::Arc::new(shipgate::secret::SecretSet::new(
+            &[
+                (shipgate::secret::SecretKind::Credential, Secret::new(KEY)),
+                (shipgate::secret::SecretKind::Placeholder, Secret::new(placeholder)),
+            ],
+            "Bearer",
+        ));
+        let client = reqwest::Client::new();
+        let interposer = Interposer::start(
+            Scenario::Clean,
+            placeholder.into(),
+            Upstream {
+                client: client.clone(),
+                base_url: base.clone(),
+                chat_path: "/chat/completions".into(),
+                chat_method: reqwest::Method::POST,
+                credential: ("authorization".into(), Secret::new(format!("Bearer {KEY}"))),
+                input_limit: 32 * 1024,
+            },
+            secrets,
+            5_000,
+        )
+        .await
+        .unwrap();
+        let body = r#"{"model":"mock-gpt","messages":[{"role":"user","content":"Reply with READY."}],"max_tokens":16}"#;
+        let round = |url: String, key: String| {
+            let client = client.clone();
+            async move {
+                let started = Instant::now();
+                for _ in 0..N {
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success());
+                    let _ = r.bytes().await.unwrap();
+                }
+                started.elapsed().as_secs_f64() * 1000.0 / N as f64
+            }
+        };
+        let direct_url = format!("{}/chat/completions", mock.base_url());
+        let via_url = format!("{}/chat/completions", interposer.base_url());
+        let mut direct = Vec::new();
+        let mut via = Vec::new();
+        for _ in 0..3 {
+            direct.push(round(direct_url.clone(), KEY.into()).await);
+            via.push(round(via_url.clone(), placeholder.into()).await);
+        }
+        direct.sort_by(f64::total_cmp);
+        via.sort_by(f64::total_cmp);
+        println!("\n## interposer overhead ({N} sequential chat requests, median of 3)\n");
+        println!("| path | per request | added |");
+        println!("|---|---|---|");
+        println!("| straight to the mock | {:.3} ms | |", direct[1]);
+        println!(
+            "| through the interposer | {:.3} ms | {:.3} ms |",
+            via[1],
+            via[1] - direct[1]
+        );
+        let _ = interposer.finish().await;
+    });
 }

@@ -195,7 +195,13 @@ async fn supervise(
     mut child: tokio::process::Child,
     timeout: Duration,
 ) -> (Option<i32>, bool, Vec<u8>, Vec<u8>) {
-    let group = child.id();
+    // Whatever it started goes with it: now, or when this future is dropped
+    // (the run was interrupted).
+    let group = GroupGuard(
+        child
+            .id()
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32)),
+    );
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let read = |pipe: Option<tokio::process::ChildStdout>| async move { read_capped(pipe).await };
@@ -208,10 +214,7 @@ async fn supervise(
         Ok(Err(_)) => (None, false),
         Err(_) => (None, true),
     };
-    // Whatever it started goes with it.
-    if let Some(pid) = group.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
+    drop(group);
     let _ = child.kill().await;
     let out = tokio::time::timeout(Duration::from_secs(2), out_task)
         .await
@@ -224,6 +227,17 @@ async fn supervise(
         .and_then(Result::ok)
         .unwrap_or_default();
     (code, timed_out, out, err)
+}
+
+/// Kills a process group when dropped.
+struct GroupGuard(Option<rustix::process::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 /// Read a pipe to its end, keeping at most one byte past the cap (so a cut
