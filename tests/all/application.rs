@@ -252,3 +252,50 @@ async fn nothing_the_application_started_survives_its_episode() {
     }
     assert!(vars.contains(&"OPENAI_API_KEY") && vars.contains(&"APP_MODE"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_started_asked_for_work_and_stopped_each_episode() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let h = Harness::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let service = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/service.py");
+    let text = format!(
+        "[thresholds]\nrequest_timeout_ms = 2000\n\n[application]\nstart = [\"python3\", {service:?}]\nready_url = \"http://127.0.0.1:{port}/health\"\ntrigger = {{ url = \"http://127.0.0.1:{port}/ask\", body = \"{{}}\" }}\nenv = {{ PORT = \"{port}\" }}\ntimeout_ms = 20000\nscenarios = [\"clean\", \"outage\", \"rate-limited\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
+    );
+    let out = h.run(&h.plan(&text, &[])).await;
+    let app = out.record.application.as_ref().unwrap();
+    for e in &app.episodes {
+        assert_eq!(e.trigger_status, Some(200), "{e:#?}");
+        assert!(!e.timed_out && e.service_error.is_none(), "{e:#?}");
+    }
+    assert_eq!(app.episodes[1].exchanges.len(), 3, "{:#?}", app.episodes[1]);
+    for (id, v) in verdicts(&out) {
+        assert!(matches!(v, Verdict::Pass | Verdict::Skip), "{id}: {v:?}");
+    }
+    // Stopped at the end of each episode: the port is free again.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    // A trigger that is not on loopback is refused before anything runs.
+    let bad = text.replace(
+        &format!("http://127.0.0.1:{port}/ask"),
+        "http://example.com/ask",
+    );
+    let e = shipgate::plan::Plan::parse(
+        std::path::Path::new("plan.toml"),
+        &format!("schema = 1\n{bad}"),
+        &shipgate::bundled::names(),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.message().contains("127.0.0.1, ::1 or localhost"), "{e}");
+}

@@ -70,8 +70,7 @@ impl Episodes<'_> {
     ) -> (ApplicationRun, RawOutputs) {
         let mut run = ApplicationRun {
             command: self
-                .config
-                .command
+                .argv()
                 .iter()
                 .map(|a| {
                     let (a, _) = self.secrets.scrub(a.clone().into_bytes());
@@ -131,18 +130,20 @@ impl Episodes<'_> {
         let (out, err) = match self.spawn(&interposer.base_url()) {
             Ok(child) => {
                 let timeout = Duration::from_millis(self.config.timeout_ms);
-                let (code, timed_out, out, err) = supervise(child, timeout).await;
-                episode.exit_code = code;
-                episode.timed_out = timed_out;
-                (out, err)
+                let work = self.config.trigger.clone().map(|t| {
+                    let ready = self.config.ready_url.clone();
+                    Box::pin(serve_once(ready, t)) as Work
+                });
+                let s = supervise(child, timeout, work).await;
+                episode.exit_code = s.code;
+                episode.timed_out = s.timed_out;
+                episode.trigger_status = s.trigger_status;
+                episode.service_error = s.service_error;
+                (s.out, s.err)
             }
             Err(e) => (
                 Vec::new(),
-                format!(
-                    "shipgate could not start `{}`: {e}",
-                    self.config.command.first().map_or("", String::as_str)
-                )
-                .into_bytes(),
+                format!("shipgate could not start `{}`: {e}", self.program()).into_bytes(),
             ),
         };
         episode.wall_ms = started.elapsed().as_millis() as u64;
@@ -164,8 +165,21 @@ impl Episodes<'_> {
         (episode, out, err)
     }
 
+    /// The program that runs: the command, or the service's start command.
+    fn program(&self) -> &str {
+        self.argv().first().map_or("", String::as_str)
+    }
+
+    fn argv(&self) -> &[String] {
+        if self.config.start.is_empty() {
+            &self.config.command
+        } else {
+            &self.config.start
+        }
+    }
+
     fn spawn(&self, base_url: &str) -> std::io::Result<tokio::process::Child> {
-        let Some((program, args)) = self.config.command.split_first() else {
+        let Some((program, args)) = self.argv().split_first() else {
             return Err(std::io::Error::other("the command is empty"));
         };
         let mut cmd = tokio::process::Command::new(program);
@@ -189,12 +203,74 @@ impl Episodes<'_> {
     }
 }
 
-/// Wait for the application (at most `timeout`), reading its output with a
-/// cap; kill its whole process group when it is done or out of time.
+/// A service's one piece of work: the trigger's status, or why not.
+type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send>>;
+
+/// How an episode's process ended.
+struct Supervised {
+    code: Option<i32>,
+    timed_out: bool,
+    trigger_status: Option<u16>,
+    service_error: Option<String>,
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+/// Most time between readiness polls of a service.
+const READY_POLL: Duration = Duration::from_millis(100);
+
+/// Wait until `ready` answers 2xx (when given), then send the trigger.
+async fn serve_once(ready: Option<String>, trigger: crate::plan::Trigger) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    if let Some(url) = ready {
+        // Bounded by the episode's timeout, around this future.
+        loop {
+            let up = client
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                break;
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+    }
+    let method = if trigger.method == "GET" {
+        reqwest::Method::GET
+    } else {
+        reqwest::Method::POST
+    };
+    let r = client
+        .request(method, &trigger.url)
+        .header("content-type", trigger.content_type)
+        .body(trigger.body)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "the trigger request failed: {}",
+                crate::text::one_line(&e.to_string(), 200)
+            )
+        })?;
+    let status = r.status().as_u16();
+    let _ = r.bytes().await;
+    Ok(status)
+}
+
+/// Wait for the application (at most `timeout`): until it exits, or for a
+/// service until its one piece of work is done; read its output with a cap;
+/// kill its whole process group at the end.
 async fn supervise(
     mut child: tokio::process::Child,
     timeout: Duration,
-) -> (Option<i32>, bool, Vec<u8>, Vec<u8>) {
+    work: Option<Work>,
+) -> Supervised {
     // Whatever it started goes with it: now, or when this future is dropped
     // (the run was interrupted).
     let group = GroupGuard(
@@ -209,11 +285,43 @@ async fn supervise(
         |pipe: Option<tokio::process::ChildStderr>| async move { read_capped(pipe).await };
     let out_task = tokio::spawn(read(stdout.take()));
     let err_task = tokio::spawn(read_err(stderr.take()));
-    let (code, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => (status.code(), false),
-        Ok(Err(_)) => (None, false),
-        Err(_) => (None, true),
+    let mut s = Supervised {
+        code: None,
+        timed_out: false,
+        trigger_status: None,
+        service_error: None,
+        out: Vec::new(),
+        err: Vec::new(),
     };
+    match work {
+        None => match tokio::time::timeout(timeout, child.wait()).await {
+            Ok(Ok(status)) => s.code = status.code(),
+            Ok(Err(_)) => {}
+            Err(_) => s.timed_out = true,
+        },
+        Some(work) => {
+            let served = tokio::time::timeout(timeout, async {
+                tokio::select! {
+                    exited = child.wait() => Err(format!(
+                        "the service exited ({}) before its work was done",
+                        exited.ok().and_then(|e| e.code()).map_or_else(|| "by a signal".to_owned(), |c| format!("code {c}"))
+                    )),
+                    done = work => done,
+                }
+            })
+            .await;
+            match served {
+                Ok(Ok(status)) => s.trigger_status = Some(status),
+                Ok(Err(why)) => s.service_error = Some(why),
+                Err(_) => {
+                    s.timed_out = true;
+                    s.service_error = Some(
+                        "not ready, or the work not done, within the episode's timeout".into(),
+                    );
+                }
+            }
+        }
+    }
     drop(group);
     let _ = child.kill().await;
     let out = tokio::time::timeout(Duration::from_secs(2), out_task)
@@ -226,7 +334,9 @@ async fn supervise(
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    (code, timed_out, out, err)
+    s.out = out;
+    s.err = err;
+    s
 }
 
 /// Kills a process group when dropped.

@@ -160,8 +160,16 @@ impl Default for RunConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApplicationConfig {
-    /// The command and its arguments (`shipgate run -- CMD ARGS` sets it).
+    /// The command and its arguments (`shipgate run -- CMD ARGS` sets it):
+    /// one run per episode, judged when it exits.
     pub command: Vec<String>,
+    /// Or a service: started per episode, asked for one piece of LLM work by
+    /// `trigger` once `ready_url` answers, then stopped.
+    pub start: Vec<String>,
+    /// A loopback URL that answers 2xx once the service is up.
+    pub ready_url: Option<String>,
+    /// The request that makes the service do one piece of LLM work.
+    pub trigger: Option<Trigger>,
     /// The variable that gives the application the base URL.
     pub base_url_env: String,
     /// The variable that gives the application its (placeholder) key.
@@ -174,10 +182,47 @@ pub struct ApplicationConfig {
     pub scenarios: Vec<crate::application::scenario::Scenario>,
 }
 
+/// `[application] trigger`: one request to a service under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Trigger {
+    /// `GET` or `POST` (the default).
+    pub method: String,
+    /// A loopback URL (127.0.0.1, ::1 or localhost).
+    pub url: String,
+    /// The body (JSON, say), sent with `content_type`.
+    pub body: String,
+    /// Its content type.
+    pub content_type: String,
+}
+
+impl Default for Trigger {
+    fn default() -> Self {
+        Trigger {
+            method: "POST".into(),
+            url: String::new(),
+            body: String::new(),
+            content_type: "application/json".into(),
+        }
+    }
+}
+
+/// Whether `url` is http(s) on a loopback host: the only place a service
+/// under test is asked for work (shipgate never reaches elsewhere for it).
+pub fn loopback_url(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+    })
+}
+
 impl Default for ApplicationConfig {
     fn default() -> Self {
         ApplicationConfig {
             command: Vec::new(),
+            start: Vec::new(),
+            ready_url: None,
+            trigger: None,
             base_url_env: "OPENAI_BASE_URL".into(),
             api_key_env: "OPENAI_API_KEY".into(),
             env: BTreeMap::new(),
@@ -195,8 +240,11 @@ impl ApplicationConfig {
     ///
     /// The command is empty.
     pub fn check_command(&self) -> Result<(), String> {
-        if self.command.is_empty() {
-            return Err("`[application]` names no command: set `command = [\"python\", \"app.py\"]` in the plan, or pass it after `--`".into());
+        if self.command.is_empty() && self.start.is_empty() {
+            return Err("`[application]` names no command: set `command = [\"python\", \"app.py\"]` (or `start`, `ready_url` and `trigger` for a service) in the plan, or pass it after `--`".into());
+        }
+        if !self.command.is_empty() && !self.start.is_empty() {
+            return Err("`[application]` has both `command` (run per episode) and `start` (a service): keep one".into());
         }
         Ok(())
     }
@@ -246,6 +294,37 @@ impl ApplicationConfig {
                 return bad(
                     "env",
                     format!("`application.env.{k}` is set by shipgate itself; remove it"),
+                );
+            }
+        }
+        if !self.start.is_empty() || self.trigger.is_some() || self.ready_url.is_some() {
+            if self.start.is_empty() || self.trigger.is_none() {
+                return bad("start", "a service needs `start` (its command) and `trigger` (the request that makes it work); `ready_url` is optional".into());
+            }
+            for (key, url) in [
+                ("ready_url", self.ready_url.as_deref()),
+                ("trigger", self.trigger.as_ref().map(|t| t.url.as_str())),
+            ] {
+                if let Some(url) = url
+                    && !loopback_url(url)
+                {
+                    return bad(
+                        key,
+                        format!(
+                            "`application.{key}` = {url:?} must be an http URL on 127.0.0.1, ::1 or localhost"
+                        ),
+                    );
+                }
+            }
+            if let Some(t) = &self.trigger
+                && !matches!(t.method.as_str(), "GET" | "POST")
+            {
+                return bad(
+                    "trigger",
+                    format!(
+                        "`application.trigger.method` = {:?}: use \"GET\" or \"POST\"",
+                        t.method
+                    ),
                 );
             }
         }

@@ -39,6 +39,12 @@ pub struct Episode {
     pub exchanges: Vec<Exchange>,
     /// Requests over [`MAX_EXCHANGES`] that were refused and not kept.
     pub exchanges_dropped: u32,
+    /// A service: the status its trigger request got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_status: Option<u16>,
+    /// A service: why it could not be asked for work (not ready, exited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_error: Option<String>,
 }
 
 /// Most bytes of each output stream kept per episode.
