@@ -299,3 +299,60 @@ async fn a_service_is_started_asked_for_work_and_stopped_each_episode() {
     .unwrap_err();
     assert!(e.message().contains("127.0.0.1, ::1 or localhost"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_applications_traffic_meets_the_plans_spend_limits() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let h = Harness::new().await;
+    // Three requests: an unapproved model, a huge output ceiling, and one
+    // without a ceiling (sent on with the plan's ceiling set).
+    let script = r#"
+import json, os, urllib.request, urllib.error
+base = os.environ["OPENAI_BASE_URL"]; key = os.environ["OPENAI_API_KEY"]
+for i, body in enumerate([{"model": "gpt-5-expensive"}, {"max_tokens": 100000}, {}]):
+    b = {"model": "mock-gpt", "messages": [{"role": "user", "content": "hi %d" % i}]}
+    b.update(body)
+    req = urllib.request.Request(base + "/chat/completions", data=json.dumps(b).encode(),
+        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    try:
+        print(urllib.request.urlopen(req, timeout=5).status)
+    except urllib.error.HTTPError as e:
+        print(e.code)
+"#;
+    let text = format!(
+        "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-contract\"\ngrants = {{ traffic = true }}\n"
+    );
+    let out = h.run(&h.plan(&text, &[])).await;
+    let e = &out.record.application.as_ref().unwrap().episodes[0];
+    let statuses: Vec<Option<u16>> = e.exchanges.iter().map(|x| x.status).collect();
+    assert_eq!(statuses, [Some(403), Some(403), Some(200)], "{e:#?}");
+    assert!(
+        e.exchanges[0]
+            .refused
+            .as_deref()
+            .unwrap()
+            .contains("gpt-5-expensive")
+    );
+    assert_eq!(e.stdout.lines().collect::<Vec<_>>(), ["403", "403", "200"]);
+    // What reached the mock had the plan's ceiling set.
+    let sent = h.mock.requests();
+    assert_eq!(sent.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["max_tokens"], 64, "{body}");
+    // The judge saw what the application sent, not the re-encoding.
+    assert_eq!(
+        finding(&out, "client-contract.model").verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        finding(&out, "client-contract.output-ceiling").verdict,
+        Verdict::Fail
+    );
+}

@@ -71,6 +71,10 @@ pub struct Upstream {
     pub credential: (String, crate::redact::Secret),
     /// Requests over this many bytes are refused (the plan's input limit).
     pub input_limit: usize,
+    /// What a chat request may cost (the same checks as a check's requests:
+    /// models, output ceiling, `n`, fields, content parts); the body sent on
+    /// is the host's re-encoding, with the ceiling set when it was missing.
+    pub spend: crate::capability::http::Spend,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -283,6 +287,28 @@ impl Shared {
         });
     }
 
+    /// The body to send on, or why the interposer's policy refuses the request.
+    fn admit(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<Bytes, (u16, String)> {
+        if let Some(refused) = self.refusal(method, path, headers, body) {
+            return Err(refused);
+        }
+        if *method == Method::GET {
+            return Ok(body.clone());
+        }
+        // Enforce: the plan's spend limits, as for a check's chat request.
+        match crate::capability::http::check_spend(body, &self.upstream.spend) {
+            crate::capability::http::SpendVerdict::Send(b) => Ok(Bytes::from(b)),
+            crate::capability::http::SpendVerdict::Deny(why) => Err((403, why)),
+            crate::capability::http::SpendVerdict::Reject(why) => Err((413, why)),
+        }
+    }
+
     /// Why the interposer's policy refuses this request, if it does.
     fn refusal(
         &self,
@@ -346,16 +372,19 @@ async fn handle(
             "shipgate_episode_cap",
         );
     };
-    if let Some((status, why)) = st.refusal(&method, &path, &headers, &body) {
-        st.update(index, |e| e.refused = Some(why.clone()));
-        st.end(index, Some(status));
-        return error_body(
-            status,
-            &format!("shipgate: {why}"),
-            "invalid_request_error",
-            "shipgate_refused",
-        );
-    }
+    let body = match st.admit(&method, &path, &headers, &body) {
+        Ok(b) => b,
+        Err((status, why)) => {
+            st.update(index, |e| e.refused = Some(why.clone()));
+            st.end(index, Some(status));
+            return error_body(
+                status,
+                &format!("shipgate: {why}"),
+                "invalid_request_error",
+                "shipgate_refused",
+            );
+        }
+    };
     let injected = st.scenario.inject(attempt, st.stall_ms);
     if let Some(i) = injected {
         st.update(index, |e| e.injected = Some(i.name()));

@@ -27,6 +27,7 @@ pub(crate) mod spend;
 pub mod target;
 pub(crate) mod telemetry;
 
+pub use spend::{Spend, SpendVerdict, check_spend};
 pub use target::{HttpTarget, RequestIdRule, TargetError, TargetSpec};
 
 use crate::bindings::shipgate::plugin::http::{
