@@ -57,7 +57,13 @@ pub fn target() -> Target {
     }
 }
 
-/// The plan's thresholds.
+/// The plan's `stream_first_chunk_ms`: how soon a stream's first content
+/// should arrive, in milliseconds.
+pub fn stream_first_chunk_ms() -> u32 {
+    wit::stream_first_chunk_ms()
+}
+
+/// The plan's thresholds for this plugin.
 pub fn limits() -> Limits {
     let l = wit::current_limits();
     Limits {

@@ -193,7 +193,22 @@ impl Request {
             .map(Response::from)
             .map_err(HttpError::from)
     }
+
+    /// Send it and read the answer as server-sent events, each with its
+    /// arrival time (see [`crate::stream`]). One attempt, never retried; a gap
+    /// between chunks over `read_timeout_ms` (default: the request timeout,
+    /// at most 10 s) ends the stream as interrupted.
+    ///
+    /// # Errors
+    ///
+    /// As [`Request::send`]; a stream that breaks after its headers is not an
+    /// error: it comes back with `interrupted` set.
+    pub fn send_stream(self, read_timeout_ms: Option<u32>) -> Result<StreamResponse, HttpError> {
+        wit::send_stream(&self.into_wit(), read_timeout_ms).map_err(HttpError::from)
+    }
 }
+
+pub use wit::{SseEvent, StreamResponse};
 
 /// Send independent requests together: the host checks them one by one, then
 /// has them in flight at the same time, and answers in the order given. The

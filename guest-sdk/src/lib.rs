@@ -63,6 +63,7 @@ pub mod detect;
 mod finding;
 pub mod http;
 pub mod log;
+pub mod stream;
 pub mod text;
 pub mod traffic;
 

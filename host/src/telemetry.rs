@@ -134,6 +134,31 @@ pub struct RequestTelemetry {
     /// The request body as a template (content replaced by its size unless captured).
     #[serde(rename = "shipgate.request_shape")]
     pub request_shape: Option<serde_json::Value>,
+    /// For a streamed answer: how it arrived.
+    #[serde(
+        rename = "shipgate.stream",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stream: Option<StreamTelemetry>,
+}
+
+/// How a streamed answer arrived (no OpenTelemetry GenAI client attribute
+/// covers these yet, so they carry shipgate's own names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamTelemetry {
+    /// Time to the first chunk of the body, ms.
+    pub first_chunk_ms: Option<u64>,
+    /// Chunks received.
+    pub chunks: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Events (blank-line terminators) received.
+    pub events: u64,
+    /// 95th percentile of the gaps between events, ms.
+    pub gap_p95_ms: Option<u64>,
+    /// Why it ended before the server closed it cleanly, if it did.
+    pub interrupted: Option<String>,
 }
 
 /// The JSON type name of a value.

@@ -94,13 +94,18 @@ async fn an_interrupted_run_writes_an_incomplete_record_that_holds() {
         )
     );
     let plan = h.plan(&plugins, &[]);
+    // Interrupt once loop-forever runs (whatever the machine's load).
+    let mut h = h;
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    h.events = shipgate::events::Events::to(vec![std::sync::Arc::new(crate::support::Started {
+        plugin: "loop-forever",
+        notify: notify.clone(),
+    })]);
     let t0 = std::time::Instant::now();
-    let out = crate::support::run_full(
-        &h,
-        &plan,
-        None,
-        tokio::time::sleep(std::time::Duration::from_millis(500)),
-    )
+    let out = crate::support::run_full(&h, &plan, None, async move {
+        notify.notified().await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    })
     .await;
     assert!(
         t0.elapsed() < std::time::Duration::from_secs(10),

@@ -16,3 +16,4 @@ mod record;
 mod sandbox;
 mod secrets;
 mod snapshots;
+mod streaming;

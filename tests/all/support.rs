@@ -195,7 +195,7 @@ pub async fn run_full(
     cancel: impl std::future::Future<Output = ()>,
 ) -> RunOutput {
     Validation {
-        events: shipgate::events::Events::none(),
+        events: h.events.clone(),
         contract: &h.contract,
         contract_source: "mock.toml".into(),
         plan,
@@ -208,6 +208,22 @@ pub async fn run_full(
     .run(cancel)
     .await
     .expect("run starts")
+}
+
+/// A sink that says when a plugin has started.
+pub struct Started {
+    pub plugin: &'static str,
+    pub notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl shipgate::events::Sink for Started {
+    fn event(&self, event: &shipgate::events::Event) {
+        if let shipgate::events::Event::PluginStarted { plugin } = event
+            && plugin == self.plugin
+        {
+            self.notify.notify_one();
+        }
+    }
 }
 
 /// No form and no fragment of `secret` (as the host's own scan knows them),

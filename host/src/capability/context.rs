@@ -29,6 +29,8 @@ pub struct ContextCtx {
     pub telemetry: Arc<Mutex<Vec<RequestTelemetry>>>,
     /// The model id the host made up for this run.
     pub unapproved_model: String,
+    /// The plan's `stream_first_chunk_ms`.
+    pub stream_first_chunk_ms: u32,
 }
 
 impl Host for ContextCtx {
@@ -38,6 +40,10 @@ impl Host for ContextCtx {
 
     async fn current_limits(&mut self) -> wasmtime::Result<Limits> {
         Ok(self.limits)
+    }
+
+    async fn stream_first_chunk_ms(&mut self) -> wasmtime::Result<u32> {
+        Ok(self.stream_first_chunk_ms)
     }
 
     async fn contract_json(&mut self) -> wasmtime::Result<String> {

@@ -74,9 +74,32 @@ impl Contract {
         validate::validate(path, text, w)
     }
 
-    /// The provenance of one section.
+    /// The sections this contract has: every required one, and `[streaming]`
+    /// when it is there.
+    pub fn sections(&self) -> Vec<Section> {
+        let mut s = Section::ALL.to_vec();
+        if self.streaming.is_some() {
+            s.push(Section::Streaming);
+        }
+        s
+    }
+
+    /// The provenance of one section (`None`: an optional section it lacks).
+    pub fn provenance_of(&self, section: Section) -> Option<&Provenance> {
+        match section {
+            Section::Streaming => self.streaming.as_ref().map(|s| &s.provenance),
+            s => Some(self.provenance(s)),
+        }
+    }
+
+    /// The provenance of one required section (`[streaming]`: see
+    /// [`Contract::provenance_of`]).
     pub fn provenance(&self, section: Section) -> &Provenance {
         match section {
+            Section::Streaming => match &self.streaming {
+                Some(s) => &s.provenance,
+                None => &self.request.provenance,
+            },
             Section::BaseUrl => &self.base_url.provenance,
             Section::Endpoint => &self.endpoint.provenance,
             Section::Auth => &self.auth.provenance,

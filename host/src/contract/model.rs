@@ -50,6 +50,8 @@ pub enum Section {
     RateLimits,
     /// Billing assumptions.
     Billing,
+    /// Streaming (optional).
+    Streaming,
 }
 
 impl Section {
@@ -78,12 +80,16 @@ impl Section {
             Section::Usage => "usage",
             Section::RateLimits => "rate_limits",
             Section::Billing => "billing",
+            Section::Streaming => "streaming",
         }
     }
 
     /// The section with this TOML table name.
     pub fn from_key(key: &str) -> Option<Section> {
-        Section::ALL.into_iter().find(|s| s.key() == key)
+        Section::ALL
+            .into_iter()
+            .chain([Section::Streaming])
+            .find(|s| s.key() == key)
     }
 }
 
@@ -362,4 +368,23 @@ pub struct Contract {
     pub billing: AssumptionSection,
     /// `[observability]`.
     pub observability: ObservabilitySection,
+    /// `[streaming]`, when the integration streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamingSection>,
+}
+
+/// `[streaming]`: server-sent events of chat completion chunks. Absent: the
+/// integration does not stream (stream checks are not applicable).
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamingSection {
+    /// Provenance.
+    #[serde(flatten)]
+    pub provenance: Provenance,
+    /// The last event's data (`[DONE]`).
+    pub terminator: String,
+    /// Whether `stream_options.include_usage` is documented (a last chunk
+    /// with `usage` and no choices).
+    pub include_usage: bool,
+    /// The chunks' `object` (`chat.completion.chunk`).
+    pub chunk_object: String,
 }

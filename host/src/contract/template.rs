@@ -206,6 +206,15 @@ notes = "{rl_notes}"
 {help_prov}documented = {bill_doc}
 notes = "{bill_notes}"
 
+# Streaming ("stream": true): server-sent chat.completion.chunk events ending
+# with `data: [DONE]`; with stream_options.include_usage a last chunk carries
+# usage and no choices. Delete this section if the integration does not
+# stream: the stream checks then report "not applicable".
+[streaming]
+{api_prov}terminator = "[DONE]"
+include_usage = true
+chunk_object = "chat.completion.chunk"
+
 # How shipgate labels requests (configuration, not documentation).
 [observability]
 correlation_header = "x-client-request-id"

@@ -148,6 +148,7 @@ pub(super) fn validate(path: &Path, text: &str, w: ContractWire) -> R<Contract> 
     let usage = usage(&c, &w.usage)?;
     let rate_limits = assumption(&c, "rate_limits", &w.rate_limits)?;
     let billing = assumption(&c, "billing", &w.billing)?;
+    let streaming = w.streaming.as_ref().map(|s| streaming(&c, s)).transpose()?;
     let correlation_header = match &w.observability.correlation_header {
         None => "x-client-request-id".to_owned(),
         Some(h)
@@ -179,6 +180,34 @@ pub(super) fn validate(path: &Path, text: &str, w: ContractWire) -> R<Contract> 
         rate_limits,
         billing,
         observability: ObservabilitySection { correlation_header },
+        streaming,
+    })
+}
+
+fn streaming(c: &Ctx, w: &StreamingWire) -> R<StreamingSection> {
+    let provenance = provenance(c, "streaming", w.provenance())?;
+    let text = |f: &Option<Spanned<String>>, key: &str, default: &str| -> R<String> {
+        match f {
+            None => Ok(default.to_owned()),
+            Some(v)
+                if !v.get_ref().is_empty()
+                    && v.get_ref().len() <= 64
+                    && !v.get_ref().chars().any(char::is_control) =>
+            {
+                Ok(v.get_ref().clone())
+            }
+            Some(v) => Err(c.err(
+                v.span(),
+                format!("`streaming.{key}` = {:?} is not usable", short(v.get_ref())),
+                &format!("write it as the documentation does, such as \"{default}\""),
+            )),
+        }
+    };
+    Ok(StreamingSection {
+        provenance,
+        terminator: text(&w.terminator, "terminator", "[DONE]")?,
+        include_usage: w.include_usage,
+        chunk_object: text(&w.chunk_object, "chunk_object", "chat.completion.chunk")?,
     })
 }
 

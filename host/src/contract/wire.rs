@@ -123,6 +123,15 @@ section!(UsageWire {
     total: Option<Spanned<String>>,
 });
 
+section!(StreamingWire {
+    #[serde(default)]
+    terminator: Option<Spanned<String>>,
+    #[serde(default)]
+    include_usage: bool,
+    #[serde(default)]
+    chunk_object: Option<Spanned<String>>,
+});
+
 section!(AssumptionWire {
     documented: bool,
     #[serde(default)]
@@ -152,4 +161,6 @@ pub(super) struct ContractWire {
     pub billing: AssumptionWire,
     #[serde(default)]
     pub observability: ObservabilityWire,
+    #[serde(default)]
+    pub streaming: Option<StreamingWire>,
 }

@@ -158,7 +158,8 @@ pub fn checklist(
     attestations: &BTreeMap<String, String>,
     contract: &Contract,
 ) -> Vec<ChecklistEntry> {
-    let contract_verified = crate::contract::Section::ALL
+    let contract_verified = contract
+        .sections()
         .iter()
         .all(|s| contract.provenance(*s).status == crate::contract::Status::Verified);
     checklist::ITEMS

@@ -107,7 +107,8 @@ pub fn warning_held(i: &Inputs<'_>, _: &[Reason]) -> Vec<Reason> {
 /// Hold: contract uncertainty. Any section still `assumed`, unless the plan
 /// waives it (then the waiver is recorded).
 pub fn assumed_contract(i: &Inputs<'_>, _: &[Reason]) -> Vec<Reason> {
-    Section::ALL
+    i.contract
+        .sections()
         .iter()
         .filter(|s| i.contract.provenance(**s).status == Status::Assumed)
         .map(|s| {

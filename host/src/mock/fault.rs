@@ -84,6 +84,28 @@ pub enum Fault {
     /// The caller's `Authorization` value as the request id: in `x-request-id`
     /// and as `(request id: …)` in an error message.
     EchoKeyAsRequestId,
+    /// A streamed answer that goes wrong (a non-streamed request is answered
+    /// normally).
+    Stream(StreamFault),
+}
+
+/// How a streamed answer goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// The connection drops halfway through the content.
+    Dropped,
+    /// Ends with `[DONE]` but without a finish reason.
+    NoFinishReason,
+    /// Ends cleanly, without `data: [DONE]`.
+    NoDone,
+    /// One chunk's data is not JSON.
+    CorruptChunk,
+    /// A pause of this many ms between two content chunks.
+    Stall(u64),
+    /// This many ms before the first chunk.
+    SlowFirst(u64),
+    /// An `error` event mid-stream, then the end.
+    ErrorEvent,
 }
 
 /// Which requests a standing behaviour applies to: how a gateway answers a
@@ -230,13 +252,28 @@ impl FromStr for Fault {
             "huge-usage" => Fault::HugeUsage,
             "deep-keys" => Fault::DeepKeys,
             "echo-key-as-request-id" => Fault::EchoKeyAsRequestId,
+            "stream-drop" => Fault::Stream(StreamFault::Dropped),
+            "stream-no-finish" => Fault::Stream(StreamFault::NoFinishReason),
+            "stream-no-done" => Fault::Stream(StreamFault::NoDone),
+            "stream-corrupt" => Fault::Stream(StreamFault::CorruptChunk),
+            "stream-error" => Fault::Stream(StreamFault::ErrorEvent),
+            "stream-stall" => Fault::Stream(StreamFault::Stall(capped(
+                num("3000")?,
+                MAX_FAULT_DELAY_MS,
+                s,
+            )?)),
+            "stream-slow-first" => Fault::Stream(StreamFault::SlowFirst(capped(
+                num("2000")?,
+                MAX_FAULT_DELAY_MS,
+                s,
+            )?)),
             _ => {
                 return Err(format!(
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
                      comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, accept-invalid, ignore-max-tokens, bad-usage, no-request-id, wrong-model, \
                      echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-mime-base64, echo-interleaved-headers, echo-lowercase, echo-cut, echo-utf16, echo-hex-dump, \
-                     echo-key-as-request-id, huge-usage, deep-keys"
+                     echo-key-as-request-id, huge-usage, deep-keys, stream-drop, stream-no-finish, stream-no-done, stream-corrupt, stream-error, stream-stall:MS, stream-slow-first:MS"
                 ));
             }
         })

@@ -14,7 +14,7 @@
 mod fault;
 mod openai;
 
-pub use fault::{EchoForm, Fault, MAX_FAULT_DELAY_MS, When, parse_behaviour};
+pub use fault::{EchoForm, Fault, MAX_FAULT_DELAY_MS, StreamFault, When, parse_behaviour};
 
 use crate::capability::http::target::PREFLIGHT_HEADER;
 use std::collections::VecDeque;

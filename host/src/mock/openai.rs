@@ -437,7 +437,11 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
         "completion_tokens_details": {"reasoning_tokens": 0}
     });
     if req.stream {
-        return stream(req, &id, created, &content, finish, usage);
+        let how = match fault {
+            Fault::Stream(f) => Some(*f),
+            _ => None,
+        };
+        return stream(req, &id, created, &content, finish, usage, how);
     }
     let mut body = json!({
         "id": id,
@@ -509,6 +513,9 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
     }
 }
 
+/// A streamed answer: one `chat.completion.chunk` event per word, the finish
+/// chunk, the usage chunk when asked for, `[DONE]`; each event its own body
+/// chunk, so a client sees them arrive one by one. `how` makes it go wrong.
 fn stream(
     req: &ChatReq,
     id: &str,
@@ -516,43 +523,99 @@ fn stream(
     content: &str,
     finish: &str,
     usage: Value,
+    how: Option<super::fault::StreamFault>,
 ) -> Response {
+    use super::fault::StreamFault as F;
     let chunk = |delta: Value, finish: Value| {
         json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": req.model,
                "system_fingerprint": "fp_shipgate_mock",
                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
     };
-    let mut events = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    for (i, w) in content.split_whitespace().enumerate() {
+    let mut events: Vec<String> =
+        vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string()];
+    let words: Vec<&str> = content.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
         let piece = if i == 0 {
-            w.to_owned()
+            (*w).to_owned()
         } else {
             format!(" {w}")
         };
-        events.push(chunk(json!({"content": piece}), Value::Null));
+        events.push(chunk(json!({"content": piece}), Value::Null).to_string());
     }
-    events.push(chunk(json!({}), json!(finish)));
+    if how != Some(F::NoFinishReason) {
+        events.push(chunk(json!({}), json!(finish)).to_string());
+    }
     if req.include_usage {
-        events.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": req.model,
-                           "choices": [], "usage": usage}));
+        events.push(
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": req.model,
+                   "choices": [], "usage": usage})
+            .to_string(),
+        );
     }
-    let mut body = String::new();
-    for e in events {
-        body.push_str(&format!("data: {e}\n\n"));
+    if how == Some(F::CorruptChunk) {
+        events.insert(1, "{\"id\": chatcmpl-oops,, \"choices\": [".to_owned());
     }
-    body.push_str("data: [DONE]\n\n");
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    let mut frames: Vec<String> = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    if how != Some(F::NoDone) {
+        frames.push("data: [DONE]\n\n".to_owned());
+    }
+    // (delay before, frame or a broken connection)
+    let mut steps: Vec<(u64, Result<Bytes, std::io::Error>)> = frames
+        .into_iter()
+        .map(|f| (0, Ok(Bytes::from(f))))
+        .collect();
+    let middle = (2 + words.len() / 2).min(steps.len());
+    match how {
+        Some(F::Dropped) => {
+            steps.truncate(middle);
+            // After the first events have gone out (a drop before the
+            // headers would be a connection error, not a cut stream).
+            steps.push((
+                50,
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "mock dropped the stream",
+                )),
+            ));
+        }
+        Some(F::ErrorEvent) => {
+            steps.truncate(middle);
+            steps.push((
+                0,
+                Ok(Bytes::from_static(
+                    b"event: error\ndata: {\"error\":{\"message\":\"upstream overloaded\",\"type\":\"server_error\"}}\n\n",
+                )),
+            ));
+        }
+        Some(F::Stall(ms)) => {
+            if let Some(step) = steps.get_mut(2) {
+                step.0 = ms.min(super::fault::MAX_FAULT_DELAY_MS);
+            }
+        }
+        Some(F::SlowFirst(ms)) => {
+            if let Some(step) = steps.first_mut() {
+                step.0 = ms.min(super::fault::MAX_FAULT_DELAY_MS);
+            }
+        }
+        _ => {}
+    }
+    let body = futures_util::StreamExt::then(
+        futures_util::stream::iter(steps),
+        |(delay, item)| async move {
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            item
+        },
+    );
+    let mut r = Response::new(Body::from_stream(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 /// A reflecting server's encodings of the `Authorization` value it got.

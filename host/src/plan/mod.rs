@@ -63,6 +63,8 @@ pub struct Thresholds {
     pub retry_max_delay_ms: u32,
     /// Retry policy: the longest `retry-after` honoured, in ms.
     pub retry_after_cap_ms: u32,
+    /// How soon a stream's first content should arrive, in ms (over it: warning).
+    pub stream_first_chunk_ms: u32,
 }
 
 impl Default for Thresholds {
@@ -78,6 +80,7 @@ impl Default for Thresholds {
             retry_base_delay_ms: 500,
             retry_max_delay_ms: 8_000,
             retry_after_cap_ms: 60_000,
+            stream_first_chunk_ms: 2_000,
         }
     }
 }
@@ -762,6 +765,7 @@ pub fn default_plan_toml_for(bundled: &[&str], application: bool) -> String {
     // The guide's order; the redaction audit reads what the others wrote, so it runs last.
     const ORDER: &[&str] = &[
         "canary",
+        "stream-canary",
         "contract",
         "negative-probes",
         "retry-timeout",

@@ -41,6 +41,7 @@ pub const THRESHOLDS: &[Range] = &[
     r("retry_base_delay_ms", 0, 60_000, "ms"),
     r("retry_max_delay_ms", 0, 600_000, "ms"),
     r("retry_after_cap_ms", 0, 600_000, "ms"),
+    r("stream_first_chunk_ms", 1, 600_000, "ms"),
 ];
 
 /// `[sandbox]` (and a plugin's `limits`).

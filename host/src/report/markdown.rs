@@ -138,8 +138,14 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
         w,
         "| Section | Status | Source | Accessed |\n|---|---|---|---|"
     )?;
-    for s in crate::contract::Section::ALL {
-        let sec = r.contract.get(s.key());
+    for s in crate::contract::Section::ALL
+        .into_iter()
+        .chain([crate::contract::Section::Streaming])
+    {
+        let Some(sec) = r.contract.get(s.key()) else {
+            continue;
+        };
+        let sec = Some(sec);
         let g = |k: &str| {
             sec.and_then(|x| x.get(k))
                 .and_then(|v| v.as_str())

@@ -26,6 +26,8 @@ pub enum Form {
     HexDump,
     /// In wide characters (UTF-16 or UTF-32 of ASCII: NUL bytes between).
     WideChars,
+    /// Split across the content deltas of a stream's events.
+    StreamDeltas,
     /// Part of it: [`super::FRAGMENT_CHARS`] or more consecutive characters
     /// beyond any public key prefix, raw or in base64 or hex.
     Fragment,
@@ -45,6 +47,7 @@ impl Form {
             Form::LineWrapped => "line-wrapped",
             Form::HexDump => "hex-dump",
             Form::WideChars => "wide-chars",
+            Form::StreamDeltas => "stream-deltas",
             Form::Fragment => "fragment",
         }
     }

@@ -62,6 +62,29 @@ fn a_literal_percent_before_a_form_does_not_hide_it() {
 }
 
 #[test]
+fn a_key_split_across_a_streams_events_is_scrubbed() {
+    let (a, b) = KEY.split_at(20);
+    let ev = |s: &str| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": s}}]})
+        )
+    };
+    let body = format!("{}{}{}data: [DONE]\n\n", ev("your key is "), ev(a), ev(b));
+    let (out, hits) = set().scrub(body.into_bytes());
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        hits.iter().any(|h| h.form == Form::StreamDeltas),
+        "{hits:?}"
+    );
+    assert!(!out.contains(a) && !out.contains(b), "{out}");
+    assert!(
+        out.contains("your key is") && out.ends_with("data: [DONE]\n\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn every_full_form_of_both_secrets_is_scrubbed() {
     for (secret, label) in [(KEY, "credential"), (HONEY, "honeytoken")] {
         let header = format!("Bearer {secret}");

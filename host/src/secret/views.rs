@@ -83,7 +83,74 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
     if let Some(dump) = hex_dump(text) {
         out.push(dump);
     }
+    if let Some(deltas) = stream_deltas(text) {
+        out.push(deltas);
+    }
     out
+}
+
+/// The text a client assembles from a stream's events: the string values of
+/// `choices[].delta` (content, tool call arguments, …) of every `data:` line
+/// that parses as JSON, concatenated; each byte maps back to its whole event
+/// line. `None` unless the text has two or more `data:` lines.
+fn stream_deltas(text: &[u8]) -> Option<View<'static>> {
+    let lines: Vec<(usize, &[u8])> = {
+        let mut at = 0;
+        text.split(|b| *b == b'\n')
+            .map(|l| {
+                let start = at;
+                at += l.len() + 1;
+                (start, l)
+            })
+            .filter(|(_, l)| l.starts_with(b"data:"))
+            .collect()
+    };
+    if lines.len() < 2 {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    let mut map = Vec::new();
+    for (start, line) in lines {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line[5..].trim_ascii()) else {
+            continue;
+        };
+        let range = (start as u32, (start + line.len()) as u32);
+        let mut push = |s: &str| {
+            for b in s.bytes() {
+                bytes.push(b);
+                map.push(range);
+            }
+        };
+        for c in v
+            .pointer("/choices")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let Some(delta) = c.get("delta") else {
+                continue;
+            };
+            strings(delta, &mut push, 0);
+        }
+    }
+    (!bytes.is_empty()).then_some(View {
+        bytes: Cow::Owned(bytes),
+        map: Some(map),
+        form: Some(Form::StreamDeltas),
+    })
+}
+
+/// Every string value in `v` (depth-first, bounded depth), in order.
+fn strings(v: &serde_json::Value, push: &mut impl FnMut(&str), depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    match v {
+        serde_json::Value::String(s) => push(s),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, push, depth + 1)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, push, depth + 1)),
+        _ => {}
+    }
 }
 
 /// `text` without its NUL bytes: UTF-16 and UTF-32 of ASCII read as ASCII.
@@ -396,6 +463,26 @@ mod tests {
         assert_eq!(w.bytes(), b"key sk-abc");
         // Ordinary text: neither.
         assert_eq!(views(b"id 12 ab cd ef request").len(), 1);
+    }
+
+    #[test]
+    fn a_stream_s_deltas_are_read_as_one_text() {
+        let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"key sk-ab\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"cdef\"}}]}\n\ndata: [DONE]\n\n";
+        let v = views(body);
+        let d = v
+            .iter()
+            .find(|v| v.form() == Some(Form::StreamDeltas))
+            .unwrap();
+        assert_eq!(d.bytes(), b"key sk-abcdef");
+        // A match maps back to both event lines.
+        let r = d.original(4..13);
+        assert_eq!(r.start, 0);
+        assert!(r.end > body.len() / 2);
+        assert!(
+            views(b"data: only one line\n")
+                .iter()
+                .all(|v| v.form() != Some(Form::StreamDeltas))
+        );
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub(super) fn env(
         contract_json: shared.contract_json.clone(),
         settings: spec.settings.clone(),
         run_id: shared.run_id.clone(),
+        stream_first_chunk_ms: t.stream_first_chunk_ms,
         telemetry: shared.outputs.telemetry.clone(),
         unapproved_model: shared.target.unapproved_model.clone(),
     };

@@ -9,7 +9,7 @@
 //! | `client.retry_after_ignored` | fail | retried before the `Retry-After` it was given elapsed |
 //! | `client.retried_non_retryable` | fail | retried a 400, 401, 403, 404 or 422 |
 //! | `client.retry_storm` | fail | more attempts than the plan's `retry_max_attempts`, or retries closer than 100 ms |
-//! | `client.no_backoff` | warn | three or more attempts whose gaps never grow (outside `Retry-After`) |
+//! | `client.no_backoff` | warn | three or more attempts whose gaps never grow by 50 ms and half again (outside `Retry-After`) |
 //! | `client.gave_up` | warn | stopped on a transient fault the scenario would have cleared within the plan's attempts |
 //! | `client.no_read_timeout` | warn | still waiting on a stalled answer past `request_timeout_ms` plus 1 s |
 //!
@@ -24,6 +24,9 @@ use shipgate_sdk::{Check, Descriptor, Finding, Verdict, context};
 
 /// Retries closer together than this are a storm, whatever the policy.
 pub const MIN_SPACING_MS: u64 = 100;
+/// The least a gap must grow over the one before to count as backing off
+/// (and by half again): a few milliseconds of jitter are not a backoff.
+pub const MIN_GROWTH_MS: u64 = 50;
 /// How much earlier than `Retry-After` a retry may come (clock and network).
 pub const RETRY_AFTER_TOLERANCE_MS: u64 = 50;
 /// How long past `request_timeout_ms` a client may still wait on a stall.
@@ -205,7 +208,9 @@ pub fn judge(episodes: &[Episode], b: Bounds) -> Vec<Finding> {
                 .collect();
             if free.len() >= 2 {
                 backoff.judged += 1;
-                if free.windows(2).all(|w| w[1] <= w[0]) {
+                // Growth that means a policy, not jitter: 50 ms and half again.
+                let grows = |w: &[u64]| w[1] >= w[0] + MIN_GROWTH_MS.max(w[0] / 2);
+                if !free.windows(2).any(grows) {
                     backoff.broken.push(format!(
                         "{} — gaps {} ms never grow",
                         here(),

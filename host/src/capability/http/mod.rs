@@ -24,6 +24,7 @@ pub(crate) mod policy;
 pub(crate) mod retry;
 pub(crate) mod send;
 pub(crate) mod spend;
+pub(crate) mod stream;
 pub mod target;
 pub(crate) mod telemetry;
 
@@ -31,7 +32,7 @@ pub use spend::{Spend, SpendVerdict, check_spend};
 pub use target::{HttpTarget, RequestIdRule, TargetError, TargetSpec};
 
 use crate::bindings::shipgate::plugin::http::{
-    Attempt, AuthMode, ErrorCategory, Host, HttpError, Method, Request, Response,
+    Attempt, AuthMode, ErrorCategory, Host, HttpError, Method, Request, Response, StreamResponse,
 };
 use crate::classify::Category;
 use crate::telemetry::RequestTelemetry;
@@ -322,6 +323,7 @@ impl HttpCtx {
             },
             correlation_id: uuid::Uuid::new_v4().to_string(),
             fault,
+            read_timeout: None,
         })
     }
 
@@ -376,6 +378,7 @@ impl HttpCtx {
             class,
             latency,
             attempts,
+            stream: _,
         } = d;
         self.last_attempts = attempts.clone();
         let result = telemetry::record_result(
@@ -401,6 +404,58 @@ impl HttpCtx {
             category: category(class.category),
             retryable: class.retryable,
             attempts,
+        })
+    }
+
+    /// Send one request and read its answer as server-sent events.
+    async fn send_stream_checked(
+        &mut self,
+        req: Request,
+        read_timeout_ms: Option<u32>,
+    ) -> Result<StreamResponse, HttpError> {
+        let mut admitted = self.admit(req)?;
+        // One attempt: a stream is never retried by the host.
+        admitted.retry.max_attempts = 1;
+        let gap = read_timeout_ms
+            .map(|ms| Duration::from_millis(u64::from(ms)))
+            .unwrap_or(admitted.timeout)
+            .min(MAX_STREAM_READ_TIMEOUT)
+            .max(Duration::from_millis(1));
+        admitted.read_timeout = Some(gap);
+        let target = self.target.clone();
+        let handles = send::RunHandles {
+            budget: &self.budget,
+            ledger: &self.shared.ledger,
+            events: &self.shared.events,
+            plugin: &self.plugin,
+        };
+        let d = send::dispatch(&target, &admitted, &handles, self.limits.max_response_bytes).await;
+        let info = d.stream.clone().unwrap_or_default();
+        telemetry::record_stream(&self.shared.ledger, admitted.entry, &info);
+        let response = self.finish(admitted.entry, admitted.correlation_id, d)?;
+        let is_sse = response.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("content-type")
+                && v.to_ascii_lowercase().contains("text/event-stream")
+        });
+        let (events, body) = if is_sse {
+            let events = stream::events(&response.body, &info.boundaries).await;
+            telemetry::record_stream_answer(&self.shared.ledger, admitted.entry, &events);
+            (events, Vec::new())
+        } else {
+            (Vec::new(), response.body)
+        };
+        Ok(StreamResponse {
+            status: response.status,
+            headers: response.headers,
+            events,
+            body,
+            first_byte_ms: info.first_byte_ms,
+            bytes: info.bytes,
+            interrupted: info.interrupted,
+            latency_ms: response.latency_ms,
+            correlation_id: response.correlation_id,
+            provider_request_id: response.provider_request_id,
+            category: response.category,
         })
     }
 
@@ -475,7 +530,18 @@ fn category_name(c: ErrorCategory) -> &'static str {
     }
 }
 
+/// Longest gap a stream may have between chunks before it is ended.
+pub const MAX_STREAM_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Host for HttpCtx {
+    async fn send_stream(
+        &mut self,
+        req: Request,
+        read_timeout_ms: Option<u32>,
+    ) -> wasmtime::Result<Result<StreamResponse, HttpError>> {
+        Ok(self.send_stream_checked(req, read_timeout_ms).await)
+    }
+
     async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, HttpError>> {
         Ok(self
             .send_all_checked(vec![req])

@@ -112,6 +112,25 @@ pub struct Admitted {
     pub correlation_id: String,
     /// The fault to ask the built-in mock for, validated.
     pub fault: Option<String>,
+    /// Read the answer as a stream, ending it when no chunk arrives within
+    /// this long (`None`: read the whole body as one).
+    pub read_timeout: Option<Duration>,
+}
+
+/// How a streamed answer arrived (host-side; the events are parsed from the
+/// scrubbed body).
+#[derive(Debug, Clone, Default)]
+pub struct StreamInfo {
+    /// When each event terminator (a blank line) arrived, ms after sending.
+    pub boundaries: Vec<u32>,
+    /// When the first body byte arrived, ms after sending.
+    pub first_byte_ms: Option<u32>,
+    /// Chunks received.
+    pub chunks: u32,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Why it ended before the server closed it cleanly.
+    pub interrupted: Option<String>,
 }
 
 /// What came of an admitted request.
@@ -125,6 +144,8 @@ pub struct Dispatched {
     pub latency: Duration,
     /// Every attempt.
     pub attempts: Vec<Attempt>,
+    /// For a streamed answer: how it arrived.
+    pub stream: Option<StreamInfo>,
 }
 
 /// What one plugin's requests share: its budget, the run's ledger and events.
@@ -170,11 +191,22 @@ pub async fn dispatch(
             plugin: plugin.to_owned(),
             what: format!("{} {}", req.method, req.url.path()),
         });
-        let outcome = tokio::time::timeout(
-            req.timeout,
-            attempt(target, req, budget, max_response_bytes),
-        )
-        .await;
+        // A stream's own timers (between chunks, the request's total) end it
+        // with what arrived; this one is the backstop.
+        let backstop = if req.read_timeout.is_some() {
+            req.timeout + Duration::from_secs(1)
+        } else {
+            req.timeout
+        };
+        let outcome =
+            tokio::time::timeout(backstop, attempt(target, req, budget, max_response_bytes)).await;
+        let mut stream = None;
+        let outcome = outcome.map(|r| {
+            r.map(|(exchange, info)| {
+                stream = info;
+                exchange
+            })
+        });
         let latency = t0.elapsed();
         drop(slot);
         let (result, class, timed_out) = match outcome {
@@ -227,6 +259,7 @@ pub async fn dispatch(
                     class,
                     latency,
                     attempts,
+                    stream,
                 };
             }
         }
@@ -260,7 +293,7 @@ async fn attempt(
     req: &Admitted,
     budget: &Budget,
     cap: u64,
-) -> Result<Exchange, HttpError> {
+) -> Result<(Exchange, Option<StreamInfo>), HttpError> {
     let spec = &target.spec;
     let mut rb = target
         .client
@@ -292,8 +325,8 @@ async fn attempt(
     // Read up to twice the cap: whether the body is too large is decided on
     // the scrubbed body, so the boundary does not move with the length of an
     // echoed secret (it would take thousands of echoes in one body to).
-    let (status, headers, body) =
-        exchange(rb, cap.saturating_mul(2))
+    let ((status, headers, body), mut stream) =
+        exchange(rb, cap.saturating_mul(2), req.read_timeout)
             .await
             .map_err(|e| match e {
                 HttpError::BodyTooLarge(_) => HttpError::BodyTooLarge(cap),
@@ -329,15 +362,24 @@ async fn attempt(
     let (headers, _) = target.secrets.scrub_headers(headers);
     let (body, _) = target.secrets.scrub(body);
     let body = mask_echoes(body);
-    // Enforce: sandbox.max_response_bytes, on what the guest would receive.
+    // Enforce: sandbox.max_response_bytes, on what the guest would receive
+    // (a stream keeps what fits, and says it was cut).
+    let mut body = body;
     if body.len() as u64 > cap {
-        return Err(HttpError::BodyTooLarge(cap));
+        match &mut stream {
+            Some(info) => {
+                body.truncate(cap as usize);
+                info.interrupted
+                    .get_or_insert_with(|| format!("cut at the response cap ({cap} bytes)"));
+            }
+            None => return Err(HttpError::BodyTooLarge(cap)),
+        }
     }
     let headers = delivered_headers(headers, &req.method, body.len());
     if holds(&headers, &body) {
         budget.exposed.fetch_add(1, Ordering::SeqCst);
     }
-    Ok((status, headers, body))
+    Ok(((status, headers, body), stream))
 }
 
 /// Content codings a server may name in `content-encoding`.
@@ -380,9 +422,15 @@ fn mask_echoes(body: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// One request/response exchange, reading at most `read_cap` bytes of body.
-async fn exchange(rb: reqwest::RequestBuilder, read_cap: u64) -> Result<Exchange, HttpError> {
+/// One request/response exchange, reading at most `read_cap` bytes of body;
+/// with `read_timeout`, as a stream: what arrived is kept when it ends early.
+async fn exchange(
+    rb: reqwest::RequestBuilder,
+    read_cap: u64,
+    read_timeout: Option<Duration>,
+) -> Result<(Exchange, Option<StreamInfo>), HttpError> {
     let cap = read_cap;
+    let sent = Instant::now();
     let resp = rb.send().await.map_err(transport_error)?;
     let status = resp.status().as_u16();
     let headers: Vec<(String, String)> = resp
@@ -403,14 +451,66 @@ async fn exchange(rb: reqwest::RequestBuilder, read_cap: u64) -> Result<Exchange
     }
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(transport_error)?;
-        if body.len() as u64 + chunk.len() as u64 > cap {
-            return Err(HttpError::BodyTooLarge(cap));
+    let Some(gap) = read_timeout else {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(transport_error)?;
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(HttpError::BodyTooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        return Ok(((status, headers, body), None));
+    };
+    let mut info = StreamInfo::default();
+    let ms = |t: Instant| t.duration_since(sent).as_millis().min(u128::from(u32::MAX)) as u32;
+    loop {
+        let next = match tokio::time::timeout(gap, stream.next()).await {
+            Err(_) => {
+                info.interrupted = Some(format!(
+                    "no data for {} ms (the read timeout)",
+                    gap.as_millis()
+                ));
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                info.interrupted = Some(match transport_error(e) {
+                    HttpError::Timeout(_) => "the request's timeout ended it".to_owned(),
+                    HttpError::Connect(m) => format!("the connection broke: {m}"),
+                    other => format!("{other:?}"),
+                });
+                break;
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        let now = Instant::now();
+        info.first_byte_ms.get_or_insert(ms(now));
+        info.chunks += 1;
+        info.bytes += next.len() as u64;
+        // Event terminators (a blank line) that end in this chunk, looking
+        // back over the previous chunk's tail.
+        let old = body.len();
+        if body.len() as u64 + next.len() as u64 > cap {
+            let room = (cap as usize).saturating_sub(body.len());
+            body.extend_from_slice(&next[..room]);
+            info.interrupted = Some(format!("cut at the response cap ({cap} bytes)"));
+            break;
+        }
+        body.extend_from_slice(&next);
+        let mut i = old.saturating_sub(3);
+        while i + 1 < body.len() {
+            if i + 3 < body.len() && &body[i..i + 4] == b"\r\n\r\n" && i + 3 >= old {
+                info.boundaries.push(ms(now));
+                i += 4;
+            } else if body[i] == b'\n' && body[i + 1] == b'\n' && i + 1 >= old {
+                info.boundaries.push(ms(now));
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
     }
-    Ok((status, headers, body))
+    Ok(((status, headers, body), Some(info)))
 }
 
 /// A transport failure in words: the whole chain, bounded.

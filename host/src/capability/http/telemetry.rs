@@ -75,6 +75,7 @@ pub fn entry(plugin: &str, spec: &TargetSpec, req: &Request) -> RequestTelemetry
         reason: None,
         fault: None,
         request_shape: None,
+        stream: None,
     }
 }
 
@@ -97,6 +98,91 @@ pub fn attempt_record(a: &Attempt) -> AttemptRecord {
         latency_ms: u64::from(a.latency_ms),
         category: super::category_name(a.category).into(),
         timed_out: a.timed_out,
+    }
+}
+
+/// Record what a streamed answer's chunks said (they are not one JSON body):
+/// the response id and model, the finish reasons, usage, and whether every
+/// chunk parsed.
+pub fn record_stream_answer(
+    ledger: &Ledger,
+    entry: usize,
+    events: &[crate::bindings::shipgate::plugin::http::SseEvent],
+) {
+    let mut l = ledger.lock().expect("ledger lock");
+    let Some(tel) = l.get_mut(entry) else {
+        return;
+    };
+    let mut all_parsed = true;
+    for e in events {
+        let data = e.data.trim();
+        if data.is_empty() || data == "[DONE]" {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+            all_parsed = false;
+            continue;
+        };
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(|x| x.as_str())
+                .map(|s| bounded(s, 256))
+        };
+        if tel.response_id.is_none() {
+            tel.response_id = s("/id");
+            tel.response_model = s("/model");
+        }
+        for c in v
+            .pointer("/choices")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .take(16)
+        {
+            if let Some(f) = c.get("finish_reason").and_then(|f| f.as_str())
+                && tel.finish_reasons.len() < 16
+            {
+                tel.finish_reasons.push(bounded(f, 64));
+            }
+        }
+        if let Some(n) = v.pointer("/usage/prompt_tokens").and_then(|x| x.as_u64()) {
+            tel.input_tokens = Some(n);
+        }
+        if let Some(n) = v
+            .pointer("/usage/completion_tokens")
+            .and_then(|x| x.as_u64())
+        {
+            tel.output_tokens = Some(n);
+        }
+    }
+    if !events.is_empty() {
+        tel.parse_ok = Some(all_parsed);
+    }
+}
+
+/// Record how a streamed answer arrived.
+pub fn record_stream(ledger: &Ledger, entry: usize, info: &super::send::StreamInfo) {
+    let mut gaps: Vec<u64> = info
+        .boundaries
+        .windows(2)
+        .map(|w| u64::from(w[1].saturating_sub(w[0])))
+        .collect();
+    gaps.sort_unstable();
+    let gap_p95_ms =
+        (!gaps.is_empty()).then(|| gaps[(gaps.len() * 95).div_ceil(100).saturating_sub(1)]);
+    let mut l = ledger.lock().expect("ledger lock");
+    if let Some(t) = l.get_mut(entry) {
+        t.stream = Some(crate::telemetry::StreamTelemetry {
+            first_chunk_ms: info.first_byte_ms.map(u64::from),
+            chunks: u64::from(info.chunks),
+            bytes: info.bytes,
+            events: info.boundaries.len() as u64,
+            gap_p95_ms,
+            interrupted: info
+                .interrupted
+                .as_deref()
+                .map(|s| crate::text::one_line(s, 256)),
+        });
     }
 }
 

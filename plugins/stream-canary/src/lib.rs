@@ -1,0 +1,296 @@
+//! The canary over a stream (`"stream": true`): the answer arrives as
+//! server-sent `chat.completion.chunk` events ending with the contract's
+//! terminator (`data: [DONE]`). Streams fail in ways no status shows: a
+//! connection dropped mid-answer, an end without a finish reason or without
+//! the terminator, a chunk that is not JSON, a stall, a slow first token.
+//!
+//! A stream is judged complete only when the host read it to a clean end, the
+//! terminator arrived, exactly one finish reason arrived and no error event
+//! did: a truncated stream is never complete. The content's exact wording is
+//! information, as for the canary. Without a `[streaming]` section in the
+//! contract the integration does not stream, and every finding says so
+//! (skipped: not applicable).
+#![forbid(unsafe_code)]
+
+use shipgate_sdk::chat::ChatRequest;
+use shipgate_sdk::checklist as item;
+use shipgate_sdk::http::{HttpError, Request, StreamResponse};
+use shipgate_sdk::serde_json::{Value, json};
+use shipgate_sdk::stream::{Accumulated, accumulate};
+use shipgate_sdk::{Check, Descriptor, Finding, SettingKind, Verdict, context};
+
+/// The finding ids this check returns.
+pub const FINDINGS: [&str; 7] = [
+    "stream.status",
+    "stream.complete",
+    "stream.well-formed",
+    "stream.content",
+    "stream.usage",
+    "stream.first-chunk",
+    "stream.duration",
+];
+
+/// What the contract's `[streaming]` section and the plan expect.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// The terminator's data (`[DONE]`).
+    pub terminator: String,
+    /// The chunk object name (`chat.completion.chunk`).
+    pub chunk_object: String,
+    /// Whether `stream_options.include_usage` is documented (then usage is asked for and required).
+    pub include_usage: bool,
+    /// Time to the first content the plan accepts, ms (over it: warning).
+    pub first_chunk_ms: u32,
+    /// The plan's latency warning and hard limit, ms.
+    pub latency_ms: u32,
+    /// The plan's hard latency limit, ms.
+    pub latency_hard_ms: u32,
+}
+
+/// Judge one streamed answer.
+pub fn judge(r: &StreamResponse, e: &Expect) -> Vec<Finding> {
+    let a: Accumulated = accumulate(&r.events);
+    let sse = r.headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("content-type")
+            && v.to_ascii_lowercase().contains("text/event-stream")
+    });
+    let ok_status = (200..300).contains(&r.status);
+    let status = Finding::check(
+        ok_status && sse,
+        "stream.status",
+        "the stream is answered with a success status as server-sent events",
+    )
+    .detail(format!(
+        "HTTP {}{}",
+        r.status,
+        if sse {
+            ", text/event-stream"
+        } else {
+            ", not an event stream"
+        }
+    ))
+    .covers([item::RESPONSE_PARSER_TESTED]);
+    // Complete: read to a clean end, terminator, one finish reason, no error.
+    let mut why: Vec<String> = Vec::new();
+    if let Some(i) = &r.interrupted {
+        why.push(format!("it was cut after {} events: {i}", r.events.len()));
+    }
+    let done = a.done || r.events.iter().any(|x| x.data.trim() == e.terminator);
+    if !done {
+        why.push(format!("no `{}` terminator", e.terminator));
+    }
+    match a.finish_reasons.len() {
+        1 => {}
+        0 => why.push("no finish reason".into()),
+        n => why.push(format!("{n} finish reasons")),
+    }
+    if let Some(err) = a.errors.first() {
+        why.push(format!("an error event: {err}"));
+    }
+    let complete = Finding::check(
+        why.is_empty() && ok_status,
+        "stream.complete",
+        "the stream is complete: read to its end, terminator, one finish reason",
+    )
+    .detail(if why.is_empty() {
+        format!(
+            "{} events, finish_reason {:?}, `{}`",
+            r.events.len(),
+            a.finish_reasons.first().map_or("", |f| f.1.as_str()),
+            e.terminator
+        )
+    } else {
+        why.join("; ")
+    })
+    .evidence("events", r.events.len())
+    .covers([item::RESPONSE_PARSER_TESTED]);
+    // Well-formed chunks.
+    let mut bad: Vec<String> = Vec::new();
+    if !a.malformed.is_empty() {
+        bad.push(format!(
+            "{} not JSON (event {})",
+            shipgate_sdk::text::count(a.malformed.len(), "chunk"),
+            shipgate_sdk::text::list(&a.malformed)
+        ));
+    }
+    if !a.same_id {
+        bad.push("the chunks do not share one id".into());
+    }
+    if a.objects.iter().any(|o| *o != e.chunk_object) {
+        bad.push(format!(
+            "object {}, the contract says {:?}",
+            shipgate_sdk::text::list(&a.objects),
+            e.chunk_object
+        ));
+    }
+    if a.after_done > 0 {
+        bad.push(format!(
+            "{} after the terminator",
+            shipgate_sdk::text::count(a.after_done, "event")
+        ));
+    }
+    let well_formed = Finding::check(
+        bad.is_empty() && a.chunks > 0,
+        "stream.well-formed",
+        "every chunk is a JSON chat.completion.chunk with one id",
+    )
+    .detail(if bad.is_empty() {
+        format!("{} chunks", a.chunks)
+    } else {
+        bad.join("; ")
+    })
+    .covers([item::RESPONSE_PARSER_TESTED]);
+    let content = Finding::check(
+        !a.text().is_empty(),
+        "stream.content",
+        "the concatenated content is not empty",
+    )
+    .detail(format!(
+        "{} characters (the wording is information)",
+        a.text().chars().count()
+    ));
+    let usage = if e.include_usage {
+        Finding::check(
+            a.usage.is_some(),
+            "stream.usage",
+            "usage arrives in the stream when asked for",
+        )
+        .detail(if a.usage.is_some() {
+            "a chunk with usage and no choices".to_owned()
+        } else {
+            "stream_options.include_usage was sent and no chunk carried usage".to_owned()
+        })
+        .covers([item::USAGE_FIELDS_VERIFIED])
+    } else {
+        Finding::skip("stream.usage", "usage arrives in the stream when asked for")
+            .detail("the contract does not document stream_options.include_usage")
+    };
+    let first = a.first_content_ms.or(r.first_byte_ms);
+    let first_chunk = match first {
+        Some(ms) => Finding::check(
+            ms <= e.first_chunk_ms,
+            "stream.first-chunk",
+            "the first content arrives within the plan's time",
+        )
+        .verdict(if ms <= e.first_chunk_ms {
+            Verdict::Pass
+        } else {
+            Verdict::Warn
+        })
+        .detail(format!(
+            "{ms} ms (the plan's stream_first_chunk_ms: {})",
+            e.first_chunk_ms
+        ))
+        .metric("first_chunk_ms", f64::from(ms), "ms"),
+        None => Finding::fail(
+            "stream.first-chunk",
+            "the first content arrives within the plan's time",
+        )
+        .detail("no content arrived"),
+    };
+    let total = r.latency_ms;
+    let duration = Finding::pass(
+        "stream.duration",
+        "the whole stream ends within the plan's latency",
+    )
+    .verdict(if total > e.latency_hard_ms {
+        Verdict::Fail
+    } else if total > e.latency_ms {
+        Verdict::Warn
+    } else {
+        Verdict::Pass
+    })
+    .detail(format!(
+        "{total} ms (limit {} ms, hard limit {} ms)",
+        e.latency_ms, e.latency_hard_ms
+    ))
+    .metric("stream_ms", f64::from(total), "ms");
+    vec![
+        status,
+        complete,
+        well_formed,
+        content,
+        usage,
+        first_chunk,
+        duration,
+    ]
+}
+
+/// Every finding skipped, saying why.
+fn not_applicable(why: &str) -> Vec<Finding> {
+    FINDINGS
+        .iter()
+        .map(|id| Finding::skip(*id, "the stream canary").detail(why.to_owned()))
+        .collect()
+}
+
+struct StreamCanary;
+
+impl Check for StreamCanary {
+    fn describe() -> Descriptor {
+        Descriptor::new(
+            "stream-canary",
+            env!("CARGO_PKG_VERSION"),
+            "the canary over a stream: complete, well-formed, usage, time to first chunk",
+        )
+        .needs_canary()
+        .covers([item::RESPONSE_PARSER_TESTED, item::USAGE_FIELDS_VERIFIED])
+        .findings(FINDINGS)
+        .setting(
+            "read_timeout_ms",
+            SettingKind::Integer,
+            Some("10000"),
+            "the longest gap between chunks before the stream counts as stalled",
+        )
+    }
+
+    fn run() -> Result<Vec<Finding>, String> {
+        let contract = context::contract();
+        let s = &contract["streaming"];
+        if !s.is_object() {
+            return Ok(not_applicable(
+                "not applicable: the contract has no [streaming] section (the integration does not stream)",
+            ));
+        }
+        let target = context::target();
+        let limits = context::limits();
+        let e = Expect {
+            terminator: s["terminator"].as_str().unwrap_or("[DONE]").to_owned(),
+            chunk_object: s["chunk_object"]
+                .as_str()
+                .unwrap_or("chat.completion.chunk")
+                .to_owned(),
+            include_usage: s["include_usage"].as_bool().unwrap_or(false),
+            first_chunk_ms: context::stream_first_chunk_ms(),
+            latency_ms: limits.latency_ms,
+            latency_hard_ms: limits.latency_hard_ms,
+        };
+        let mut body: Value = ChatRequest::new(&target.model)
+            .user("Reply with the word READY and nothing else.")
+            .max_tokens(limits.output_token_ceiling)
+            .to_json();
+        body["stream"] = json!(true);
+        if e.include_usage {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let read_timeout: u32 = context::setting_or("read_timeout_ms", 10_000u32)?;
+        let sent = Request::post(&target.chat_path)
+            .json(&body)
+            .operation("stream-canary")
+            .send_stream(Some(read_timeout));
+        match sent {
+            Ok(r) => Ok(judge(&r, &e)),
+            Err(err @ (HttpError::Denied(_) | HttpError::Rejected(_))) => Err(err.to_string()),
+            Err(err) => Ok(vec![
+                Finding::fail(
+                    "stream.status",
+                    "the stream is answered with a success status as server-sent events",
+                )
+                .detail(format!("no answer: {err}"))
+                .covers([item::RESPONSE_PARSER_TESTED]),
+            ]),
+        }
+    }
+}
+
+shipgate_sdk::export_check!(StreamCanary);
