@@ -40,11 +40,20 @@ fn assert_careful(out: &RunOutput) {
             "unauthorized",
             "stall",
             "reset",
-            "slow-first-byte"
+            "slow-first-byte",
+            "truncated-stream",
+            "dropped-stream",
+            "corrupt-chunk"
         ]
     );
     for (id, v) in verdicts(out) {
-        assert_eq!(v, Verdict::Pass, "{id}: {:?}", finding(out, &id).detail);
+        // A client that does not stream has no stream to judge.
+        let stream_rule = matches!(
+            id.as_str(),
+            "client.truncated_stream_accepted" | "client.malformed_chunk_ignored"
+        );
+        let ok = v == Verdict::Pass || (stream_rule && v == Verdict::Skip);
+        assert!(ok, "{id}: {v:?} {:?}", finding(out, &id).detail);
     }
     // The rate-limited episode: three attempts of one request, the last
     // one through, each retry at least the Retry-After later.
@@ -125,7 +134,15 @@ async fn the_official_openai_sdk_client_ships_with_the_example_plan() {
         .iter()
         .filter(|f| f.plugin.starts_with("client-"))
     {
-        assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+        // The example client does not stream: its stream rules are skipped.
+        let stream_rule = f.id.ends_with("truncated_stream_accepted")
+            || f.id.ends_with("malformed_chunk_ignored");
+        let want = if stream_rule {
+            Verdict::Skip
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(f.verdict, want, "{f:?}");
     }
     assert_eq!(
         out.record.decision.outcome,
@@ -354,5 +371,58 @@ for i, body in enumerate([{"model": "gpt-5-expensive"}, {"max_tokens": 100000}, 
     assert_eq!(
         finding(&out, "client-contract.output-ceiling").verdict,
         Verdict::Fail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_accepts_a_cut_stream_is_held_and_one_that_checks_is_not() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let h = Harness::new().await;
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/stream_client.py");
+    let run = |careful: bool| {
+        let mut cmd = vec!["python3".to_owned(), client.to_owned()];
+        if careful {
+            cmd.push("--careful".into());
+        }
+        let cmd: Vec<String> = cmd.iter().map(|c| format!("{c:?}")).collect();
+        format!(
+            "[application]\ncommand = [{}]\nscenarios = [\"clean\", \"truncated-stream\", \"dropped-stream\", \"corrupt-chunk\"]\ntimeout_ms = 10000\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n",
+            cmd.join(", ")
+        )
+    };
+    let out = h.run(&h.plan(&run(false), &[])).await;
+    assert_eq!(
+        finding(&out, "client.truncated_stream_accepted").verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        finding(&out, "client.malformed_chunk_ignored").verdict,
+        Verdict::Warn
+    );
+    let app = out.record.application.as_ref().unwrap();
+    let cut = app
+        .episodes
+        .iter()
+        .find(|e| e.scenario == "truncated-stream")
+        .unwrap();
+    assert_eq!(
+        cut.exchanges[0].injected.as_deref(),
+        Some("truncated-stream")
+    );
+    let out = h.run(&h.plan(&run(true), &[])).await;
+    assert_eq!(
+        finding(&out, "client.truncated_stream_accepted").verdict,
+        Verdict::Pass
+    );
+    assert_eq!(
+        finding(&out, "client.malformed_chunk_ignored").verdict,
+        Verdict::Pass
     );
 }

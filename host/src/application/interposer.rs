@@ -386,7 +386,8 @@ async fn handle(
         }
     };
     let injected = st.scenario.inject(attempt, st.stall_ms);
-    if let Some(i) = injected {
+    // A stream spoil is recorded only when it applies (a streamed answer).
+    if let Some(i) = injected.filter(|i| !matches!(i, Injected::Stream(_))) {
         st.update(index, |e| e.injected = Some(i.name()));
     }
     match injected {
@@ -452,9 +453,12 @@ async fn handle(
         }
         Some(Injected::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            forward(&st, index, &method, &path, &headers, body).await
+            forward(&st, index, &method, &path, &headers, body, None).await
         }
-        None => forward(&st, index, &method, &path, &headers, body).await,
+        Some(Injected::Stream(spoil)) => {
+            forward(&st, index, &method, &path, &headers, body, Some(spoil)).await
+        }
+        None => forward(&st, index, &method, &path, &headers, body, None).await,
     }
 }
 
@@ -477,6 +481,46 @@ impl Drop for StallGuard {
     }
 }
 
+/// A streamed answer passed on event by event (each its own chunk), spoiled
+/// as the scenario says.
+fn sse_body(bytes: Vec<u8>, spoil: Option<super::scenario::StreamSpoil>) -> Body {
+    use super::scenario::StreamSpoil;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut events: Vec<String> = text.split_inclusive("\n\n").map(str::to_owned).collect();
+    let half = events.len() / 2;
+    let mut tail: Option<std::io::Error> = None;
+    match spoil {
+        Some(StreamSpoil::Truncate) => events.truncate(half.max(1)),
+        Some(StreamSpoil::Drop) => {
+            events.truncate(half.max(1));
+            tail = Some(std::io::Error::other("shipgate dropped the stream"));
+        }
+        Some(StreamSpoil::Corrupt) => {
+            let at = half.min(events.len().saturating_sub(1));
+            if let Some(e) = events.get_mut(at) {
+                *e = "data: {\"id\": chatcmpl-oops,, \"choices\": [\n\n".to_owned();
+            }
+        }
+        None => {}
+    }
+    let mut items: Vec<(u64, Result<Bytes, std::io::Error>)> = events
+        .into_iter()
+        .map(|e| (0, Ok(Bytes::from(e))))
+        .collect();
+    if let Some(err) = tail {
+        // After the first events have gone out.
+        items.push((50, Err(err)));
+    }
+    let stream =
+        futures_util::StreamExt::then(futures_util::stream::iter(items), |(ms, item)| async move {
+            if ms > 0 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            item
+        });
+    Body::from_stream(stream)
+}
+
 /// A 200 whose body fails at once: the connection drops mid-answer.
 fn aborted_body(_why: Option<&str>) -> Response {
     let stream = futures_util::stream::once(async {
@@ -492,6 +536,7 @@ async fn forward(
     path: &str,
     headers: &HeaderMap,
     body: Bytes,
+    spoil: Option<super::scenario::StreamSpoil>,
 ) -> Response {
     let base = st.upstream.base_url.path().trim_end_matches('/');
     let rest = path.strip_prefix(base).unwrap_or(path);
@@ -545,7 +590,19 @@ async fn forward(
                 .and_then(|(_, v)| v.parse::<u64>().ok());
             st.update(index, |e| e.retry_after_ms = retry_after.map(|s| s * 1000));
             st.end(index, Some(status));
-            let mut resp = Response::new(Body::from(bytes));
+            let sse = kept
+                .iter()
+                .any(|(k, v)| k == "content-type" && v.contains("text/event-stream"));
+            let body = if sse {
+                if let Some(s) = spoil {
+                    let name = super::scenario::Injected::Stream(s).name();
+                    st.update(index, |e| e.injected = Some(name));
+                }
+                sse_body(bytes, spoil)
+            } else {
+                Body::from(bytes)
+            };
+            let mut resp = Response::new(body);
             *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             for (k, v) in kept {
                 let (v, _) = st.secrets.scrub(v.into_bytes());

@@ -32,6 +32,23 @@ pub enum Scenario {
     Reset,
     /// The answer is held back before its first byte, then through.
     SlowFirstByte,
+    /// A streamed answer ends cleanly halfway: no finish reason, no `[DONE]`.
+    TruncatedStream,
+    /// A streamed answer's connection drops halfway.
+    DroppedStream,
+    /// One chunk of a streamed answer is not JSON.
+    CorruptChunk,
+}
+
+/// How a streamed answer is spoiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSpoil {
+    /// End it cleanly after half its events.
+    Truncate,
+    /// Drop the connection after half its events.
+    Drop,
+    /// Replace one chunk with text that is not JSON.
+    Corrupt,
 }
 
 /// What the interposer does with one attempt.
@@ -51,6 +68,9 @@ pub enum Injected {
     },
     /// Drop the connection without an answer.
     Reset,
+    /// Forward, and spoil a streamed answer this way (a whole answer goes
+    /// through untouched).
+    Stream(StreamSpoil),
     /// Wait this long, then forward.
     Delay {
         /// ms.
@@ -60,7 +80,7 @@ pub enum Injected {
 
 impl Scenario {
     /// Every scenario, in the order a default episode set runs them.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Clean,
         Scenario::RateLimited,
         Scenario::Outage,
@@ -69,6 +89,9 @@ impl Scenario {
         Scenario::Stall,
         Scenario::Reset,
         Scenario::SlowFirstByte,
+        Scenario::TruncatedStream,
+        Scenario::DroppedStream,
+        Scenario::CorruptChunk,
     ];
 
     /// Its name, as in plans and records.
@@ -82,6 +105,9 @@ impl Scenario {
             Scenario::Stall => "stall",
             Scenario::Reset => "reset",
             Scenario::SlowFirstByte => "slow-first-byte",
+            Scenario::TruncatedStream => "truncated-stream",
+            Scenario::DroppedStream => "dropped-stream",
+            Scenario::CorruptChunk => "corrupt-chunk",
         }
     }
 
@@ -140,6 +166,9 @@ impl Scenario {
             Scenario::SlowFirstByte => Some(Injected::Delay {
                 ms: SLOW_FIRST_BYTE_MS,
             }),
+            Scenario::TruncatedStream => Some(Injected::Stream(StreamSpoil::Truncate)),
+            Scenario::DroppedStream => Some(Injected::Stream(StreamSpoil::Drop)),
+            Scenario::CorruptChunk => Some(Injected::Stream(StreamSpoil::Corrupt)),
             _ => None,
         }
     }
@@ -153,6 +182,9 @@ impl Injected {
             Injected::Stall { .. } => "stall".into(),
             Injected::Reset => "reset".into(),
             Injected::Delay { ms } => format!("delay-{ms}ms"),
+            Injected::Stream(StreamSpoil::Truncate) => "truncated-stream".into(),
+            Injected::Stream(StreamSpoil::Drop) => "dropped-stream".into(),
+            Injected::Stream(StreamSpoil::Corrupt) => "corrupt-chunk".into(),
         }
     }
 }

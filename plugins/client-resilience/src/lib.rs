@@ -12,6 +12,8 @@
 //! | `client.no_backoff` | warn | three or more attempts whose gaps never grow by 50 ms and half again (outside `Retry-After`) |
 //! | `client.gave_up` | warn | stopped on a transient fault the scenario would have cleared within the plan's attempts |
 //! | `client.no_read_timeout` | warn | still waiting on a stalled answer past `request_timeout_ms` plus 1 s |
+//! | `client.truncated_stream_accepted` | fail | exited successfully after a stream cut short (no finish reason, no `[DONE]`, or a dropped connection) |
+//! | `client.malformed_chunk_ignored` | warn | exited successfully after a stream with a chunk that is not JSON |
 //!
 //! Each finding names the episode, the request, its attempts with their times,
 //! and the rule. A rule with nothing to judge (no scenario exercised it) is
@@ -33,7 +35,7 @@ pub const RETRY_AFTER_TOLERANCE_MS: u64 = 50;
 pub const TIMEOUT_SLACK_MS: u64 = 1_000;
 
 /// The finding ids this check returns.
-pub const FINDINGS: [&str; 7] = [
+pub const FINDINGS: [&str; 9] = [
     "client.exercised",
     "client.retry_after_ignored",
     "client.retried_non_retryable",
@@ -41,6 +43,8 @@ pub const FINDINGS: [&str; 7] = [
     "client.no_backoff",
     "client.gave_up",
     "client.no_read_timeout",
+    "client.truncated_stream_accepted",
+    "client.malformed_chunk_ignored",
 ];
 
 struct ClientResilience;
@@ -148,6 +152,8 @@ pub fn judge(episodes: &[Episode], b: Bounds) -> Vec<Finding> {
     let mut backoff = Seen::default();
     let mut gave_up = Seen::default();
     let mut timeout = Seen::default();
+    let mut truncated = Seen::default();
+    let mut malformed = Seen::default();
     for e in episodes {
         for r in logical_requests(e) {
             let a = &r.attempts;
@@ -260,6 +266,32 @@ pub fn judge(episodes: &[Episode], b: Bounds) -> Vec<Finding> {
         if e.scenario == "stall" && e.timed_out && e.exchanges.is_empty() {
             timeout.judged += 1;
         }
+        // What it did with a spoiled stream: exiting 0 means it took it.
+        let spoiled = |names: &[&str]| {
+            e.exchanges
+                .iter()
+                .find(|x| x.injected.as_deref().is_some_and(|i| names.contains(&i)))
+        };
+        if let Some(x) = spoiled(&["truncated-stream", "dropped-stream"]) {
+            truncated.judged += 1;
+            if e.exit_code == Some(0) {
+                truncated.broken.push(format!(
+                    "{}, request {}: the stream was cut ({}) and the application exited 0",
+                    e.scenario,
+                    x.logical,
+                    x.injected.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        if let Some(x) = spoiled(&["corrupt-chunk"]) {
+            malformed.judged += 1;
+            if e.exit_code == Some(0) {
+                malformed.broken.push(format!(
+                    "{}, request {}: a chunk was not JSON and the application exited 0",
+                    e.scenario, x.logical
+                ));
+            }
+        }
     }
     vec![
         exercised,
@@ -304,6 +336,20 @@ pub fn judge(episodes: &[Episode], b: Bounds) -> Vec<Finding> {
             Verdict::Warn,
             item::TIMEOUT_POLICY_CONFIGURED,
             "the stall scenario did not run, or the application made no request in it",
+        ),
+        truncated.finding(
+            "client.truncated_stream_accepted",
+            "the application does not accept a stream cut short",
+            Verdict::Fail,
+            item::RETRY_POLICY_BOUNDED,
+            "no streamed answer was cut (the truncated-stream and dropped-stream scenarios cut streamed requests; the application made none)",
+        ),
+        malformed.finding(
+            "client.malformed_chunk_ignored",
+            "the application notices a chunk that is not JSON",
+            Verdict::Warn,
+            item::RETRY_POLICY_BOUNDED,
+            "no streamed answer carried a bad chunk (the corrupt-chunk scenario spoils streamed requests; the application made none)",
         ),
     ]
 }
@@ -396,12 +442,20 @@ mod tests {
         let mut stall = vec![x(0, 1, 0, 2000, Some(200))];
         stall[0].injected = Some("stall".into());
         stall[0].client_aborted = true;
+        let spoiled = |name: &str| {
+            let mut e = episode(name, None, vec![x(0, 1, 0, 5, Some(200))]);
+            e.exchanges[0].injected = Some(name.into());
+            e.exit_code = Some(1);
+            e
+        };
         let f = judge(
             &[
                 episode("rate-limited", Some(3), limited),
                 episode("outage", Some(3), outage),
                 episode("non-retryable", None, vec![x(0, 1, 0, 2, Some(400))]),
                 episode("stall", None, stall),
+                spoiled("truncated-stream"),
+                spoiled("corrupt-chunk"),
             ],
             B,
         );
@@ -424,15 +478,27 @@ mod tests {
         let outage = vec![x(0, 1, 0, 1, Some(503))];
         let mut stall = vec![x(0, 1, 0, 4000, Some(200))];
         stall[0].injected = Some("stall".into());
+        let accepted = |name: &str| {
+            let mut e = episode(name, None, vec![x(0, 1, 0, 5, Some(200))]);
+            e.exchanges[0].injected = Some(name.into());
+            e
+        };
         let f = judge(
             &[
                 episode("rate-limited", Some(3), limited),
                 episode("non-retryable", None, non),
                 episode("outage", Some(3), outage),
                 episode("stall", None, stall),
+                accepted("dropped-stream"),
+                accepted("corrupt-chunk"),
             ],
             B,
         );
+        assert_eq!(
+            verdict(&f, "client.truncated_stream_accepted"),
+            Verdict::Fail
+        );
+        assert_eq!(verdict(&f, "client.malformed_chunk_ignored"), Verdict::Warn);
         assert_eq!(verdict(&f, "client.retry_after_ignored"), Verdict::Fail);
         assert_eq!(verdict(&f, "client.retried_non_retryable"), Verdict::Fail);
         assert_eq!(verdict(&f, "client.retry_storm"), Verdict::Fail);
