@@ -34,6 +34,9 @@ pub struct OperationDrift {
     pub tokens: (u64, u64),
     /// (old, new) statuses, as `status×count`.
     pub statuses: (String, String),
+    /// (old, new) median time to a stream's first chunk, ms (0: no stream).
+    #[serde(default)]
+    pub first_chunk_ms: (u64, u64),
 }
 
 /// Everything that drifted between two records.
@@ -169,6 +172,10 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
                     os.get(&op).cloned().unwrap_or_default(),
                     ns.get(&op).cloned().unwrap_or_default(),
                 ),
+                first_chunk_ms: (
+                    get(&o, |s| s.first_chunk_p50_ms.unwrap_or(0)),
+                    get(&n, |s| s.first_chunk_p50_ms.unwrap_or(0)),
+                ),
             }
         })
         // Only what moved: an operation whose numbers are all the same is not drift.
@@ -177,6 +184,7 @@ pub fn diff(old: &Record, new: &Record) -> Drift {
                 || o.p95_ms.0 != o.p95_ms.1
                 || o.tokens.0 != o.tokens.1
                 || o.statuses.0 != o.statuses.1
+                || o.first_chunk_ms.0 != o.first_chunk_ms.1
         })
         .collect();
     Drift {
@@ -233,6 +241,7 @@ pub fn render(d: &Drift, w: &mut impl std::io::Write) -> std::io::Result<()> {
                 ("p50", o.p50_ms, " ms"),
                 ("p95", o.p95_ms, " ms"),
                 ("tokens", o.tokens, ""),
+                ("first chunk", o.first_chunk_ms, " ms"),
             ] {
                 if a != b {
                     parts.push(format!("{what} {a}{unit} -> {b}{unit}"));

@@ -24,6 +24,11 @@ fn redact(text: &str) -> String {
         (r"\b\d+(\.\d+)? ?(ms|s)\b", "[dur]"),
         (r"\b\d+ bytes\b", "[n] bytes"),
         (r"waits \\?\[[\d, ]*\\?\] ms", "waits [..] ms"),
+        // The streams table: times, chunking and sizes.
+        (
+            r"(?m)^(\| stream-canary/[^|]+ \| )\d+ \| (\d+) \| \d+ \| \d+ \| [^|]+ \|",
+            "${1}[ms] | ${2} | [n] | [bytes] | [ms] |",
+        ),
         // The telemetry table's latency columns.
         (
             r"(?m)^(\| [^|]+ \| \d+ \| [^|]+ \| )\d+ \| \d+ \|",

@@ -172,3 +172,40 @@ async fn without_a_streaming_section_the_stream_checks_do_not_apply() {
             .all(|r| !String::from_utf8_lossy(&r.body).contains("\"stream\":true"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slower_first_chunk_is_drift_and_shows_in_the_report() {
+    let plan_for = |h: &Harness| {
+        h.plan(
+            &format!("{}{}", bundled("canary", ""), bundled("stream-canary", "")),
+            &[],
+        )
+    };
+    let h = Harness::new().await;
+    let before = h.run(&plan_for(&h)).await.record;
+    let slow = Harness::with(
+        MockConfig::new(KEY).when(When::Any, Fault::Stream(StreamFault::SlowFirst(400))),
+    )
+    .await;
+    let after = slow.run(&plan_for(&slow)).await.record;
+    let d = shipgate::diff::diff(&before, &after);
+    let op = d
+        .operations
+        .iter()
+        .find(|o| o.operation.contains("stream-canary"))
+        .expect("the stream operation drifted");
+    assert!(
+        op.first_chunk_ms.1 >= 400 && op.first_chunk_ms.0 < 400,
+        "{op:?}"
+    );
+    let mut text = Vec::new();
+    shipgate::diff::render(&d, &mut text).unwrap();
+    assert!(String::from_utf8(text).unwrap().contains("first chunk"));
+    let mut md = Vec::new();
+    shipgate::report::markdown::render(&after, &mut md).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    assert!(
+        md.contains("### Streams") && md.contains("| stream-canary/stream-canary |"),
+        "{md}"
+    );
+}

@@ -184,6 +184,31 @@ pub fn render(r: &Record, w: &mut impl Write) -> io::Result<()> {
             o.timeouts
         )?;
     }
+    let streams: Vec<_> = r
+        .telemetry
+        .iter()
+        .filter_map(|t| Some((t, t.stream.as_ref()?)))
+        .collect();
+    if !streams.is_empty() {
+        writeln!(
+            w,
+            "\n### Streams\n\n| Operation | First chunk ms | Events | Chunks | Bytes | Gap p95 ms | Ended |\n|---|---|---|---|---|---|---|"
+        )?;
+        for (t, s) in streams {
+            let opt = |v: Option<u64>| v.map_or_else(|| "—".to_owned(), |v| v.to_string());
+            writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                cell(&format!("{}/{}", t.plugin, t.operation)),
+                opt(s.first_chunk_ms),
+                s.events,
+                s.chunks,
+                s.bytes,
+                opt(s.gap_p95_ms),
+                cell(s.interrupted.as_deref().unwrap_or("cleanly"))
+            )?;
+        }
+    }
     if !r.denials.is_empty() {
         writeln!(w, "\n## Requests denied by the sandbox\n")?;
         for d in &r.denials {

@@ -94,6 +94,9 @@ pub struct OperationSummary {
     pub input_tokens: u64,
     /// Completion tokens reported.
     pub output_tokens: u64,
+    /// Streamed answers: median time to the first chunk, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_chunk_p50_ms: Option<u64>,
 }
 
 /// Verdict counts.
@@ -237,6 +240,14 @@ impl Record {
                         .iter()
                         .filter_map(|t| t.output_tokens)
                         .fold(0, u64::saturating_add),
+                    first_chunk_p50_ms: {
+                        let mut first: Vec<u64> = ts
+                            .iter()
+                            .filter_map(|t| t.stream.as_ref()?.first_chunk_ms)
+                            .collect();
+                        first.sort_unstable();
+                        (!first.is_empty()).then(|| percentile(&first, 50))
+                    },
                 }
             })
             .collect()
