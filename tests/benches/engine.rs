@@ -233,9 +233,13 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return;
     }
-    // `cargo bench --bench engine -- interposer`: that section only.
+    // `cargo bench --bench engine -- interposer` (or `-- stream`): that section only.
     if args.iter().any(|a| a == "interposer") {
         interposer_overhead();
+        return;
+    }
+    if args.iter().any(|a| a == "stream") {
+        stream_overhead();
         return;
     }
     println!("## default run vs. sequential curl (median of 3)\n");
@@ -262,6 +266,7 @@ fn main() {
         }
     }
     interposer_overhead();
+    stream_overhead();
     println!("\n## scale: checks of 20 requests each, 200 requests/s (median of 3)\n");
     println!("| checks | requests | time | time per request | peak RSS | RSS per check |");
     println!("|---|---|---|---|---|---|");
@@ -367,5 +372,90 @@ fn interposer_overhead() {
             via[1] - direct[1]
         );
         let _ = interposer.finish().await;
+    });
+}
+
+/// Time to first chunk of a streamed answer whose first chunk the mock holds
+/// for 50 ms: reqwest reading the mock's stream directly, and the host's
+/// `send-stream` as the stream-canary uses it (its recorded first-chunk
+/// time), 20 of each in one process, medians.
+fn stream_overhead() {
+    use shipgate::mock::{Fault, StreamFault, When};
+    const N: usize = 20;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mock = MockServer::start(
+            MockConfig::new(KEY).when(When::Any, Fault::Stream(StreamFault::SlowFirst(50))),
+            0,
+        )
+        .await
+        .unwrap();
+        let client = reqwest::Client::new();
+        let body = r#"{"model":"mock-gpt","stream":true,"max_tokens":16,"messages":[{"role":"user","content":"Reply with READY."}]}"#;
+        let mut direct = Vec::new();
+        for _ in 0..N {
+            let started = Instant::now();
+            let mut r = client
+                .post(format!("{}/chat/completions", mock.base_url()))
+                .bearer_auth(KEY)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let _ = r.chunk().await.unwrap();
+            direct.push(started.elapsed().as_secs_f64() * 1000.0);
+            while r.chunk().await.unwrap().is_some() {}
+        }
+        let contract = Contract::parse(
+            Path::new("bench.toml"),
+            &template(Provider::Mock, Some(&mock.base_url())),
+        )
+        .unwrap();
+        let plan = Plan::parse(
+            Path::new("plan.toml"),
+            "schema = 1\n[[plugins]]\nname = \"stream-canary\"\n",
+            &shipgate::bundled::names(),
+            &[],
+        )
+        .unwrap();
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipgate-bench-cache");
+        let runtime = Runtime::new(Some(&cache)).unwrap();
+        let mut host = Vec::new();
+        for _ in 0..N {
+            let out = Validation {
+                events: shipgate::events::Events::none(),
+                contract: &contract,
+                contract_source: "bench".into(),
+                plan: &plan,
+                secret: Some(Secret::new(KEY)),
+                runtime: &runtime,
+                bundled: shipgate::bundled::BUNDLED,
+                baseline: None,
+                target_is_mock: true,
+            }
+            .run(std::future::pending())
+            .await
+            .unwrap();
+            let first = out
+                .record
+                .telemetry
+                .iter()
+                .find_map(|t| t.stream.as_ref()?.first_chunk_ms)
+                .unwrap();
+            host.push(first as f64);
+        }
+        direct.sort_by(f64::total_cmp);
+        host.sort_by(f64::total_cmp);
+        let (d, h) = (direct[N / 2], host[N / 2]);
+        println!("\n## time to first chunk (the mock holds it 50 ms; {N} each, medians)\n");
+        println!("| reader | first chunk | vs reqwest |");
+        println!("|---|---|---|");
+        println!("| reqwest, directly | {d:.1} ms | |");
+        println!("| the host's send-stream | {h:.1} ms | {:+.1} % |", (h / d - 1.0) * 100.0);
     });
 }
