@@ -209,3 +209,14 @@ async fn a_slower_first_chunk_is_drift_and_shows_in_the_report() {
         "{md}"
     );
 }
+
+#[test]
+fn the_example_plans_parse() {
+    for file in ["stream.plan.toml", "plan.toml", "apps/plan.toml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(file);
+        shipgate::plan::Plan::load(&path, &shipgate::bundled::names(), &[])
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
