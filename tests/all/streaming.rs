@@ -35,7 +35,7 @@ async fn a_good_stream_passes_and_its_telemetry_is_recorded() {
         .record
         .findings
         .iter()
-        .filter(|f| f.plugin == "stream-canary")
+        .filter(|f| f.plugin == "stream-canary" && !f.id.starts_with("stream.host-"))
     {
         assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
     }
@@ -219,4 +219,29 @@ fn the_example_plans_parse() {
         shipgate::plan::Plan::load(&path, &shipgate::bundled::names(), &[])
             .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fault_mode_shows_the_host_cuts_stalls_and_reports_cut_streams() {
+    let h = Harness::new().await;
+    let plan = h.plan(
+        &format!(
+            "{}{}",
+            bundled("canary", ""),
+            bundled("stream-canary", "settings = { faults = true }")
+        ),
+        &[],
+    );
+    let out = h.run(&plan).await;
+    let stall = finding(&out, "stream.host-cuts-stalls");
+    assert_eq!(stall.verdict, Verdict::Pass, "{stall:?}");
+    assert!(stall.detail.contains("read timeout"), "{}", stall.detail);
+    assert!(
+        stall.covers.is_empty(),
+        "the host's own handling ticks nothing"
+    );
+    assert_eq!(
+        finding(&out, "stream.host-reports-cuts").verdict,
+        Verdict::Pass
+    );
 }

@@ -20,7 +20,7 @@ use shipgate_sdk::stream::{Accumulated, accumulate};
 use shipgate_sdk::{Check, Descriptor, Finding, SettingKind, Verdict, context};
 
 /// The finding ids this check returns.
-pub const FINDINGS: [&str; 7] = [
+pub const FINDINGS: [&str; 9] = [
     "stream.status",
     "stream.complete",
     "stream.well-formed",
@@ -28,7 +28,97 @@ pub const FINDINGS: [&str; 7] = [
     "stream.usage",
     "stream.first-chunk",
     "stream.duration",
+    "stream.host-cuts-stalls",
+    "stream.host-reports-cuts",
 ];
+
+/// How long the fault mode's stall lasts, and the read timeout it uses, ms.
+const FAULT_STALL_MS: u32 = 2_000;
+const FAULT_READ_TIMEOUT_MS: u32 = 300;
+
+/// The fault mode (`settings = { faults = true }`, against the built-in mock
+/// or a fault-injecting proxy the plan grants): whether the host's own
+/// stream handling is safe. A stall must be cut at the read timeout, and a
+/// dropped, unterminated or finish-less stream must never read as complete.
+/// These findings tick no checklist item (they are about shipgate's client).
+fn fault_mode(body: &Value) -> Vec<Finding> {
+    let target = context::target();
+    let send = |fault: &str, read_timeout: u32| {
+        Request::post(&target.chat_path)
+            .json(body)
+            .operation("stream-canary-fault")
+            .fault(fault)
+            .send_stream(Some(read_timeout))
+    };
+    let stall_title = "the host cuts a stalled stream at its read timeout";
+    let stall = match send(
+        &format!("stream-stall:{FAULT_STALL_MS}"),
+        FAULT_READ_TIMEOUT_MS,
+    ) {
+        Err(HttpError::Denied(why)) => {
+            return vec![
+                Finding::skip("stream.host-cuts-stalls", stall_title)
+                    .detail(format!("faults are not available here: {why}")),
+                Finding::skip(
+                    "stream.host-reports-cuts",
+                    "the host reports a cut stream as cut",
+                )
+                .detail("faults are not available here"),
+            ];
+        }
+        Err(e) => {
+            Finding::fail("stream.host-cuts-stalls", stall_title).detail(format!("no answer: {e}"))
+        }
+        Ok(r) => {
+            let cut = r
+                .interrupted
+                .as_deref()
+                .is_some_and(|i| i.contains("read timeout"));
+            Finding::check(
+                cut && r.latency_ms < FAULT_STALL_MS,
+                "stream.host-cuts-stalls",
+                stall_title,
+            )
+            .detail(format!(
+                "a {FAULT_STALL_MS} ms stall with a {FAULT_READ_TIMEOUT_MS} ms read timeout: ended after {} ms ({})",
+                r.latency_ms,
+                r.interrupted.as_deref().unwrap_or("not cut")
+            ))
+        }
+    };
+    let mut wrong = Vec::new();
+    for fault in [
+        "stream-drop",
+        "stream-no-done",
+        "stream-no-finish",
+        "stream-error",
+    ] {
+        match send(fault, 5_000) {
+            Ok(r) => {
+                let a = accumulate(&r.events);
+                let complete = r.interrupted.is_none()
+                    && a.done
+                    && a.finish_reasons.len() == 1
+                    && a.errors.is_empty();
+                if complete {
+                    wrong.push(format!("{fault} read as complete"));
+                }
+            }
+            Err(e) => wrong.push(format!("{fault}: no answer: {e}")),
+        }
+    }
+    let cuts = Finding::check(
+        wrong.is_empty(),
+        "stream.host-reports-cuts",
+        "the host reports a cut stream as cut",
+    )
+    .detail(if wrong.is_empty() {
+        "a dropped connection, a missing [DONE], a missing finish reason and an error event each read as incomplete".to_owned()
+    } else {
+        wrong.join("; ")
+    });
+    vec![stall, cuts]
+}
 
 /// What the contract's `[streaming]` section and the plan expect.
 #[derive(Debug, Clone)]
@@ -218,6 +308,7 @@ pub fn judge(r: &StreamResponse, e: &Expect) -> Vec<Finding> {
 
 /// Every finding skipped, saying why.
 fn not_applicable(why: &str) -> Vec<Finding> {
+    // (the fault mode too: without [streaming] nothing streams)
     FINDINGS
         .iter()
         .map(|id| Finding::skip(*id, "the stream canary").detail(why.to_owned()))
@@ -236,6 +327,12 @@ impl Check for StreamCanary {
         .needs_canary()
         .covers([item::RESPONSE_PARSER_TESTED, item::USAGE_FIELDS_VERIFIED])
         .findings(FINDINGS)
+        .setting(
+            "faults",
+            SettingKind::Boolean,
+            Some("false"),
+            "also check the host's own stream handling against injected faults (the built-in mock, or grants.faults)",
+        )
         .setting(
             "read_timeout_ms",
             SettingKind::Integer,
@@ -278,8 +375,20 @@ impl Check for StreamCanary {
             .json(&body)
             .operation("stream-canary")
             .send_stream(Some(read_timeout));
+        let faults: bool = context::setting_or("faults", false)?;
+        let extra = if faults {
+            fault_mode(&body)
+        } else {
+            ["stream.host-cuts-stalls", "stream.host-reports-cuts"]
+                .iter()
+                .map(|id| {
+                    Finding::skip(*id, "the host's own stream handling")
+                        .detail("the fault mode is off (settings = { faults = true })")
+                })
+                .collect()
+        };
         match sent {
-            Ok(r) => Ok(judge(&r, &e)),
+            Ok(r) => Ok(judge(&r, &e).into_iter().chain(extra).collect()),
             Err(err @ (HttpError::Denied(_) | HttpError::Rejected(_))) => Err(err.to_string()),
             Err(err) => Ok(vec![
                 Finding::fail(
