@@ -127,7 +127,8 @@ impl ConfigError {
     pub fn read(path: &Path, what: &str) -> Result<String, ConfigError> {
         let bytes = read_regular(path, MAX_CONFIG_BYTES).map_err(|e| {
             ConfigError::new(path, format!("cannot read the {what}: {e}")).help(format!(
-                "check the path; `shipgate init` writes a {what} template"
+                "check the path; `shipgate init{}` writes a {what} template",
+                if what == "plan" { " --plan" } else { "" }
             ))
         })?;
         String::from_utf8(bytes).map_err(|_| {

@@ -602,3 +602,30 @@ fn a_target_that_does_not_answer_http_is_exit_2_before_anything_is_sent() {
     // No record was written for any of them.
     assert!(!dir.path().join("records").join("latest").exists());
 }
+
+#[test]
+fn init_plan_writes_a_commented_plan_and_the_missing_plan_hint_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = shipgate(dir.path(), &["init", "--plan"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.path().join("shipgate.plan.toml")).unwrap();
+    assert!(text.contains("[thresholds]") && text.contains("[[plugins]]"));
+    shipgate::plan::Plan::parse(
+        std::path::Path::new("shipgate.plan.toml"),
+        &text,
+        &shipgate::bundled::names(),
+        &[],
+    )
+    .unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["run", "--mock", "--plan", "missing.toml"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`shipgate init --plan` writes a plan template"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -171,9 +171,14 @@ pub enum Command {
         /// Which provider's facts to start from.
         #[arg(long, value_enum, default_value = "cometapi")]
         provider: Provider,
-        /// Where to write it ("-" for stdout).
-        #[arg(long, short = 'o', default_value = "shipgate.contract.toml")]
-        out: PathBuf,
+        /// Write a commented plan (every key at its default, the bundled
+        /// checks) instead of a contract.
+        #[arg(long)]
+        plan: bool,
+        /// Where to write it ("-" for stdout; default shipgate.contract.toml,
+        /// or shipgate.plan.toml with --plan).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,

@@ -60,9 +60,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::MockServer(args) => mock_server(args).await,
         Command::Init {
             provider,
+            plan,
             out,
             force,
-        } => init(provider, &out, force),
+        } => init(provider, plan, out, force),
         Command::Plugins => plugins(),
         Command::NewCheck { name, dir } => new_check(&name, &dir),
     }
@@ -324,8 +325,20 @@ async fn mock_server(args: super::args::MockServerArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn init(provider: Provider, out: &Path, force: bool) -> Result<u8> {
-    let text = template(provider, None);
+fn init(provider: Provider, plan: bool, out: Option<PathBuf>, force: bool) -> Result<u8> {
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(if plan {
+            "shipgate.plan.toml"
+        } else {
+            "shipgate.contract.toml"
+        })
+    });
+    let out = out.as_path();
+    let text = if plan {
+        crate::plan::plan_template(&crate::bundled::names())
+    } else {
+        template(provider, None)
+    };
     if out == Path::new("-") {
         print!("{text}");
         return Ok(exit::OK);
@@ -338,7 +351,13 @@ fn init(provider: Provider, out: &Path, force: bool) -> Result<u8> {
     }
     report::record::write_atomic(out, text.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
-    if provider == Provider::Mock {
+    if plan {
+        eprintln!(
+            "shipgate: wrote {}: every key at its default; run it with `shipgate run --contract C --plan {}`",
+            out.display(),
+            out.display()
+        );
+    } else if provider == Provider::Mock {
         eprintln!(
             "shipgate: wrote {} for the built-in mock (start it with `shipgate mock-server`)",
             out.display()

@@ -754,6 +754,71 @@ pub fn default_plan_toml(bundled: &[&str]) -> String {
     default_plan_toml_for(bundled, false)
 }
 
+/// A commented plan with every plan-wide key at its default and the built-in
+/// plan's checks: what `shipgate init --plan` writes. It parses to the
+/// built-in plan.
+pub fn plan_template(bundled: &[&str]) -> String {
+    let section = |name: &str, value: &dyn erased::Section| format!("[{name}]\n{}", value.toml());
+    let checks = default_plan_toml_for(bundled, false);
+    let checks = checks.strip_prefix("schema = 1\n").unwrap_or(&checks);
+    format!(
+        r#"# A shipgate plan: which checks run, with which thresholds, limits and
+# grants. Every plan-wide key is here at its default; each value's range is
+# in host/src/plan/ranges.rs, and `--set KEY=VALUE` overrides any of them.
+schema = 1
+
+# The thresholds the guide says must stay configurable.
+{thresholds}
+# Limits for each check's sandbox (see SECURITY.md).
+{sandbox}
+# Scheduling, and what the target may receive from all checks together.
+{run}
+# How findings become the decision.
+{decision}
+# Checklist items an operator vouches for, with evidence (the only way to
+# verify the rollout flag and the rollback path).
+[attestations]
+# rollout-flag-available = "feature flag chat-v2, default off"
+# rollback-documented = "runbook: turn chat-v2 off"
+
+# Contract sections accepted as they are, with the reason (recorded).
+[waivers]
+# billing = "finance signed off, ticket FIN-42"
+
+# The team's own logs, for the redaction audit (read-only).
+# [audit]
+# log_dirs = ["staging-logs"]
+
+# The team's own client, run once per fault scenario (README: Test your own
+# application); or pass it after `--`. Its judges then join the checks:
+# client-resilience, client-contract and client-logs with grants = {{ traffic = true }}.
+# [application]
+# command = ["python", "app.py"]
+# env = {{ APP_TIMEOUT_S = "2" }}
+# timeout_ms = 60000
+
+# The checks, in run order (`shipgate plugins` lists them with their settings).
+{checks}"#,
+        thresholds = section("thresholds", &Thresholds::default()),
+        sandbox = section("sandbox", &SandboxLimits::default()),
+        run = section("run", &RunConfig::default()),
+        decision = section("decision", &DecisionRules::default()),
+    )
+}
+
+mod erased {
+    /// A plan section that renders as TOML key-value lines.
+    pub trait Section {
+        fn toml(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Section for T {
+        fn toml(&self) -> String {
+            toml::to_string(self).unwrap_or_default()
+        }
+    }
+}
+
 /// Bundled checks that judge the application under test: in the built-in
 /// plan only when it runs one (they read its traffic).
 pub const APPLICATION_JUDGES: &[&str] = &["client-resilience", "client-contract", "client-logs"];
@@ -1189,6 +1254,19 @@ mod tests {
     fn parse(text: &str, o: &[&str]) -> Result<Plan, ConfigError> {
         let o: Vec<Override> = o.iter().map(|s| s.parse().unwrap()).collect();
         Plan::parse(Path::new("plan.toml"), text, B, &o)
+    }
+
+    #[test]
+    fn the_plan_template_parses_to_the_built_in_plan() {
+        let text = plan_template(B);
+        let p = Plan::parse(Path::new("shipgate.plan.toml"), &text, B, &[]).unwrap();
+        let b = Plan::builtin(B, &[]).unwrap();
+        assert_eq!(p.thresholds, b.thresholds);
+        assert_eq!(p.sandbox, b.sandbox);
+        assert_eq!(p.run, b.run);
+        assert_eq!(p.decision, b.decision);
+        assert_eq!(p.plugins.len(), b.plugins.len());
+        assert!(text.contains("latency_ms = 2000") && text.contains("stream_first_chunk_ms"));
     }
 
     #[test]
