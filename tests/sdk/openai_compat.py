@@ -91,6 +91,31 @@ def main(shipgate):
         def models():
             assert "mock-gpt" in [m.id for m in client.models.list()]
 
+        def model_retrieve():
+            assert client.models.retrieve("mock-gpt").id == "mock-gpt"
+            try:
+                client.models.retrieve("no-such-model")
+            except openai.NotFoundError as e:
+                assert e.code == "model_not_found", e
+                return
+            raise AssertionError("no NotFoundError")
+
+        def n_choices():
+            r = client.chat.completions.create(model="mock-gpt", messages=prompt, n=2, seed=7)
+            assert [c.index for c in r.choices] == [0, 1], r
+
+        def json_object():
+            import json
+            r = client.chat.completions.create(
+                model="mock-gpt", messages=prompt, response_format={"type": "json_object"})
+            assert json.loads(r.choices[0].message.content)["answer"] == "READY", r
+
+        def tools():
+            r = client.chat.completions.create(model="mock-gpt", messages=prompt, tools=[{
+                "type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}])
+            call = r.choices[0].message.tool_calls[0]
+            assert call.function.name == "lookup" and r.choices[0].finish_reason == "tool_calls", r
+
         def bad_key():
             bad = openai.OpenAI(base_url=base, api_key="sk-wrong-key-000000000000", max_retries=0)
             try:
@@ -121,6 +146,10 @@ def main(shipgate):
             ("streaming with usage", streaming),
             ("max_tokens gives finish_reason length", max_tokens_length),
             ("models.list", models),
+            ("models.retrieve", model_retrieve),
+            ("n = 2 gives two choices (seed accepted)", n_choices),
+            ("response_format json_object answers JSON", json_object),
+            ("tools give a tool call", tools),
             ("bad key is AuthenticationError 401", bad_key),
             ("unknown model is NotFoundError 404", unknown_model),
             ("empty messages is BadRequestError 400", bad_request),

@@ -15,6 +15,7 @@ pub(crate) fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", axum::routing::post(chat))
         .route("/v1/models", axum::routing::get(models))
+        .route("/v1/models/{id}", axum::routing::get(model))
         .fallback(not_found)
         .with_state(state)
 }
@@ -256,6 +257,9 @@ async fn chat(
                 max_tokens: Some(8),
                 stream: false,
                 include_usage: false,
+                n: 1,
+                json_object: false,
+                tool: None,
             };
             complete(&req, &fault, &rid)
         }
@@ -313,6 +317,12 @@ struct ChatReq {
     max_tokens: Option<u64>,
     stream: bool,
     include_usage: bool,
+    /// Choices asked for (`n`).
+    n: u64,
+    /// `response_format: {"type": "json_object"}`: answer with JSON.
+    json_object: bool,
+    /// The function to call, when `tools` are given and `tool_choice` allows.
+    tool: Option<String>,
 }
 
 fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Box<Response>> {
@@ -393,7 +403,33 @@ fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Box<Response>> {
         .get("max_tokens")
         .or_else(|| v.get("max_completion_tokens"))
         .and_then(Value::as_u64);
+    let n = match v.get("n") {
+        None | Some(Value::Null) => 1,
+        Some(x) => match x.as_u64() {
+            Some(n @ 1..=128) => n,
+            _ => {
+                return bad(
+                    &format!("Invalid 'n': {x} is not an integer from 1 to 128."),
+                    Some("n"),
+                    Some("invalid_value"),
+                );
+            }
+        },
+    };
+    let json_object =
+        v.pointer("/response_format/type").and_then(Value::as_str) == Some("json_object");
+    let tool = (v.get("tool_choice").and_then(Value::as_str) != Some("none"))
+        .then(|| {
+            v.get("tools")?
+                .as_array()?
+                .iter()
+                .find_map(|t| t.pointer("/function/name")?.as_str().map(str::to_owned))
+        })
+        .flatten();
     Ok(ChatReq {
+        n,
+        json_object,
+        tool,
         model: model.to_owned(),
         prompt: last_user,
         prompt_chars,
@@ -407,7 +443,9 @@ fn validate(st: &MockState, body: &[u8]) -> Result<ChatReq, Box<Response>> {
 }
 
 fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
-    let answer = if req.prompt.contains("READY") {
+    let answer = if req.json_object {
+        "{\"answer\": \"READY\"}".to_owned()
+    } else if req.prompt.contains("READY") {
         "READY".to_owned()
     } else {
         "This is a deterministic reply from the shipgate mock server.".to_owned()
@@ -449,12 +487,24 @@ fn complete(req: &ChatReq, fault: &Fault, rid: &str) -> Response {
         "created": created,
         "model": if *fault == Fault::WrongModel { "some-other-model" } else { req.model.as_str() },
         "system_fingerprint": "fp_shipgate_mock",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": null},
-            "logprobs": null,
-            "finish_reason": finish
-        }],
+        "choices": (0..req.n).map(|i| match &req.tool {
+            Some(name) => json!({
+                "index": i,
+                "message": {"role": "assistant", "content": null, "refusal": null, "tool_calls": [{
+                    "id": format!("call_{}_{i}", &rid[4..rid.len().min(16)]),
+                    "type": "function",
+                    "function": {"name": name, "arguments": "{}"}
+                }]},
+                "logprobs": null,
+                "finish_reason": "tool_calls"
+            }),
+            None => json!({
+                "index": i,
+                "message": {"role": "assistant", "content": content, "refusal": null},
+                "logprobs": null,
+                "finish_reason": finish
+            }),
+        }).collect::<Vec<_>>(),
         "usage": usage
     });
     match fault {
@@ -778,6 +828,36 @@ async fn models(
         axum::Json(json!({"object": "list", "data": data})).into_response(),
         &rid,
     )
+}
+
+/// `GET /v1/models/{id}` (the SDKs' `models.retrieve`).
+async fn model(
+    State(st): State<Arc<MockState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let rid = match gate(&st, &method, &uri, &headers, &[]).await {
+        Ok((_, rid)) => rid,
+        Err(answer) => return answer,
+    };
+    let answer = if st.config.models.contains(&id) {
+        axum::Json(json!({"id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": "shipgate"}))
+            .into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                crate::text::one_line(&id, 64)
+            ),
+            "invalid_request_error",
+            None,
+            Some("model_not_found"),
+        )
+    };
+    with_request_id(answer, &rid)
 }
 
 async fn not_found(
