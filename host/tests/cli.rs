@@ -339,30 +339,47 @@ fn diff_compares_records_and_rejects_non_records() {
 #[test]
 fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     let dir = tempfile::tempdir().unwrap();
-    let o = shipgate(dir.path(), &["new-check", "ready-check"], &[]);
+    let o = shipgate(dir.path(), &["new", "ready-check"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Nothing generated names this machine: the SDK and WIT are vendored.
+    let crate_dir = dir.path().join("ready-check");
+    for entry in walk(&crate_dir) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        assert!(
+            !text.contains(env!("CARGO_MANIFEST_DIR"))
+                && !text.contains(dir.path().to_str().unwrap()),
+            "{} holds a machine path",
+            entry.display()
+        );
+    }
+    assert!(crate_dir.join("vendor/wit/plugin.wit").exists());
     assert_eq!(
         shipgate(dir.path(), &["new-check", "Bad Name"], &[])
             .status
             .code(),
         Some(2)
     );
-    // Build it the way the README says (offline: every crate it needs is already in the cache).
-    let crate_dir = dir.path().join("ready-check");
+    // Test and build it the way its README says (offline: every crate it
+    // needs is already in the cache).
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-target");
-    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&crate_dir)
-        .args(["build", "--release", "--offline", "--quiet"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    for args in [
+        &["test", "--offline", "--quiet"][..],
+        &["build-check", "--offline", "--quiet"][..],
+    ] {
+        let o = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&crate_dir)
+            .args(args)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "cargo {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     let wasm = target.join("wasm32-wasip2/release/ready_check.wasm");
     assert!(wasm.exists());
     let (_mock, base) = start_mock("sk-scaffold-test-key-0123456789");
@@ -628,4 +645,18 @@ fn init_plan_writes_a_commented_plan_and_the_missing_plan_hint_names_it() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -185,8 +185,11 @@ pub enum Command {
     },
     /// List the bundled checks.
     Plugins,
-    /// Write a new check crate (SDK, wasm32-wasip2 build, an example check) to start from.
-    NewCheck {
+    /// Write a new check crate to start from: an example check with a native
+    /// test, the SDK and WIT for this shipgate vendored (no machine paths),
+    /// `cargo build-check` to build the component.
+    #[command(alias = "new-check")]
+    New {
         /// The check's name (lower-case letters, digits, dashes).
         name: String,
         /// The directory to create it in.

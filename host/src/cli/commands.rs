@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             force,
         } => init(provider, plan, out, force),
         Command::Plugins => plugins(),
-        Command::NewCheck { name, dir } => new_check(&name, &dir),
+        Command::New { name, dir } => new_check(&name, &dir),
     }
 }
 
@@ -391,30 +391,10 @@ fn new_check(name: &str, dir: &Path) -> Result<u8> {
             root.display()
         )));
     }
-    // The SDK of the shipgate this binary was built from.
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
-    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    super::scaffold::write(&root, name)?;
     let crate_name = name.replace('-', "_");
-    let manifest = format!(
-        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n\
-         [dependencies]\nshipgate-sdk = {{ path = {:?} }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\npanic = \"abort\"\n\n\
-         # A standalone crate, not part of an enclosing workspace.\n[workspace]\n",
-        sdk.display().to_string()
-    );
-    let lib = include_str!("templates/check_lib.rs")
-        .replace("{{name}}", name)
-        .replace("{{crate}}", &crate_name);
-    std::fs::create_dir_all(root.join("src"))
-        .with_context(|| format!("creating {}", root.display()))?;
-    std::fs::create_dir_all(root.join(".cargo"))?;
-    report::record::write_atomic(&root.join("Cargo.toml"), manifest.as_bytes())?;
-    report::record::write_atomic(&root.join("src/lib.rs"), lib.as_bytes())?;
-    report::record::write_atomic(
-        &root.join(".cargo/config.toml"),
-        b"[build]\ntarget = \"wasm32-wasip2\"\n",
-    )?;
     eprintln!(
-        "shipgate: wrote {root}. Next:\n  cd {root} && cargo build --release\n  shipgate run --contract CONTRACT.toml --plugin target/wasm32-wasip2/release/{crate_name}.wasm",
+        "shipgate: wrote {root} (the SDK and WIT for this shipgate are in vendor/). Next:\n  cd {root} && cargo test && cargo build-check\n  shipgate run --mock --plugin target/wasm32-wasip2/release/{crate_name}.wasm",
         root = root.display()
     );
     Ok(exit::OK)

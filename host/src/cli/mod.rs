@@ -6,6 +6,7 @@ mod commands;
 pub mod exit;
 mod invocation;
 pub mod progress;
+mod scaffold;
 pub mod style;
 
 pub use args::{Cli, Command};
