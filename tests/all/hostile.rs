@@ -176,6 +176,14 @@ async fn a_panic_is_a_trap_finding() {
         "{}",
         f.detail
     );
+    // And in the summary a person reads, whole.
+    let mut human = Vec::new();
+    shipgate::report::human::render(&out.record, &mut human, false).unwrap();
+    let human = String::from_utf8(human).unwrap();
+    assert!(
+        human.contains("index out of bounds: the len is 0 but the index is 3"),
+        "{human}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

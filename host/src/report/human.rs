@@ -34,7 +34,12 @@ pub fn render_decision_line(r: &Record, w: &mut impl Write, color: bool) -> io::
     }
 }
 
-/// Render the summary. `color` adds ANSI colours.
+/// Most lines of a plugin's error shown in the summary.
+const MAX_ERROR_LINES: usize = 12;
+
+/// Render the summary: the decision and its reasons first, then every
+/// check's findings (a plugin's failure whole, bounded). `color` adds ANSI
+/// colours.
 ///
 /// # Errors
 ///
@@ -151,11 +156,27 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
                 Verdict::Fail => paint("31", "FAIL"),
                 Verdict::Skip => paint("2", "skip"),
             };
-            let detail = f.detail.lines().next().unwrap_or("");
+            let mut lines = f.detail.lines();
+            let detail = lines.next().unwrap_or("");
             if detail.is_empty() {
                 writeln!(w, "    {v}  {}", f.title)?;
             } else {
                 writeln!(w, "    {v}  {} — {}", f.title, detail)?;
+            }
+            // A plugin's failure shows whole (its panic message, the error
+            // chain), bounded; other details keep to one line here.
+            if f.kind == crate::findings::FindingKind::PluginError {
+                let rest: Vec<&str> = lines.collect();
+                for line in rest.iter().take(MAX_ERROR_LINES) {
+                    writeln!(w, "          {line}")?;
+                }
+                if rest.len() > MAX_ERROR_LINES {
+                    writeln!(
+                        w,
+                        "          … {} more lines in report.md",
+                        rest.len() - MAX_ERROR_LINES
+                    )?;
+                }
             }
         }
     }
