@@ -393,6 +393,8 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
             "c.toml",
             "--plugin",
             wasm.to_str().unwrap(),
+            "--only",
+            "ready_check",
             "--fail-on",
             "never",
         ],
@@ -401,6 +403,37 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("pass  the model answers READY"), "{stdout}");
+    // Only that check ran; `--set` reaches it by name (and a setting it does
+    // not declare is refused, naming it).
+    assert!(stdout.contains("checks: 1 ran"), "{stdout}");
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "c.toml",
+            "--plugin",
+            wasm.to_str().unwrap(),
+            "--only",
+            "ready_check",
+            "--set",
+            "ready_check.greeting=hi",
+        ],
+        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("greeting"), "{}", stderr(&o));
+    let o = shipgate(
+        dir.path(),
+        &["run", "-c", "c.toml", "--only", "nope"],
+        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--only nope: the plan has no check of that name; it has canary"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -493,6 +526,8 @@ fn a_plugin_too_costly_to_compile_is_stopped_at_its_compile_limit() {
             "c.toml",
             "--plugin",
             "bomb.wasm",
+            "--only",
+            "bomb",
             "--set",
             "sandbox.compile_ms=3000",
         ],
@@ -518,6 +553,8 @@ fn a_plugin_too_costly_to_compile_is_stopped_at_its_compile_limit() {
             "c.toml",
             "--plugin",
             "bomb.wasm",
+            "--only",
+            "bomb",
             "--set",
             "sandbox.compile_memory_mib=256",
             "--set",

@@ -88,9 +88,13 @@ pub struct RunArgs {
     /// The plan (TOML); the built-in plan runs every bundled check.
     #[arg(long, short = 'p')]
     pub plan: Option<PathBuf>,
-    /// Run this plugin file instead of the plan's plugins (repeatable).
+    /// Add this plugin file to the plan's checks (repeatable); it is named by
+    /// its file stem (`--set my-check.KEY=…`, `--only my-check`).
     #[arg(long = "plugin")]
     pub plugins: Vec<PathBuf>,
+    /// Run only the checks of these names (repeatable).
+    #[arg(long = "only", value_name = "NAME")]
+    pub only: Vec<String>,
     /// Override a plan value: thresholds.latency_ms=800, canary.latency_ms=800,
     /// sandbox.deadline_ms=5000 (repeatable; also comma-separated in SHIPGATE_SET).
     #[arg(long = "set", value_name = "KEY=VALUE")]

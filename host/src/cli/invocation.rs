@@ -8,7 +8,7 @@ use super::args::{FailOn, OutputArgs, RunArgs};
 use super::commands::usage;
 use crate::contract::Contract;
 use crate::mock::{MockConfig, MockServer};
-use crate::plan::{Override, Plan, PluginSource, PluginSpec};
+use crate::plan::{Override, Plan};
 use crate::redact::Secret;
 use crate::report;
 use anyhow::Result;
@@ -25,6 +25,7 @@ pub struct RunRequest {
     fail_on: FailOn,
     output: OutputArgs,
     app: Vec<String>,
+    only: Vec<String>,
 }
 
 /// Where a run's requests go.
@@ -83,6 +84,7 @@ impl RunRequest {
             fail_on: args.fail_on,
             output: args.output,
             app: args.app,
+            only: args.only,
         })
     }
 
@@ -94,12 +96,32 @@ impl RunRequest {
     /// the variable that holds no key.
     pub async fn resolve(self) -> Result<Resolved> {
         let bundled = crate::bundled::names();
-        let mut plan = match &self.plan {
-            Some(p) => Plan::load(p, &bundled, &self.overrides)?,
-            None => Plan::builtin_for(&bundled, &self.overrides, !self.app.is_empty())?,
+        // `--plugin FILE`s join the plan's checks before the plan is read, so
+        // `--set NAME.KEY=…` and `--only` reach them like any other.
+        let (path, text) = match &self.plan {
+            Some(p) => (
+                p.clone(),
+                crate::config_error::ConfigError::read(p, "plan")?,
+            ),
+            None => (
+                PathBuf::from("<built-in plan>"),
+                crate::plan::default_plan_toml_for(&bundled, !self.app.is_empty()),
+            ),
         };
-        if !self.plugins.is_empty() {
-            plan.plugins = files_as_plugins(&plan, &self.plugins);
+        let text = text + &plugin_entries(&self.plugins)?;
+        let mut plan = Plan::parse(&path, &text, &bundled, &self.overrides)?;
+        if self.plan.is_none() {
+            plan.origin = "built-in".into();
+        }
+        if !self.only.is_empty() {
+            let names: Vec<String> = plan.plugins.iter().map(|p| p.name.clone()).collect();
+            if let Some(unknown) = self.only.iter().find(|o| !names.contains(o)) {
+                return Err(usage(format!(
+                    "--only {unknown}: the plan has no check of that name; it has {}",
+                    names.join(", ")
+                )));
+            }
+            plan.plugins.retain(|p| self.only.contains(&p.name));
         }
         if let Some(jobs) = self.output.jobs {
             plan.run.jobs = jobs;
@@ -173,29 +195,22 @@ fn overrides(env: Option<&str>, set: &[String]) -> Result<Vec<Override>> {
     Ok(out)
 }
 
-/// `--plugin FILE`s in place of the plan's checks, with the plan's
-/// thresholds and limits and no grants.
-fn files_as_plugins(plan: &Plan, files: &[PathBuf]) -> Vec<PluginSpec> {
-    let template = plan.plugins.first().cloned();
-    files
-        .iter()
-        .map(|f| {
-            let name = f
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let base = template.clone().expect("a plan always has plugins");
-            PluginSpec {
-                name,
-                source: PluginSource::File(f.clone()),
-                sha256: None,
-                settings: Default::default(),
-                grants: Default::default(),
-                subject: crate::plan::default_subject(None, false),
-                ..base
-            }
-        })
-        .collect()
+/// `[[plugins]]` entries for `--plugin FILE`s (absolute paths, so they do not
+/// move with the plan's directory), named by their file stem, with no grants.
+fn plugin_entries(files: &[PathBuf]) -> Result<String> {
+    let mut out = String::new();
+    for f in files {
+        let abs =
+            std::path::absolute(f).map_err(|e| usage(format!("--plugin {}: {e}", f.display())))?;
+        let path = abs
+            .to_str()
+            .ok_or_else(|| usage(format!("--plugin {}: the path is not UTF-8", f.display())))?;
+        out.push_str(&format!(
+            "\n[[plugins]]\npath = {}\n",
+            toml::Value::String(path.to_owned())
+        ));
+    }
+    Ok(out)
 }
 
 /// The key, read only from the variable the contract names, checked before
