@@ -403,6 +403,32 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("pass  the model answers READY"), "{stdout}");
+    // Inspect it: what it is and declares, nothing sent.
+    let o = shipgate(
+        dir.path(),
+        &["inspect", wasm.to_str().unwrap(), "--json"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["descriptor"]["name"], "ready-check");
+    assert_eq!(v["descriptor"]["findings"][0], "ready-check.ready");
+    assert_eq!(
+        v["wit"],
+        format!(
+            "shipgate:plugin@{}",
+            shipgate::runtime::load_info::WIT_VERSION
+        )
+    );
+    assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+    std::fs::write(dir.path().join("notes.wasm"), b"not a component").unwrap();
+    let o = shipgate(dir.path(), &["inspect", "notes.wasm"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a WebAssembly file"),
+        "{}",
+        stderr(&o)
+    );
     // Only that check ran; `--set` reaches it by name (and a setting it does
     // not declare is refused, naming it).
     assert!(stdout.contains("checks: 1 ran"), "{stdout}");

@@ -189,6 +189,16 @@ pub enum Command {
     },
     /// List the bundled checks.
     Plugins,
+    /// Describe a plugin file: name, version, WIT package, what it covers and
+    /// declares, the grants it needs, sha256, size, imports and exports.
+    /// Nothing is sent: the plugin describes itself in its sandbox.
+    Inspect {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a new check crate to start from: an example check with a native
     /// test, the SDK and WIT for this shipgate vendored (no machine paths),
     /// `cargo build-check` to build the component.

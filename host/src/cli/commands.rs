@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             force,
         } => init(provider, plan, out, force),
         Command::Plugins => plugins(),
+        Command::Inspect { file, json } => super::inspect::inspect(&file, json).await,
         Command::New { name, dir } => new_check(&name, &dir),
     }
 }

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 pub mod exit;
+mod inspect;
 mod invocation;
 pub mod progress;
 mod scaffold;

@@ -101,6 +101,10 @@ pub struct LoadedPlugin {
     pub source: String,
     /// sha256 of the bytes.
     pub sha256: String,
+    /// What the component imports (interface names with versions).
+    pub imports: Vec<String>,
+    /// What it exports.
+    pub exports: Vec<String>,
     pub(super) pre: bindings::PluginPre<HostState>,
 }
 
@@ -204,10 +208,11 @@ impl Runtime {
             })?,
         };
         let ty = component.component_type();
-        let mut names: Vec<String> = ty
+        let imports: Vec<String> = ty
             .imports(&self.engine)
             .map(|(n, _)| n.to_owned())
             .collect();
+        let mut names = imports.clone();
         let exports: Vec<String> = ty
             .exports(&self.engine)
             .map(|(n, _)| n.to_owned())
@@ -253,6 +258,8 @@ impl Runtime {
             name: name.to_owned(),
             source: file,
             sha256,
+            imports,
+            exports,
             pre,
         })
     }

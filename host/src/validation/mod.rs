@@ -150,6 +150,27 @@ impl Validation<'_> {
             .collect()
     }
 
+    /// Load every plugin of the plan and have each describe itself, in its
+    /// sandbox, with no request allowed and nothing sent (no pre-flight): what
+    /// `shipgate inspect` shows.
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError`] when a plugin cannot be loaded.
+    pub async fn describe(
+        &self,
+    ) -> Result<Vec<(LoadedPlugin, Result<Descriptor, crate::findings::Finding>)>, SetupError> {
+        let plugins = self.load_plugins()?;
+        let (shared, _, _) = self.setup("inspect", false).await?;
+        let mut out = Vec::new();
+        for (spec, plugin) in self.plan.plugins.iter().zip(plugins) {
+            let env = env::describe_env(self.plan, self.contract, spec, &shared);
+            let d = self.runtime.describe(&plugin, env).await;
+            out.push((plugin, d));
+        }
+        Ok(out)
+    }
+
     /// Run every plugin, stopping early (with an incomplete record) when `cancel` completes.
     ///
     /// # Errors
@@ -159,7 +180,7 @@ impl Validation<'_> {
         let started_at = crate::now_rfc3339();
         let run_id = uuid::Uuid::new_v4().to_string();
         let plugins = self.load_plugins()?;
-        let (mut shared, secrets, placeholder) = self.setup(&run_id).await?;
+        let (mut shared, secrets, placeholder) = self.setup(&run_id, true).await?;
         // Pre-flight: every plugin describes itself; the plan must name only
         // settings and finding ids they declare. Nothing has been sent yet.
         let mut descriptors: Vec<Result<Descriptor, crate::findings::Finding>> = Vec::new();
@@ -259,6 +280,7 @@ impl Validation<'_> {
     async fn setup(
         &self,
         run_id: &str,
+        preflight: bool,
     ) -> Result<(RunShared, Arc<SecretSet>, Option<Secret>), SetupError> {
         let contract = self.contract;
         if let Some(s) = &self.secret {
@@ -300,7 +322,9 @@ impl Validation<'_> {
         )
         .await?;
         // Pre-flight: the target answers HTTP before any check runs.
-        target.preflight().await?;
+        if preflight {
+            target.preflight().await?;
+        }
         let outputs = RunOutputs::default();
         let http = HttpShared {
             ledger: outputs.telemetry.clone(),
