@@ -53,6 +53,7 @@ pub mod decision;
 pub mod diff;
 pub mod events;
 pub mod findings;
+pub mod lock;
 pub mod mock;
 pub mod plan;
 pub mod redact;

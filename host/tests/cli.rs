@@ -723,3 +723,59 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_lockfile_pins_digests_and_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = "schema = 1\n[[plugins]]\nname = \"canary\"\n";
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    let o = shipgate(dir.path(), &["lock", "--plan", "plan.toml"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lock = std::fs::read_to_string(dir.path().join("shipgate.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"canary\"") && lock.contains("sha256 = "),
+        "{lock}"
+    );
+    // The same plan passes the lock (and runs).
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "--mock",
+            "--plan",
+            "plan.toml",
+            "--lock",
+            "shipgate.lock",
+            "--fail-on",
+            "never",
+            "-q",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A wider grant, or a check the lock does not know, is refused before anything is sent.
+    std::fs::write(
+        dir.path().join("wider.toml"),
+        format!("{plan}grants = {{ audit = true }}\n[[plugins]]\nname = \"guardrails\"\n"),
+    )
+    .unwrap();
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "--mock",
+            "--plan",
+            "wider.toml",
+            "--lock",
+            "shipgate.lock",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("canary: the plan grants audit = true, the lockfile does not"),
+        "{e}"
+    );
+    assert!(e.contains("guardrails: not in the lockfile"), "{e}");
+}

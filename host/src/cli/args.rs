@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// Run only the checks of these names (repeatable).
     #[arg(long = "only", value_name = "NAME")]
     pub only: Vec<String>,
+    /// Refuse to run unless every plugin matches this lockfile (its digest,
+    /// and no grant beyond it): `shipgate lock` writes one.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// Override a plan value: thresholds.latency_ms=800, canary.latency_ms=800,
     /// sandbox.deadline_ms=5000 (repeatable; also comma-separated in SHIPGATE_SET).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -189,6 +193,16 @@ pub enum Command {
     },
     /// List the bundled checks.
     Plugins,
+    /// Pin the plan's plugins: write each one's digest and grants to a
+    /// lockfile that `run --lock` checks.
+    Lock {
+        /// The plan (TOML); the built-in plan when absent.
+        #[arg(long, short = 'p')]
+        plan: Option<PathBuf>,
+        /// Where to write it.
+        #[arg(long, short = 'o', default_value = "shipgate.lock")]
+        out: PathBuf,
+    },
     /// Describe a plugin file: name, version, WIT package, what it covers and
     /// declares, the grants it needs, sha256, size, imports and exports.
     /// Nothing is sent: the plugin describes itself in its sandbox.

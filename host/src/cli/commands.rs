@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             force,
         } => init(provider, plan, out, force),
         Command::Plugins => plugins(),
+        Command::Lock { plan, out } => lock(plan.as_deref(), &out),
         Command::Inspect { file, json } => super::inspect::inspect(&file, json).await,
         Command::New { name, dir } => new_check(&name, &dir),
     }
@@ -370,6 +371,25 @@ fn init(provider: Provider, plan: bool, out: Option<PathBuf>, force: bool) -> Re
             out.display()
         );
     }
+    Ok(exit::OK)
+}
+
+/// Write the plan's lockfile.
+fn lock(plan: Option<&Path>, out: &Path) -> Result<u8> {
+    let bundled = crate::bundled::names();
+    let plan = match plan {
+        Some(p) => Plan::load(p, &bundled, &[])?,
+        None => Plan::builtin(&bundled, &[])?,
+    };
+    let lock = crate::lock::Lockfile::from_plan(&plan, crate::bundled::BUNDLED).map_err(usage)?;
+    report::record::write_atomic(out, lock.to_toml().as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "shipgate: wrote {} ({} plugins pinned); run with `shipgate run --lock {}`",
+        out.display(),
+        lock.plugins.len(),
+        out.display()
+    );
     Ok(exit::OK)
 }
 

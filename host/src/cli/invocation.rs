@@ -26,6 +26,7 @@ pub struct RunRequest {
     output: OutputArgs,
     app: Vec<String>,
     only: Vec<String>,
+    lock: Option<PathBuf>,
 }
 
 /// Where a run's requests go.
@@ -85,6 +86,7 @@ impl RunRequest {
             output: args.output,
             app: args.app,
             only: args.only,
+            lock: args.lock,
         })
     }
 
@@ -122,6 +124,12 @@ impl RunRequest {
                 )));
             }
             plan.plugins.retain(|p| self.only.contains(&p.name));
+        }
+        if let Some(lock) = &self.lock {
+            let pinned = crate::lock::Lockfile::read(lock).map_err(usage)?;
+            pinned
+                .check(&plan, crate::bundled::BUNDLED)
+                .map_err(|e| usage(format!("--lock {}: nothing was sent:\n{e}", lock.display())))?;
         }
         if let Some(jobs) = self.output.jobs {
             plan.run.jobs = jobs;
