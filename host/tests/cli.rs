@@ -403,6 +403,21 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("pass  the model answers READY"), "{stdout}");
+    // The one-check loop: it alone against the built-in mock, exit by its verdicts.
+    let o = shipgate(dir.path(), &["check", wasm.to_str().unwrap(), "-q"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (_broken, base) = start_mock_with(
+        "sk-scaffold-test-key-0123456789",
+        &["--when", "any=status:500"],
+    );
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
+    std::fs::write(dir.path().join("broken.toml"), text).unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["check", wasm.to_str().unwrap(), "-c", "broken.toml", "-q"],
+        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     // Inspect it: what it is and declares, nothing sent.
     let o = shipgate(
         dir.path(),

@@ -193,6 +193,23 @@ pub enum Command {
     },
     /// List the bundled checks.
     Plugins,
+    /// Run one plugin file on its own (against the built-in mock unless
+    /// --contract is given), with the full report; the exit code follows its
+    /// own verdicts: 0 all pass, 3 a warning, 4 a failure.
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// A contract's target instead of the built-in mock.
+        #[arg(long, short = 'c')]
+        contract: Option<PathBuf>,
+        /// Override a value, also the plugin's own settings (NAME.KEY=VALUE,
+        /// NAME being the file's stem).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Output.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Pin the plan's plugins: write each one's digest and grants to a
     /// lockfile that `run --lock` checks.
     Lock {

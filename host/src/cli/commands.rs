@@ -65,6 +65,33 @@ pub async fn run(cli: Cli) -> Result<u8> {
             force,
         } => init(provider, plan, out, force),
         Command::Plugins => plugins(),
+        Command::Check {
+            file,
+            contract,
+            set,
+            output,
+        } => {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let args = super::args::RunArgs {
+                mock: contract.is_none(),
+                contract,
+                plan: None,
+                plugins: vec![file],
+                only: vec![stem.clone()],
+                set,
+                fail_on: FailOn::Never,
+                baseline: None,
+                output,
+                app: Vec::new(),
+                lock: None,
+            };
+            let mut resolved = RunRequest::from_args(args)?.resolve().await?;
+            resolved.judged = Some(stem);
+            execute(resolved).await
+        }
         Command::Lock { plan, out } => lock(plan.as_deref(), &out),
         Command::Inspect { file, json } => super::inspect::inspect(&file, json).await,
         Command::New { name, dir } => new_check(&name, &dir),
@@ -127,6 +154,7 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
         fail_on,
         target_is_mock: true,
         mock: Some(mock),
+        judged: None,
     })
     .await
 }
@@ -143,6 +171,7 @@ async fn execute(request: Resolved) -> Result<u8> {
         fail_on,
         target_is_mock,
         mock: _mock,
+        judged,
     } = request;
     let cache = cache_dir();
     let mut runtime = Runtime::new(cache.as_deref())?;
@@ -197,7 +226,10 @@ async fn execute(request: Resolved) -> Result<u8> {
         }
         Err(e) => return Err(usage(e.to_string())),
     };
-    let code = exit_code(out.record.decision.outcome, fail_on);
+    let code = match &judged {
+        Some(name) => verdict_code(&out.record, name),
+        None => exit_code(out.record.decision.outcome, fail_on),
+    };
     let paths = report::write_record_dir(
         &output.out,
         &out.record,
@@ -252,6 +284,23 @@ async fn execute(request: Resolved) -> Result<u8> {
 }
 
 /// The exit code a decision gives under `--fail-on`.
+/// `shipgate check`'s exit code: the one plugin's own verdicts (a plugin that
+/// failed to run counts as a failure).
+fn verdict_code(r: &report::Record, plugin: &str) -> u8 {
+    let mine = || r.findings.iter().filter(|f| f.plugin == plugin);
+    let crashed = r
+        .plugins
+        .iter()
+        .any(|p| p.name == plugin && !matches!(p.status, report::record::RunStatus::Completed));
+    if crashed || mine().any(|f| f.verdict == crate::findings::Verdict::Fail) {
+        exit::HOLD
+    } else if mine().any(|f| f.verdict == crate::findings::Verdict::Warn) {
+        exit::SHIP_BEHIND_FLAG
+    } else {
+        exit::OK
+    }
+}
+
 fn exit_code(outcome: Outcome, fail_on: FailOn) -> u8 {
     match (outcome, fail_on) {
         (_, FailOn::Never) | (Outcome::Ship, _) => exit::OK,

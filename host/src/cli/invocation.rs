@@ -58,6 +58,8 @@ pub struct Resolved {
     pub target_is_mock: bool,
     /// The built-in mock, kept serving for the run.
     pub mock: Option<MockServer>,
+    /// `shipgate check`: the plugin whose verdicts give the exit code.
+    pub judged: Option<String>,
 }
 
 impl RunRequest {
@@ -184,6 +186,7 @@ impl RunRequest {
             fail_on: self.fail_on,
             target_is_mock: mock.is_some(),
             mock,
+            judged: None,
         })
     }
 }
