@@ -316,7 +316,6 @@ fn interposer_overhead() {
                 chat_path: "/chat/completions".into(),
                 chat_method: reqwest::Method::POST,
                 credential: ("authorization".into(), Secret::new(format!("Bearer {KEY}"))),
-                input_limit: 32 * 1024,
                 spend: shipgate::capability::http::Spend {
                     models: vec!["mock-gpt".into()],
                     ceiling: 64,

@@ -69,9 +69,8 @@ pub struct Upstream {
     pub chat_method: reqwest::Method,
     /// The credential header's name and value (the real key).
     pub credential: (String, crate::redact::Secret),
-    /// Requests over this many bytes are refused (the plan's input limit).
-    pub input_limit: usize,
-    /// What a chat request may cost (the same checks as a check's requests:
+    /// What a chat request may cost (the same checks as a check's requests,
+    /// the input limit among them:
     /// models, output ceiling, `n`, fields, content parts); the body sent on
     /// is the host's re-encoding, with the ceiling set when it was missing.
     pub spend: crate::capability::http::Spend,
@@ -295,7 +294,7 @@ impl Shared {
         headers: &HeaderMap,
         body: &Bytes,
     ) -> Result<Bytes, (u16, String)> {
-        if let Some(refused) = self.refusal(method, path, headers, body) {
+        if let Some(refused) = self.refusal(method, path, headers) {
             return Err(refused);
         }
         if *method == Method::GET {
@@ -310,13 +309,7 @@ impl Shared {
     }
 
     /// Why the interposer's policy refuses this request, if it does.
-    fn refusal(
-        &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Option<(u16, String)> {
+    fn refusal(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<(u16, String)> {
         let want = format!("Bearer {}", self.placeholder);
         let auth = headers
             .get(header::AUTHORIZATION)
@@ -339,16 +332,6 @@ impl Shared {
                 404,
                 format!(
                     "{method} {rest} is not an endpoint shipgate forwards (the chat endpoint and GET /models)"
-                ),
-            ));
-        }
-        if body.len() > self.upstream.input_limit {
-            return Some((
-                413,
-                format!(
-                    "the body is {} bytes, over the plan's input_limit_bytes ({})",
-                    body.len(),
-                    self.upstream.input_limit
                 ),
             ));
         }

@@ -257,7 +257,6 @@ impl Validation<'_> {
                 chat_path: target.spec.chat_path.clone(),
                 chat_method: target.spec.chat_method.clone(),
                 credential: (target.credentials.header.clone(), credential),
-                input_limit: self.plan.thresholds.input_limit_bytes as usize,
                 spend: crate::capability::http::Spend {
                     models: vec![target.spec.model.clone()],
                     ceiling: u64::from(self.plan.thresholds.output_token_ceiling),
