@@ -14,6 +14,7 @@
 //! # Ok::<(), shipgate_sdk::audit::AuditError>(())
 //! ```
 
+use crate::imports::audit as host;
 use crate::wit::shipgate::plugin::audit as wit;
 
 pub use wit::{AuditError, MaskedSpan, TextFile};
@@ -25,7 +26,7 @@ pub use wit::{AuditError, MaskedSpan, TextFile};
 /// [`AuditError::Denied`] without the grant; [`AuditError::Unreadable`] when a
 /// log directory cannot be read.
 pub fn collect() -> Result<Vec<TextFile>, AuditError> {
-    wit::collect()
+    host::collect()
 }
 
 /// The prompts this run sent: customer content that should not reach logs.
@@ -34,5 +35,5 @@ pub fn collect() -> Result<Vec<TextFile>, AuditError> {
 ///
 /// [`AuditError::Denied`] without the grant.
 pub fn sent_prompts() -> Result<Vec<String>, AuditError> {
-    wit::sent_prompts()
+    host::sent_prompts()
 }

@@ -2,7 +2,7 @@
 //! plugin's own settings. Nothing here is secret: the credential's *name* is
 //! available, its value never is.
 
-use crate::wit::shipgate::plugin::context as wit;
+use crate::imports::context as host;
 use std::str::FromStr;
 
 /// The target under test, as the contract names it.
@@ -45,7 +45,7 @@ pub struct Limits {
 
 /// The contract target.
 pub fn target() -> Target {
-    let t = wit::current_target();
+    let t = host::current_target();
     Target {
         provider: t.provider,
         base_url: t.base_url,
@@ -60,12 +60,12 @@ pub fn target() -> Target {
 /// The plan's `stream_first_chunk_ms`: how soon a stream's first content
 /// should arrive, in milliseconds.
 pub fn stream_first_chunk_ms() -> u32 {
-    wit::stream_first_chunk_ms()
+    host::stream_first_chunk_ms()
 }
 
 /// The plan's thresholds for this plugin.
 pub fn limits() -> Limits {
-    let l = wit::current_limits();
+    let l = host::current_limits();
     Limits {
         latency_ms: l.latency_ms,
         latency_hard_ms: l.latency_hard_ms,
@@ -81,7 +81,7 @@ pub fn limits() -> Limits {
 ///
 /// Use [`contract_value`] to read one value by JSON pointer.
 pub fn contract() -> serde_json::Value {
-    serde_json::from_str(&wit::contract_json()).unwrap_or(serde_json::Value::Null)
+    serde_json::from_str(&host::contract_json()).unwrap_or(serde_json::Value::Null)
 }
 
 /// One contract value by JSON pointer, such as `/usage/documented`.
@@ -91,7 +91,7 @@ pub fn contract_value(pointer: &str) -> Option<serde_json::Value> {
 
 /// This plugin's setting from the plan, as written there.
 pub fn setting(key: &str) -> Option<String> {
-    wit::setting(key)
+    host::setting(key)
 }
 
 /// This plugin's setting parsed as `T`, or `default` when absent.
@@ -100,7 +100,7 @@ pub fn setting(key: &str) -> Option<String> {
 ///
 /// A message naming the key and the value when the value does not parse.
 pub fn setting_or<T: FromStr>(key: &str, default: T) -> Result<T, String> {
-    match wit::setting(key) {
+    match host::setting(key) {
         None => Ok(default),
         Some(raw) => raw
             .parse()
@@ -110,18 +110,18 @@ pub fn setting_or<T: FromStr>(key: &str, default: T) -> Result<T, String> {
 
 /// The run's id.
 pub fn run_id() -> String {
-    wit::run_id()
+    host::run_id()
 }
 
 /// A model id the host made up for this run, which no provider knows: send it
 /// to probe how an unknown model is rejected (the host allows no other model
 /// besides the contract's and those the plan grants).
 pub fn unapproved_model() -> String {
-    wit::unapproved_model()
+    host::unapproved_model()
 }
 
 /// The telemetry recorded so far in this run: one JSON object per request,
 /// with OpenTelemetry GenAI attribute names (`gen_ai.request.model`, ...).
 pub fn telemetry() -> Vec<serde_json::Value> {
-    serde_json::from_str(&wit::telemetry_json()).unwrap_or_default()
+    serde_json::from_str(&host::telemetry_json()).unwrap_or_default()
 }

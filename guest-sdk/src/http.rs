@@ -10,6 +10,7 @@
 //! let resp = Request::get("/models").auth(Auth::Configured).send();
 //! ```
 
+use crate::imports::http as host;
 use crate::wit::shipgate::plugin::http as wit;
 use std::fmt;
 
@@ -189,7 +190,7 @@ impl Request {
     /// [`HttpError`] when no response came back: denied by policy, rejected
     /// before dispatch, timed out, connection failed, or body over the cap.
     pub fn send(self) -> Result<Response, HttpError> {
-        wit::send(&self.into_wit())
+        host::send(&self.into_wit())
             .map(Response::from)
             .map_err(HttpError::from)
     }
@@ -204,7 +205,7 @@ impl Request {
     /// As [`Request::send`]; a stream that breaks after its headers is not an
     /// error: it comes back with `interrupted` set.
     pub fn send_stream(self, read_timeout_ms: Option<u32>) -> Result<StreamResponse, HttpError> {
-        wit::send_stream(&self.into_wit(), read_timeout_ms).map_err(HttpError::from)
+        host::send_stream(&self.into_wit(), read_timeout_ms).map_err(HttpError::from)
     }
 }
 
@@ -221,7 +222,7 @@ pub use wit::{SseEvent, StreamResponse};
 /// ```
 pub fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
     let reqs: Vec<wit::Request> = requests.into_iter().map(Request::into_wit).collect();
-    wit::send_all(&reqs)
+    host::send_all(&reqs)
         .into_iter()
         .map(|r| r.map(Response::from).map_err(HttpError::from))
         .collect()
@@ -230,7 +231,7 @@ pub fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
 /// The attempts of this plugin's most recent [`Request::send`], whatever its
 /// outcome: a timeout returns [`HttpError::Timeout`], and its attempts are here.
 pub fn last_attempts() -> Vec<Attempt> {
-    wit::last_attempts()
+    host::last_attempts()
         .into_iter()
         .map(Attempt::from)
         .collect()

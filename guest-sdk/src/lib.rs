@@ -13,6 +13,8 @@
 //!   the run's telemetry so far.
 //! - [`audit`]: with the plan's grant, the run's output and log directories,
 //!   secrets masked (the `detect` module, behind the `detect` feature, finds credentials and PII).
+//! - `testing` (behind the `testing` feature, native targets only): a scripted
+//!   host, so `cargo test` runs a check's `run` without wasm or network.
 //!
 //! A check returns [`Finding`]s; the host validates them and decides Ship,
 //! Ship behind flag or Hold.
@@ -62,8 +64,11 @@ pub mod context;
 pub mod detect;
 mod finding;
 pub mod http;
+mod imports;
 pub mod log;
 pub mod stream;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
 pub mod text;
 pub mod traffic;
 

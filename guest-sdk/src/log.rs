@@ -9,6 +9,7 @@
 //! shipgate_sdk::log::info("canary sent", &[("status", "200"), ("latency_ms", "41")]);
 //! ```
 
+use crate::imports::log as host;
 use crate::wit::shipgate::plugin::log as wit;
 
 fn emit(level: wit::Level, message: &str, fields: &[(&str, &str)]) {
@@ -16,7 +17,7 @@ fn emit(level: wit::Level, message: &str, fields: &[(&str, &str)]) {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    wit::emit(level, message, &fields);
+    host::emit(level, message, &fields);
 }
 
 /// Write a trace record.

@@ -13,6 +13,7 @@
 //! # Ok::<(), shipgate_sdk::traffic::TrafficError>(())
 //! ```
 
+use crate::imports::traffic as host;
 use crate::wit::shipgate::plugin::traffic as wit;
 
 pub use wit::{Episode, Exchange, TrafficError};
@@ -23,7 +24,7 @@ pub use wit::{Episode, Exchange, TrafficError};
 ///
 /// [`TrafficError::Denied`] without the grant.
 pub fn episodes() -> Result<Vec<Episode>, TrafficError> {
-    wit::episodes()
+    host::episodes()
 }
 
 /// One logical request: its attempts in order.

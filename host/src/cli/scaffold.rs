@@ -6,50 +6,28 @@
 use std::path::Path;
 
 /// The SDK's source files, as this binary was built with them.
-pub const SDK_FILES: &[(&str, &str)] = &[
-    ("src/lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
-    (
-        "src/audit.rs",
-        include_str!("../../../guest-sdk/src/audit.rs"),
-    ),
-    (
-        "src/chat.rs",
-        include_str!("../../../guest-sdk/src/chat.rs"),
-    ),
-    (
-        "src/checklist.rs",
-        include_str!("../../../guest-sdk/src/checklist.rs"),
-    ),
-    (
-        "src/context.rs",
-        include_str!("../../../guest-sdk/src/context.rs"),
-    ),
-    (
-        "src/detect.rs",
-        include_str!("../../../guest-sdk/src/detect.rs"),
-    ),
-    (
-        "src/finding.rs",
-        include_str!("../../../guest-sdk/src/finding.rs"),
-    ),
-    (
-        "src/http.rs",
-        include_str!("../../../guest-sdk/src/http.rs"),
-    ),
-    ("src/log.rs", include_str!("../../../guest-sdk/src/log.rs")),
-    (
-        "src/stream.rs",
-        include_str!("../../../guest-sdk/src/stream.rs"),
-    ),
-    (
-        "src/text.rs",
-        include_str!("../../../guest-sdk/src/text.rs"),
-    ),
-    (
-        "src/traffic.rs",
-        include_str!("../../../guest-sdk/src/traffic.rs"),
-    ),
-];
+macro_rules! sdk_files {
+    ($($file:literal),* $(,)?) => {
+        &[$((concat!("src/", $file), include_str!(concat!("../../../guest-sdk/src/", $file)))),*]
+    };
+}
+pub const SDK_FILES: &[(&str, &str)] = sdk_files!(
+    "lib.rs",
+    "audit.rs",
+    "chat.rs",
+    "checklist.rs",
+    "context.rs",
+    "detect.rs",
+    "finding.rs",
+    "http.rs",
+    "imports.rs",
+    "log.rs",
+    "stream.rs",
+    "testing.rs",
+    "testing_contract.json",
+    "text.rs",
+    "traffic.rs",
+);
 
 /// The WIT package the SDK binds (`vendor/wit/plugin.wit`: the SDK reads `../wit`).
 pub const WIT: &str = include_str!("../../../wit/plugin.wit");
@@ -62,7 +40,7 @@ regex = { version = "1", optional = true }"#;
 /// The vendored SDK's manifest.
 fn sdk_manifest() -> String {
     format!(
-        "[package]\nname = \"shipgate-sdk\"\nversion = \"{}\"\nedition = \"2024\"\ndescription = \"shipgate's check SDK, vendored by `shipgate new` for shipgate {}\"\n\n[features]\ndetect = [\"dep:regex\"]\n\n[dependencies]\n{SDK_DEPENDENCIES}\n",
+        "[package]\nname = \"shipgate-sdk\"\nversion = \"{}\"\nedition = \"2024\"\ndescription = \"shipgate's check SDK, vendored by `shipgate new` for shipgate {}\"\n\n[features]\ndetect = [\"dep:regex\"]\ntesting = []\n\n[dependencies]\n{SDK_DEPENDENCIES}\n",
         env!("CARGO_PKG_VERSION"),
         env!("CARGO_PKG_VERSION"),
     )
@@ -73,7 +51,8 @@ pub fn files(name: &str) -> Vec<(String, String)> {
     let crate_name = name.replace('-', "_");
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-         [dependencies]\nshipgate-sdk = {{ path = \"vendor/shipgate-sdk\" }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\npanic = \"abort\"\n\n\
+         [dependencies]\nshipgate-sdk = {{ path = \"vendor/shipgate-sdk\" }}\n\n\
+         # `cargo test` runs the check natively against a scripted host.\n[dev-dependencies]\nshipgate-sdk = {{ path = \"vendor/shipgate-sdk\", features = [\"testing\"] }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\npanic = \"abort\"\n\n\
          # A standalone crate, not part of an enclosing workspace.\n[workspace]\n"
     );
     let lib = include_str!("templates/check_lib.rs")

@@ -131,6 +131,42 @@ mod tests {
         Contract::parse(Path::new("contract.toml"), text)
     }
 
+    /// The SDK's test harness serves the built-in mock's contract as its
+    /// default context; it must be the one this host would hand a plugin
+    /// (dates aside). `SHIPGATE_BLESS=1` rewrites it.
+    #[test]
+    fn the_sdk_harness_serves_the_mock_contract() {
+        let c = parse(&template(Provider::Mock, None)).unwrap();
+        let mut json = c.to_json();
+        fn fix_dates(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m.iter_mut() {
+                        if k == "accessed" {
+                            *v = serde_json::Value::String("2026-01-01".into());
+                        } else {
+                            fix_dates(v);
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(fix_dates),
+                _ => {}
+            }
+        }
+        fix_dates(&mut json);
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk/src/testing_contract.json");
+        let want = serde_json::to_string_pretty(&json).unwrap() + "\n";
+        if std::env::var_os("SHIPGATE_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "guest-sdk/src/testing_contract.json is stale: run SHIPGATE_BLESS=1 cargo test -p shipgate the_sdk_harness"
+        );
+    }
+
     #[test]
     fn accepts_every_template() {
         for p in [Provider::Cometapi, Provider::Openai, Provider::Generic] {

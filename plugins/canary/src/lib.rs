@@ -387,4 +387,71 @@ mod tests {
         assert_eq!(judge_finish(None, true).verdict, Verdict::Fail);
         assert_eq!(judge_finish(None, false).verdict, Verdict::Skip);
     }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::{Canary, FINDINGS, PROMPT};
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::serde_json::json;
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        #[test]
+        fn a_clean_answer_passes_every_criterion() {
+            let out = Harness::new().reply(Reply::chat("READY")).run::<Canary>();
+            for id in FINDINGS {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+            let sent = out.requests[0].json();
+            assert_eq!(sent["model"], "mock-gpt");
+            assert_eq!(sent["temperature"], json!(0.0));
+            assert_eq!(sent["messages"][0]["content"], PROMPT);
+            assert!(
+                !out.requests[0].retry,
+                "the canary proves one request, unretried"
+            );
+        }
+
+        #[test]
+        fn another_model_a_slow_answer_and_missing_usage_are_caught() {
+            let body = json!({"model": "cheaper-model", "choices": [{"message": {"content": "READY"}, "finish_reason": "stop"}]});
+            let out = Harness::new()
+                .reply(Reply::json(200, &body).delay_ms(3_000))
+                .run::<Canary>();
+            assert_eq!(out.verdict("canary.model"), Verdict::Fail);
+            assert_eq!(out.verdict("canary.latency"), Verdict::Warn);
+            assert_eq!(out.verdict("canary.usage"), Verdict::Fail);
+            assert_eq!(out.verdict("canary.provider-request-id"), Verdict::Fail);
+
+            let out = Harness::new()
+                .reply(Reply::chat("READY").delay_ms(10_001))
+                .run::<Canary>();
+            assert_eq!(out.verdict("canary.latency"), Verdict::Fail);
+        }
+
+        #[test]
+        fn a_rejected_key_and_a_dead_host_fail_where_they_should() {
+            let out = Harness::new()
+                .reply(Reply::error(401, "invalid_api_key", "Incorrect API key"))
+                .run::<Canary>();
+            assert_eq!(out.verdict("canary.reached-host"), Verdict::Pass);
+            assert_eq!(out.verdict("canary.auth"), Verdict::Fail);
+            assert_eq!(out.verdict("canary.status"), Verdict::Fail);
+
+            let out = Harness::new()
+                .reply(Reply::text(502, "<html>Bad Gateway</html>"))
+                .run::<Canary>();
+            assert_eq!(out.verdict("canary.reached-host"), Verdict::Fail);
+
+            let out = Harness::new()
+                .reply(Reply::connect_error("connection refused"))
+                .run::<Canary>();
+            assert_eq!(out.verdict("canary.reached-host"), Verdict::Fail);
+            assert_eq!(out.verdict("canary.status"), Verdict::Fail);
+        }
+    }
 }

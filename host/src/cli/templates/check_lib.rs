@@ -47,6 +47,7 @@ shipgate_sdk::export_check!(MyCheck);
 mod tests {
     use super::*;
     use shipgate_sdk::Verdict;
+    use shipgate_sdk::testing::{Harness, Reply};
 
     #[test]
     fn ready_passes_anything_else_fails() {
@@ -54,5 +55,19 @@ mod tests {
         assert_eq!(judge(Ok(Some("Sure! READY".into()))).verdict, Verdict::Fail);
         assert_eq!(judge(Ok(None)).verdict, Verdict::Fail);
         assert_eq!(judge(Err("timed out".into())).verdict, Verdict::Fail);
+    }
+
+    /// The whole check against a scripted host: no wasm, no network.
+    #[test]
+    fn the_check_asks_the_contract_model_and_judges_the_answer() {
+        let out = Harness::new().reply(Reply::chat("READY")).run::<MyCheck>();
+        assert_eq!(out.verdict("{{name}}.ready"), Verdict::Pass);
+        assert_eq!(out.requests[0].json()["model"], "mock-gpt");
+
+        let out = Harness::new().reply(Reply::chat("Sure! READY")).run::<MyCheck>();
+        assert_eq!(out.verdict("{{name}}.ready"), Verdict::Fail);
+
+        let out = Harness::new().reply(Reply::timeout()).run::<MyCheck>();
+        assert_eq!(out.verdict("{{name}}.ready"), Verdict::Fail);
     }
 }
