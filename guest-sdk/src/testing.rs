@@ -179,6 +179,12 @@ impl Harness {
         self
     }
 
+    /// The thresholds it serves (the plan's defaults unless replaced): a
+    /// base for [`Harness::limits`], as `Limits { retry_max_attempts: 1, ..h.thresholds() }`.
+    pub fn thresholds(&self) -> Limits {
+        self.limits
+    }
+
     /// Replace the plan's thresholds.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -202,13 +208,14 @@ impl Harness {
     pub fn contract_value(mut self, pointer: &str, value: Value) -> Self {
         let mut at = &mut self.contract;
         for key in pointer.split('/').skip(1) {
+            let key = key.replace("~1", "/").replace("~0", "~");
             if !at.is_object() {
                 *at = json!({});
             }
             at = at
                 .as_object_mut()
                 .expect("made an object above")
-                .entry(key.to_owned())
+                .entry(key)
                 .or_insert(Value::Null);
         }
         *at = value;
@@ -439,7 +446,7 @@ pub struct Reply {
     chat: Option<String>,
     delay_ms: u32,
     failure: Option<Failure>,
-    events: Option<Vec<String>>,
+    events: Option<Vec<(String, String)>>,
     event_gap_ms: u32,
     interrupted: Option<String>,
 }
@@ -521,7 +528,30 @@ impl Reply {
         S: Into<String>,
     {
         Reply {
-            events: Some(data.into_iter().map(Into::into).collect()),
+            events: Some(
+                data.into_iter()
+                    .map(|d| (String::new(), d.into()))
+                    .collect(),
+            ),
+            ..Self::blank(200).header("content-type", "text/event-stream")
+        }
+    }
+
+    /// A `text/event-stream` answer of named events: `(event, data)` pairs,
+    /// such as `("error", "{...}")`; an empty name is the default `message`.
+    pub fn sse_events<I, E, D>(events: I) -> Self
+    where
+        I: IntoIterator<Item = (E, D)>,
+        E: Into<String>,
+        D: Into<String>,
+    {
+        Reply {
+            events: Some(
+                events
+                    .into_iter()
+                    .map(|(e, d)| (e.into(), d.into()))
+                    .collect(),
+            ),
             ..Self::blank(200).header("content-type", "text/event-stream")
         }
     }
@@ -809,16 +839,19 @@ impl State {
                     r
                 });
             }
-            wait_ms = outcome
-                .as_ref()
-                .ok()
-                .and_then(|r| {
+            // As the host: `retry-after-ms`, else `retry-after` in seconds,
+            // else backoff from 500 ms (without the host's jitter).
+            let header = |name: &str| {
+                outcome.as_ref().ok().and_then(|r| {
                     r.headers
                         .iter()
-                        .find(|(k, _)| k == "retry-after")
+                        .find(|(k, _)| k == name)
                         .and_then(|(_, v)| v.trim().parse::<u32>().ok())
                 })
-                .map_or(500 << (number - 1).min(4), |s| s.saturating_mul(1000));
+            };
+            wait_ms = header("retry-after-ms")
+                .or_else(|| header("retry-after").map(|s| s.saturating_mul(1000)))
+                .unwrap_or(500 << (number - 1).min(4));
         }
     }
 
@@ -839,7 +872,10 @@ impl State {
             None => match &reply.events {
                 Some(events) => events
                     .iter()
-                    .map(|d| format!("data: {d}\n\n"))
+                    .map(|(e, d)| match e.as_str() {
+                        "" => format!("data: {d}\n\n"),
+                        e => format!("event: {e}\ndata: {d}\n\n"),
+                    })
                     .collect::<String>()
                     .into_bytes(),
                 None => reply.body.clone(),
@@ -901,22 +937,23 @@ impl State {
         if reply.delay_ms > read_timeout {
             out.first_byte_ms = None;
             out.latency_ms = read_timeout;
-            out.interrupted = Some(format!("no data within {read_timeout} ms"));
+            out.interrupted = Some(format!("no data for {read_timeout} ms (the read timeout)"));
             return Ok(out);
         }
         let mut at = reply.delay_ms;
-        for (i, data) in events.into_iter().enumerate() {
+        for (i, (event, data)) in events.into_iter().enumerate() {
             if i > 0 {
                 if reply.event_gap_ms > read_timeout {
                     out.latency_ms = at + read_timeout;
-                    out.interrupted = Some(format!("no data within {read_timeout} ms"));
+                    out.interrupted =
+                        Some(format!("no data for {read_timeout} ms (the read timeout)"));
                     return Ok(out);
                 }
                 at += reply.event_gap_ms;
             }
             out.bytes += data.len() as u64 + 8;
             out.events.push(wit_http::SseEvent {
-                event: String::new(),
+                event,
                 data,
                 id: String::new(),
                 at_ms: at,
@@ -1186,7 +1223,7 @@ mod tests {
         let limits = Limits {
             retry_max_attempts: 1,
             request_timeout_ms: 1_000,
-            ..Harness::new().limits
+            ..Harness::new().thresholds()
         };
         let out = Harness::new()
             .limits(limits)

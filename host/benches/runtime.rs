@@ -79,6 +79,7 @@ fn run(c: &mut Criterion) {
         b.iter(|| {
             let v = Validation {
                 events: shipgate::events::Events::none(),
+                tape: Default::default(),
                 contract: &contract,
                 contract_source: "bench".into(),
                 plan: &plan,

@@ -794,3 +794,180 @@ fn a_lockfile_pins_digests_and_grants() {
     );
     assert!(e.contains("guardrails: not in the lockfile"), "{e}");
 }
+
+/// The findings of a `--json` run: (plugin, id, verdict), sorted.
+fn verdicts(o: &Output) -> Vec<(String, String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(o)));
+    let mut out: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s("plugin"), s("id"), s("verdict"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn cassettes_hold_no_secret_and_a_replay_gives_the_recorded_findings() {
+    let key = "sk-cassette-secret-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SHIPGATE_MOCK_KEY", key)];
+    // Record the whole built-in plan against a mock server.
+    let (mock, base) = start_mock(key);
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
+    std::fs::write(dir.path().join("c.toml"), &text).unwrap();
+    let live = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "c.toml",
+            "--cassettes",
+            "tapes",
+            "--json",
+            "--fail-on",
+            "never",
+        ],
+        &env,
+    );
+    assert!(live.status.success(), "{}", stderr(&live));
+    // A server that echoes the key, in each form the scrub knows, is recorded too.
+    for (i, form) in [
+        "echo-headers",
+        "echo-base64-header",
+        "echo-url-encoded",
+        "echo-json-escaped",
+        "echo-key-as-request-id",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (_echo, base) = start_mock_with(key, &["--when", &format!("any={form}")]);
+        let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
+        std::fs::write(dir.path().join("echo.toml"), text).unwrap();
+        let o = shipgate(
+            dir.path(),
+            &[
+                "run",
+                "-c",
+                "echo.toml",
+                "--only",
+                "canary",
+                "--cassettes",
+                &format!("echo-{i}"),
+                "-q",
+                "--fail-on",
+                "never",
+            ],
+            &env,
+        );
+        assert!(o.status.success(), "{form}: {}", stderr(&o));
+        // The server did echo the key, and the cassette holds the mask.
+        let tape =
+            std::fs::read_to_string(dir.path().join(format!("echo-{i}/canary.jsonl"))).unwrap();
+        assert!(tape.contains("[REDACTED:credential]"), "{form}: {tape}");
+    }
+    drop(mock);
+    let b64 = |s: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let forms = [
+        key.to_owned(),
+        b64(key),
+        b64(&format!("Bearer {key}")),
+        key.to_uppercase(),
+        key[..20].to_owned(),
+    ];
+    let mut files = 0;
+    for entry in walk(dir.path()) {
+        let rel = entry
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if !(rel.starts_with("tapes") || rel.starts_with("echo-")) {
+            continue;
+        }
+        files += 1;
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{rel} holds {form}");
+        }
+        assert!(
+            !rel.ends_with(".jsonl") || !text.to_ascii_lowercase().contains("\"authorization\""),
+            "{rel} holds an authorization header"
+        );
+    }
+    assert!(files >= 20, "{files} cassette files");
+
+    // Replay: no key in the environment, and the mock is gone (a request
+    // that reached the network would be refused).
+    let replay = shipgate(
+        dir.path(),
+        &["run", "--replay", "tapes", "--json", "--fail-on", "never"],
+        &[],
+    );
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    assert_eq!(verdicts(&replay), verdicts(&live));
+    let v: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert!(
+        v["contract_source"]
+            .as_str()
+            .unwrap()
+            .contains("replayed from tapes"),
+        "{}",
+        v["contract_source"]
+    );
+
+    // A plan that sends something else is told which request had no recording.
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "--replay",
+            "tapes",
+            "--set",
+            "thresholds.output_token_ceiling=32",
+            "-q",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("had no recorded exchange")
+            && stderr(&o).contains("canary POST /v1/chat/completions (auth configured)"),
+        "{}",
+        stderr(&o)
+    );
+    // Another target's contract is refused, naming both URLs.
+    std::fs::write(
+        dir.path().join("other.toml"),
+        shipgate::contract::template(
+            shipgate::contract::Provider::Mock,
+            Some("http://127.0.0.1:9/v1"),
+        ),
+    )
+    .unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["run", "--replay", "tapes", "-c", "other.toml"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("recorded against"), "{}", stderr(&o));
+    // A directory that is not a cassette directory is not written over.
+    std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["run", "--mock", "--cassettes", ".", "-q"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no cassettes.json"), "{}", stderr(&o));
+}

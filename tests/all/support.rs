@@ -84,6 +84,7 @@ impl Harness {
     ) -> Result<RunOutput, shipgate::validation::SetupError> {
         Validation {
             events: self.events.clone(),
+            tape: Default::default(),
             contract: &self.contract,
             contract_source: "mock.toml".into(),
             plan,
@@ -196,6 +197,7 @@ pub async fn run_full(
 ) -> RunOutput {
     Validation {
         events: h.events.clone(),
+        tape: Default::default(),
         contract: &h.contract,
         contract_source: "mock.toml".into(),
         plan,

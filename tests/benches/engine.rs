@@ -102,6 +102,7 @@ fn child(latency_ms: u64, known_mock: bool, scale: usize) {
         let started = Instant::now();
         let out = Validation {
             events: shipgate::events::Events::none(),
+            tape: Default::default(),
             contract: &contract,
             contract_source: "bench".into(),
             plan: &plan,
@@ -428,6 +429,7 @@ fn stream_overhead() {
         for _ in 0..N {
             let out = Validation {
                 events: shipgate::events::Events::none(),
+                tape: Default::default(),
                 contract: &contract,
                 contract_source: "bench".into(),
                 plan: &plan,

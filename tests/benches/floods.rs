@@ -94,6 +94,7 @@ fn child(index: usize) {
         let runtime = Runtime::new(Some(&cache)).unwrap();
         let out = Validation {
             events: shipgate::events::Events::none(),
+            tape: Default::default(),
             contract: &contract,
             contract_source: "bench".into(),
             plan: &plan,

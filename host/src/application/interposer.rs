@@ -18,7 +18,7 @@
 //!   kept per episode.
 
 use super::scenario::{Injected, Scenario};
-use crate::report::episodes::{Exchange, MAX_EXCHANGE_BODY_BYTES, MAX_EXCHANGES};
+use crate::report::episodes::{Exchange, MAX_EXCHANGES};
 use crate::secret::SecretSet;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -233,8 +233,9 @@ impl Shared {
             .filter(|e| e.logical as usize == logical)
             .count() as u32
             + 1;
-        let kept = &body[..body.len().min(MAX_EXCHANGE_BODY_BYTES)];
-        let (scrubbed, _) = self.secrets.scrub(kept.to_vec());
+        // Scrubbed whole, then cut: a cut never leaves part of a key unmasked.
+        let (scrubbed, _) = self.secrets.scrub(body.to_vec());
+        let scrubbed = crate::report::episodes::kept_body(&scrubbed);
         let headers = headers
             .iter()
             .filter(|(k, _)| {

@@ -79,12 +79,22 @@ impl OutputArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The contract snapshot (TOML). `shipgate init` writes one.
-    #[arg(long, short = 'c', required_unless_present = "mock")]
+    #[arg(long, short = 'c', required_unless_present_any = ["mock", "replay"])]
     pub contract: Option<PathBuf>,
     /// Run against the built-in mock (its contract and a per-run key) instead
     /// of a contract's target: no key, no network.
-    #[arg(long, conflicts_with = "contract")]
+    #[arg(long, conflicts_with_all = ["contract", "replay"])]
     pub mock: bool,
+    /// Record every exchange of the checks into DIR (JSON lines per plugin,
+    /// the contract, what was recorded against), secrets and credentials
+    /// removed, for `--replay`.
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub cassettes: Option<PathBuf>,
+    /// Answer every request from the cassettes in DIR instead of the
+    /// network: no key, nothing sent. The recorded contract is used unless
+    /// --contract names one (its base URL must be the recorded one).
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
     /// The plan (TOML); the built-in plan runs every bundled check.
     #[arg(long, short = 'p')]
     pub plan: Option<PathBuf>,
@@ -200,8 +210,17 @@ pub enum Command {
         /// The component (`.wasm`).
         file: PathBuf,
         /// A contract's target instead of the built-in mock.
-        #[arg(long, short = 'c')]
+        #[arg(long, short = 'c', conflicts_with_all = ["mock", "replay"])]
         contract: Option<PathBuf>,
+        /// The built-in mock (the default).
+        #[arg(long)]
+        mock: bool,
+        /// Answer its requests from the cassettes in DIR (`run --cassettes`).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["mock", "cassettes"])]
+        replay: Option<PathBuf>,
+        /// Record its exchanges into DIR, for --replay.
+        #[arg(long, value_name = "DIR")]
+        cassettes: Option<PathBuf>,
         /// Override a value, also the plugin's own settings (NAME.KEY=VALUE,
         /// NAME being the file's stem).
         #[arg(long = "set", value_name = "KEY=VALUE")]

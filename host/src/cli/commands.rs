@@ -5,6 +5,7 @@ use super::exit;
 use super::invocation::{Resolved, RunRequest};
 use super::progress::{LiveProgress, PlainProgress};
 use super::style::{ColorEnv, Verbosity};
+use crate::capability::http::cassette::{self, Tape};
 use crate::config_error::ConfigError;
 use crate::contract::{Contract, Provider, template};
 use crate::decision::Outcome;
@@ -68,6 +69,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Check {
             file,
             contract,
+            mock: _,
+            replay,
+            cassettes,
             set,
             output,
         } => {
@@ -76,8 +80,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let args = super::args::RunArgs {
-                mock: contract.is_none(),
+                mock: contract.is_none() && replay.is_none(),
                 contract,
+                replay,
+                cassettes,
                 plan: None,
                 plugins: vec![file],
                 only: vec![stem.clone()],
@@ -155,6 +161,8 @@ async fn demo(output: OutputArgs, fail_on: FailOn) -> Result<u8> {
         target_is_mock: true,
         mock: Some(mock),
         judged: None,
+        tape: Default::default(),
+        contract_text: String::new(),
     })
     .await
 }
@@ -172,6 +180,8 @@ async fn execute(request: Resolved) -> Result<u8> {
         target_is_mock,
         mock: _mock,
         judged,
+        tape,
+        contract_text,
     } = request;
     let cache = cache_dir();
     let mut runtime = Runtime::new(cache.as_deref())?;
@@ -207,6 +217,7 @@ async fn execute(request: Resolved) -> Result<u8> {
     }
     let validation = Validation {
         events: crate::events::Events::to(sinks),
+        tape: tape.clone(),
         contract: &contract,
         contract_source,
         plan,
@@ -226,10 +237,48 @@ async fn execute(request: Resolved) -> Result<u8> {
         }
         Err(e) => return Err(usage(e.to_string())),
     };
-    let code = match &judged {
+    let mut code = match &judged {
         Some(name) => verdict_code(&out.record, name),
         None => exit_code(out.record.decision.outcome, fail_on),
     };
+    match &tape {
+        Tape::Record(recorder) => {
+            let meta = cassette::Meta {
+                format: cassette::CASSETTE_FORMAT,
+                shipgate: env!("CARGO_PKG_VERSION").to_owned(),
+                recorded_at: out.record.started_at.clone(),
+                base_url: contract.base_url.url.clone(),
+                target_is_mock,
+                run_id: out.record.run_id.clone(),
+            };
+            recorder
+                .save(&meta, &contract_text, out.redactor.secrets())
+                .context("writing the cassettes")?;
+            eprintln!(
+                "shipgate: cassettes written to {} (replay: --replay {})",
+                recorder.dir().display(),
+                recorder.dir().display()
+            );
+        }
+        Tape::Replay(player) => {
+            let misses = player.misses();
+            if !misses.is_empty() {
+                eprintln!(
+                    "shipgate: --replay {}: {} request(s) had no recorded exchange; nothing was sent, and the decision below is not the recorded run's:",
+                    player.dir().display(),
+                    misses.len()
+                );
+                for m in &misses {
+                    eprintln!("  - {m}");
+                }
+                eprintln!(
+                    "  help: the plan, the plugins or their settings changed since the recording: record again with --cassettes"
+                );
+                code = exit::USAGE;
+            }
+        }
+        Tape::Off => {}
+    }
     let paths = report::write_record_dir(
         &output.out,
         &out.record,

@@ -61,6 +61,7 @@ pub(super) async fn inspect(file: &Path, json: bool) -> Result<u8> {
     let runtime = Runtime::new(None)?;
     let v = Validation {
         events: crate::events::Events::none(),
+        tape: Default::default(),
         contract: &contract,
         contract_source: "<inspect>".into(),
         plan: &plan,

@@ -6,6 +6,7 @@
 
 use super::args::{FailOn, OutputArgs, RunArgs};
 use super::commands::usage;
+use crate::capability::http::cassette::{self, Player, Recorder, Tape};
 use crate::contract::Contract;
 use crate::mock::{MockConfig, MockServer};
 use crate::plan::{Override, Plan};
@@ -13,6 +14,7 @@ use crate::redact::Secret;
 use crate::report;
 use anyhow::Result;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Stage one: a `run` as asked for, every value checked, nothing read.
 #[derive(Debug)]
@@ -27,6 +29,7 @@ pub struct RunRequest {
     app: Vec<String>,
     only: Vec<String>,
     lock: Option<PathBuf>,
+    cassettes: Option<PathBuf>,
 }
 
 /// Where a run's requests go.
@@ -36,6 +39,8 @@ enum Target {
     Contract(PathBuf),
     /// The built-in mock, its contract and a per-run key.
     Mock,
+    /// Nowhere: recordings answer (with the recorded contract, or this one).
+    Replay(PathBuf, Option<PathBuf>),
 }
 
 /// Stage two: everything the engine needs, read and validated.
@@ -60,6 +65,10 @@ pub struct Resolved {
     pub mock: Option<MockServer>,
     /// `shipgate check`: the plugin whose verdicts give the exit code.
     pub judged: Option<String>,
+    /// Whether exchanges are recorded, or answered from recordings.
+    pub tape: Tape,
+    /// The contract's text, for a recording.
+    pub contract_text: String,
 }
 
 impl RunRequest {
@@ -69,10 +78,11 @@ impl RunRequest {
     ///
     /// A usage error naming the flag and the value.
     pub fn from_args(args: RunArgs) -> Result<RunRequest> {
-        let target = match (args.mock, args.contract) {
-            (true, _) => Target::Mock,
-            (false, Some(c)) => Target::Contract(c),
-            (false, None) => {
+        let target = match (args.mock, args.contract, args.replay) {
+            (_, contract, Some(dir)) => Target::Replay(dir, contract),
+            (true, _, None) => Target::Mock,
+            (false, Some(c), None) => Target::Contract(c),
+            (false, None, None) => {
                 return Err(usage(
                     "give --contract FILE, or --mock for the built-in mock",
                 ));
@@ -89,6 +99,7 @@ impl RunRequest {
             app: args.app,
             only: args.only,
             lock: args.lock,
+            cassettes: args.cassettes,
         })
     }
 
@@ -150,11 +161,55 @@ impl RunRequest {
             .as_deref()
             .map(|p| report::record::read(p).map_err(usage))
             .transpose()?;
-        let (contract, source, secret, mock) = match &self.target {
+        let mut tape = match &self.cassettes {
+            Some(dir) => Tape::Record(Arc::new(recorder(dir)?)),
+            None => Tape::Off,
+        };
+        let mut replayed_mock = false;
+        let (contract, source, secret, mock, contract_text) = match &self.target {
             Target::Contract(path) => {
                 let contract = Contract::load(path)?;
                 let secret = read_secret(&contract, path)?;
-                (contract, path.display().to_string(), secret, None)
+                let text = crate::config_error::ConfigError::read(path, "contract")?;
+                (contract, path.display().to_string(), secret, None, text)
+            }
+            Target::Replay(dir, contract_path) => {
+                if plan.application.is_some() {
+                    return Err(usage(
+                        "--replay runs the checks only: an application's traffic is not recorded (drop `-- CMD` or the plan's [application])",
+                    ));
+                }
+                let player = Player::load(dir).map_err(|e| usage(format!("--replay: {e}")))?;
+                let meta = player.meta().clone();
+                let path = contract_path
+                    .clone()
+                    .unwrap_or_else(|| dir.join(cassette::CONTRACT_FILE));
+                let text = crate::config_error::ConfigError::read(&path, "contract")?;
+                let contract = Contract::parse(&path, &text)?;
+                if contract.base_url.url != meta.base_url {
+                    return Err(usage(format!(
+                        "--replay {}: recorded against {}, but {} names {}; replay with the recorded contract (drop --contract) or record again",
+                        dir.display(),
+                        meta.base_url,
+                        path.display(),
+                        contract.base_url.url
+                    )));
+                }
+                replayed_mock = meta.target_is_mock;
+                tape = Tape::Replay(Arc::new(player));
+                let source = format!(
+                    "{} (replayed from {}, recorded {} by run {})",
+                    path.display(),
+                    dir.display(),
+                    meta.recorded_at,
+                    meta.run_id
+                );
+                // Nothing is sent: the credential is never used.
+                let key = Secret::new(format!(
+                    "sk-replay-{}",
+                    crate::capability::http::credentials::random_token(40).expose()
+                ));
+                (contract, source, key, None, text)
             }
             Target::Mock => {
                 let key = Secret::new(format!(
@@ -173,6 +228,7 @@ impl RunRequest {
                     "built-in mock contract".to_owned(),
                     key,
                     Some(mock),
+                    text,
                 )
             }
         };
@@ -184,11 +240,35 @@ impl RunRequest {
             baseline,
             output: self.output,
             fail_on: self.fail_on,
-            target_is_mock: mock.is_some(),
+            target_is_mock: mock.is_some() || replayed_mock,
             mock,
             judged: None,
+            tape,
+            contract_text,
         })
     }
+}
+
+/// A recorder for `--cassettes DIR`: DIR is new, empty, or a cassette
+/// directory (whose recordings are replaced).
+fn recorder(dir: &std::path::Path) -> Result<Recorder> {
+    if let Ok(mut entries) = std::fs::read_dir(dir)
+        && entries.next().is_some()
+        && !dir.join(cassette::META_FILE).is_file()
+    {
+        return Err(usage(format!(
+            "--cassettes {}: the directory holds files but no {}; give a new or empty directory",
+            dir.display(),
+            cassette::META_FILE
+        )));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!(
+            "--cassettes {}: not a directory",
+            dir.display()
+        )));
+    }
+    Ok(Recorder::new(dir))
 }
 
 /// `SHIPGATE_SET` (comma-separated), then each `--set`.

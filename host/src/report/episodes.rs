@@ -54,6 +54,37 @@ pub const MAX_EXCHANGES: usize = 1_000;
 /// Most bytes of a request body kept.
 pub const MAX_EXCHANGE_BODY_BYTES: usize = 16 * 1024;
 
+/// A request body as it is kept: whole up to [`MAX_EXCHANGE_BODY_BYTES`];
+/// over it, a JSON body keeps its shape (every field, long strings cut to
+/// a prefix and `…`) so that judges still read its model, messages and
+/// ceiling; anything else is cut at the cap.
+pub fn kept_body(body: &[u8]) -> Vec<u8> {
+    if body.len() <= MAX_EXCHANGE_BODY_BYTES {
+        return body.to_vec();
+    }
+    fn cut(v: &mut serde_json::Value, chars: usize) {
+        match v {
+            serde_json::Value::String(s) if s.chars().count() > chars => {
+                *s = s.chars().take(chars).chain(['…']).collect();
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| cut(v, chars)),
+            serde_json::Value::Object(m) => m.values_mut().for_each(|v| cut(v, chars)),
+            _ => {}
+        }
+    }
+    if let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(body) {
+        for chars in [1024, 256, 64, 16] {
+            let mut v = parsed.clone();
+            cut(&mut v, chars);
+            let text = v.to_string();
+            if text.len() <= MAX_EXCHANGE_BODY_BYTES {
+                return text.into_bytes();
+            }
+        }
+    }
+    body[..MAX_EXCHANGE_BODY_BYTES].to_vec()
+}
+
 /// One request of the application and what the interposer did with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
@@ -69,7 +100,8 @@ pub struct Exchange {
     pub path: String,
     /// Request headers, lower-case, without credentials.
     pub headers: Vec<(String, String)>,
-    /// Request body (UTF-8, lossy, scrubbed, at most [`MAX_EXCHANGE_BODY_BYTES`]).
+    /// Request body (UTF-8, lossy, scrubbed, at most [`MAX_EXCHANGE_BODY_BYTES`]:
+    /// see [`kept_body`]).
     pub body: String,
     /// The status the application got (`None`: no answer, such as a reset).
     pub status: Option<u16>,
@@ -87,4 +119,25 @@ pub struct Exchange {
     /// Whether the application closed the connection before the answer was
     /// complete (it timed out or gave up).
     pub client_aborted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_json_body_keeps_its_shape_and_anything_else_is_cut() {
+        let long = "x".repeat(40 * 1024);
+        let body = serde_json::json!({"model": "m", "max_tokens": 64,
+            "messages": [{"role": "user", "content": long}]})
+        .to_string();
+        let kept = kept_body(body.as_bytes());
+        assert!(kept.len() <= MAX_EXCHANGE_BODY_BYTES);
+        let v: serde_json::Value = serde_json::from_slice(&kept).unwrap();
+        assert_eq!(v["model"], "m");
+        assert_eq!(v["max_tokens"], 64);
+        assert!(v["messages"][0]["content"].as_str().unwrap().ends_with('…'));
+        assert_eq!(kept_body(long.as_bytes()).len(), MAX_EXCHANGE_BODY_BYTES);
+        assert_eq!(kept_body(b"{\"a\":1}"), b"{\"a\":1}");
+    }
 }

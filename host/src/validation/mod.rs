@@ -15,6 +15,7 @@ pub use preflight::PlanMismatch;
 pub use schedule::CANARY_AUTH;
 
 use crate::capability::audit::{RunOutputs, secret_findings};
+use crate::capability::http::cassette::Tape;
 use crate::capability::http::credentials::{self, Credentials};
 use crate::capability::http::limiter::RateLimit;
 use crate::capability::http::{HttpShared, HttpTarget, TargetError};
@@ -93,6 +94,9 @@ pub struct Validation<'a> {
     pub target_is_mock: bool,
     /// Where the run's events go (progress, CI lines); [`Events::none`] for none.
     pub events: Events,
+    /// Record every exchange, or answer every request from recordings
+    /// (nothing is sent, no pre-flight).
+    pub tape: crate::capability::http::cassette::Tape,
 }
 
 impl Validation<'_> {
@@ -308,22 +312,40 @@ impl Validation<'_> {
             "shipgate-unapproved-model-{}",
             credentials::random_token(12).expose().to_ascii_lowercase()
         );
-        let target = HttpTarget::new(
-            env::target_spec(contract, self.target_is_mock),
-            credentials,
-            secrets.clone(),
-            Classifier::from_contract(contract),
-            unapproved_model,
-            RateLimit {
-                max_in_flight: self.plan.run.max_in_flight,
-                requests_per_second: self.plan.run.requests_per_second,
-            },
-        )
-        .await?;
-        // Pre-flight: the target answers HTTP before any check runs.
-        if preflight {
-            target.preflight().await?;
-        }
+        let limit = RateLimit {
+            max_in_flight: self.plan.run.max_in_flight,
+            requests_per_second: self.plan.run.requests_per_second,
+        };
+        let spec = env::target_spec(contract, self.target_is_mock);
+        let classifier = Classifier::from_contract(contract);
+        let mut target = match &self.tape {
+            Tape::Replay(player) => HttpTarget::replaying(
+                spec,
+                credentials,
+                secrets.clone(),
+                classifier,
+                unapproved_model,
+                limit,
+                player.clone(),
+            )?,
+            _ => {
+                let target = HttpTarget::new(
+                    spec,
+                    credentials,
+                    secrets.clone(),
+                    classifier,
+                    unapproved_model,
+                    limit,
+                )
+                .await?;
+                // Pre-flight: the target answers HTTP before any check runs.
+                if preflight {
+                    target.preflight().await?;
+                }
+                target
+            }
+        };
+        target.tape = self.tape.clone();
         let outputs = RunOutputs::default();
         let http = HttpShared {
             ledger: outputs.telemetry.clone(),

@@ -140,10 +140,32 @@ pub fn judge(episodes: &[Episode], e: &Expect) -> Vec<Finding> {
             fields.judged += 1;
             size.judged += 1;
             correlation.judged += 1;
-            let Some(obj) = obj else {
-                model
+            if x.body.len() > e.input_limit || x.status == Some(413) {
+                size.broken.push(format!(
+                    "{at}: over the plan's input_limit_bytes ({})",
+                    e.input_limit
+                ));
+            }
+            if !x
+                .headers
+                .iter()
+                .any(|(k, v)| *k == e.correlation_header && !v.is_empty())
+            {
+                correlation
                     .broken
-                    .push(format!("{at}: the body is not a JSON object"));
+                    .push(format!("{at}: no {} header", e.correlation_header));
+            }
+            let Some(obj) = obj else {
+                // Not a request the contract describes: it names no model,
+                // carries no messages and bounds no output.
+                let why = format!("{at}: the body is not a JSON object");
+                model.broken.push(why.clone());
+                messages.broken.push(why.clone());
+                match &e.ceiling_field {
+                    Some(_) => ceiling.broken.push(why),
+                    None => ceiling.judged -= 1,
+                }
+                fields.judged -= 1;
                 continue;
             };
             match obj.get("model").and_then(Value::as_str) {
@@ -185,21 +207,6 @@ pub fn judge(episodes: &[Episode], e: &Expect) -> Vec<Finding> {
                     if unknown.len() == 1 { "" } else { "s" },
                     shipgate_sdk::text::list(&unknown)
                 ));
-            }
-            if x.body.len() > e.input_limit || x.status == Some(413) {
-                size.broken.push(format!(
-                    "{at}: over the plan's input_limit_bytes ({})",
-                    e.input_limit
-                ));
-            }
-            if !x
-                .headers
-                .iter()
-                .any(|(k, v)| *k == e.correlation_header && !v.is_empty())
-            {
-                correlation
-                    .broken
-                    .push(format!("{at}: no {} header", e.correlation_header));
             }
         }
     }
@@ -395,5 +402,148 @@ mod tests {
     fn no_request_is_skipped_never_passed() {
         let f = judge(&[], &expect());
         assert!(f.iter().all(|f| f.verdict == Verdict::Skip));
+    }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::{ClientContract, FINDINGS};
+        use super::{chat, episode};
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::serde_json::json;
+        use shipgate_sdk::testing::Harness;
+        use shipgate_sdk::traffic::Exchange;
+
+        const GOOD: &str =
+            r#"{"model":"mock-gpt","messages":[{"role":"user","content":"hi"}],"max_tokens":16}"#;
+
+        fn good() -> Exchange {
+            chat(GOOD, &[("x-client-request-id", "abc")])
+        }
+
+        fn run_with(h: Harness, x: Exchange) -> shipgate_sdk::testing::Outcome {
+            h.episodes(vec![episode(x)]).run::<ClientContract>()
+        }
+
+        #[test]
+        fn a_request_by_the_contract_passes_every_rule() {
+            let mut retry = chat("not json", &[]);
+            retry.attempt = 2;
+            let mut models = chat("", &[]);
+            models.method = "GET".into();
+            models.path = "/v1/models".into();
+            models.logical = 1;
+            let mut ep = episode(good());
+            ep.exchanges.extend([retry, models]);
+            let out = Harness::new().episodes(vec![ep]).run::<ClientContract>();
+            assert!(out.requests.is_empty(), "the check sends nothing itself");
+            for id in FINDINGS {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+                assert_eq!(out.finding(id).detail, "1 chat request judged");
+            }
+        }
+
+        #[test]
+        fn a_body_that_is_not_json_passes_no_body_rule() {
+            let out = run_with(Harness::new(), chat("hello", &[]));
+            for id in [
+                "client-contract.model",
+                "client-contract.messages",
+                "client-contract.output-ceiling",
+                "client-contract.correlation-id",
+            ] {
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id}");
+            }
+            assert_eq!(out.verdict("client-contract.fields"), Verdict::Skip);
+            assert_eq!(out.verdict("client-contract.input-limit"), Verdict::Pass);
+        }
+
+        #[test]
+        fn a_ceiling_over_the_plans_fails() {
+            let body = GOOD.replace("16", "4096");
+            let out = run_with(
+                Harness::new(),
+                chat(&body, &[("x-client-request-id", "abc")]),
+            );
+            assert_eq!(out.verdict("client-contract.output-ceiling"), Verdict::Fail);
+            assert_eq!(
+                out.finding("client-contract.output-ceiling").detail,
+                "clean, request 0: max_tokens = 4096, over the plan's output_token_ceiling 64"
+            );
+            assert_eq!(out.verdict("client-contract.model"), Verdict::Pass);
+        }
+
+        #[test]
+        fn another_model_and_no_correlation_header_fail() {
+            let body = GOOD.replace("mock-gpt", "gpt-4o");
+            let out = run_with(Harness::new(), chat(&body, &[("x-request-id", "abc")]));
+            assert_eq!(out.verdict("client-contract.model"), Verdict::Fail);
+            assert_eq!(out.verdict("client-contract.correlation-id"), Verdict::Fail);
+            assert_eq!(
+                out.finding("client-contract.correlation-id").detail,
+                "clean, request 0: no x-client-request-id header"
+            );
+        }
+
+        #[test]
+        fn the_contracts_header_ceiling_field_and_documented_fields_are_used() {
+            let h = || {
+                Harness::new()
+                    .contract_value("/observability/correlation_header", json!("X-Trace-Id"))
+                    .contract_value(
+                        "/request/output_ceiling_field",
+                        json!("max_completion_tokens"),
+                    )
+                    .contract_value("/request/documented_fields", json!(["reasoning"]))
+            };
+            let body = r#"{"model":"mock-gpt","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":16,"reasoning":{}}"#;
+            let out = run_with(h(), chat(body, &[("x-trace-id", "t1")]));
+            for id in FINDINGS {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+            // The default request is now wrong twice over.
+            let out = run_with(h(), good());
+            assert_eq!(out.verdict("client-contract.correlation-id"), Verdict::Fail);
+            assert_eq!(out.verdict("client-contract.output-ceiling"), Verdict::Fail);
+        }
+
+        #[test]
+        fn a_body_over_the_plans_input_limit_fails() {
+            let limits = shipgate_sdk::context::Limits {
+                latency_ms: 2_000,
+                latency_hard_ms: 10_000,
+                input_limit_bytes: 64,
+                output_token_ceiling: 64,
+                request_timeout_ms: 30_000,
+                retry_max_attempts: 3,
+                retry_budget_ms: 20_000,
+            };
+            let out = run_with(Harness::new().limits(limits), good());
+            assert_eq!(out.verdict("client-contract.input-limit"), Verdict::Fail);
+            assert_eq!(
+                out.finding("client-contract.input-limit").detail,
+                "clean, request 0: over the plan's input_limit_bytes (64)"
+            );
+        }
+
+        #[test]
+        fn an_undocumented_field_warns() {
+            let body = GOOD.replace(r#""max_tokens":16}"#, r#""max_tokens":16,"temprature":0}"#);
+            let out = run_with(Harness::new(), chat(&body, &[("x-client-request-id", "a")]));
+            assert_eq!(out.verdict("client-contract.fields"), Verdict::Warn);
+            assert_eq!(
+                out.finding("client-contract.fields").detail,
+                "clean, request 0: undocumented field temprature"
+            );
+        }
     }
 }

@@ -343,4 +343,91 @@ mod tests {
         assert_eq!(verdict(&f, "client-logs.no-content"), Verdict::Pass);
         assert_eq!(verdict(&f, "client-logs.telemetry"), Verdict::Skip);
     }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::{ClientLogs, FINDINGS};
+        use super::{BODY, episode};
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::testing::{Harness, Outcome};
+        use shipgate_sdk::traffic::Episode;
+
+        const LINE: &str = r#"{"request_category":"chat","operation":"chat","model":"m","status":200,"error_category":"none","latency_ms":12,"retries":0,"timeouts":0,"parse_ok":true,"correlation_id":"c1"}"#;
+
+        fn run(episodes: Vec<Episode>, settings: &[(&str, &str)]) -> Outcome {
+            settings
+                .iter()
+                .fold(Harness::new(), |h, (k, v)| h.setting(k, v))
+                .episodes(episodes)
+                .run::<ClientLogs>()
+        }
+
+        #[test]
+        fn clean_output_with_json_line_telemetry_passes_every_rule() {
+            let out = run(
+                vec![episode(&format!("starting\n{LINE}\ndone"), BODY)],
+                &[("telemetry", "json-lines")],
+            );
+            for id in FINDINGS {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+        }
+
+        #[test]
+        fn a_key_printed_to_stderr_fails() {
+            let mut e = episode(LINE, BODY);
+            e.stderr = format!("retrying with key sk-{}\n", "aB3".repeat(8));
+            let out = run(vec![e], &[]);
+            assert_eq!(out.verdict("client-logs.no-credentials"), Verdict::Fail);
+            let detail = &out.finding("client-logs.no-credentials").detail;
+            assert!(detail.starts_with("clean stderr:1:19: sk-key"), "{detail}");
+            assert!(
+                !detail.contains(&"aB3".repeat(8)),
+                "the key is masked: {detail}"
+            );
+            assert_eq!(out.verdict("client-logs.telemetry"), Verdict::Skip);
+        }
+
+        #[test]
+        fn an_echoed_prompt_fails_unless_the_plan_allows_content() {
+            let printed = "sending: Summarise ticket 4411 for me";
+            let out = run(vec![episode(printed, BODY)], &[]);
+            assert_eq!(out.verdict("client-logs.no-content"), Verdict::Fail);
+            assert!(
+                out.finding("client-logs.no-content")
+                    .detail
+                    .starts_with("clean stdout:1:10: a prompt it sent"),
+                "{:?}",
+                out.finding("client-logs.no-content")
+            );
+            let out = run(vec![episode(printed, BODY)], &[("content_capture", "true")]);
+            assert_eq!(out.verdict("client-logs.no-content"), Verdict::Pass);
+        }
+
+        #[test]
+        fn telemetry_missing_a_field_fails() {
+            let line = LINE.replace(r#""retries":0,"#, "");
+            let out = run(vec![episode(&line, BODY)], &[("telemetry", "json-lines")]);
+            assert_eq!(out.verdict("client-logs.telemetry"), Verdict::Fail);
+            assert_eq!(
+                out.finding("client-logs.telemetry").detail,
+                "clean: missing retries"
+            );
+        }
+
+        #[test]
+        fn an_unknown_telemetry_format_is_an_error() {
+            let out = run(vec![episode(LINE, BODY)], &[("telemetry", "otlp")]);
+            assert!(out.findings.is_empty());
+            assert_eq!(
+                out.error.as_deref(),
+                Some("setting telemetry = \"otlp\": use \"none\" or \"json-lines\"")
+            );
+        }
+    }
 }

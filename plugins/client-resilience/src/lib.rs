@@ -263,9 +263,6 @@ pub fn judge(episodes: &[Episode], b: Bounds) -> Vec<Finding> {
                 ));
             }
         }
-        if e.scenario == "stall" && e.timed_out && e.exchanges.is_empty() {
-            timeout.judged += 1;
-        }
         // What it did with a spoiled stream: exiting 0 means it took it.
         let spoiled = |names: &[&str]| {
             e.exchanges
@@ -526,5 +523,174 @@ mod tests {
         assert!(f.iter().all(|f| f.verdict == Verdict::Skip), "{f:?}");
         let f = judge(&[episode("clean", None, vec![])], B);
         assert_eq!(verdict(&f, "client.exercised"), Verdict::Fail);
+    }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::{ClientResilience, FINDINGS};
+        use super::{episode, x};
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::context::Limits;
+        use shipgate_sdk::testing::Harness;
+        use shipgate_sdk::traffic::{Episode, Exchange};
+
+        /// A 429 answer asking for `ms` of patience.
+        fn limited(attempt: u32, started: u64, ms: u64) -> Exchange {
+            let mut e = x(0, attempt, started, 2, Some(429));
+            e.retry_after_ms = Some(ms);
+            e
+        }
+
+        fn careful() -> Vec<Episode> {
+            let mut stall = x(0, 1, 0, 2_000, Some(200));
+            stall.injected = Some("stall".into());
+            stall.client_aborted = true;
+            let mut cut = episode("truncated-stream", None, vec![x(0, 1, 0, 5, Some(200))]);
+            cut.exchanges[0].injected = Some("truncated-stream".into());
+            cut.exit_code = Some(1);
+            let mut corrupt = episode("corrupt-chunk", None, vec![x(0, 1, 0, 5, Some(200))]);
+            corrupt.exchanges[0].injected = Some("corrupt-chunk".into());
+            corrupt.exit_code = Some(2);
+            vec![
+                episode(
+                    "rate-limited",
+                    Some(2),
+                    vec![limited(1, 0, 1_000), x(0, 2, 1_010, 5, Some(200))],
+                ),
+                episode(
+                    "outage",
+                    Some(3),
+                    vec![
+                        x(0, 1, 0, 2, Some(503)),
+                        x(0, 2, 402, 2, Some(503)),
+                        x(0, 3, 1_204, 5, Some(200)),
+                    ],
+                ),
+                episode("unauthorized", None, vec![x(0, 1, 0, 2, Some(401))]),
+                episode("stall", None, vec![stall]),
+                cut,
+                corrupt,
+            ]
+        }
+
+        fn plan(max_attempts: u32, timeout_ms: u32) -> Limits {
+            Limits {
+                latency_ms: 2_000,
+                latency_hard_ms: 10_000,
+                input_limit_bytes: 32 * 1024,
+                output_token_ceiling: 64,
+                request_timeout_ms: timeout_ms,
+                retry_max_attempts: max_attempts,
+                retry_budget_ms: 20_000,
+            }
+        }
+
+        #[test]
+        fn a_careful_client_passes_every_rule() {
+            let out = Harness::new()
+                .limits(plan(3, 2_000))
+                .episodes(careful())
+                .run::<ClientResilience>();
+            assert!(out.requests.is_empty(), "the check sends nothing itself");
+            for id in FINDINGS {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+        }
+
+        #[test]
+        fn a_stall_in_which_no_request_was_made_proves_no_timeout() {
+            let mut hung = episode("stall", None, Vec::new());
+            hung.timed_out = true;
+            let out = Harness::new()
+                .limits(plan(3, 2_000))
+                .episodes(vec![hung])
+                .run::<ClientResilience>();
+            assert_eq!(out.verdict("client.no_read_timeout"), Verdict::Skip);
+        }
+
+        #[test]
+        fn a_retry_after_that_is_ignored_fails() {
+            let mut eps = careful();
+            eps[0].exchanges = vec![limited(1, 0, 1_000), x(0, 2, 200, 5, Some(200))];
+            let out = Harness::new()
+                .limits(plan(3, 2_000))
+                .episodes(eps)
+                .run::<ClientResilience>();
+            assert_eq!(out.verdict("client.retry_after_ignored"), Verdict::Fail);
+            assert_eq!(
+                out.finding("client.retry_after_ignored").detail,
+                "rate-limited, request 0: 0 ms → 429 (retry-after 1000 ms), 200 ms → 200 — retried 198 ms after being asked to wait 1000 ms"
+            );
+            assert_eq!(out.verdict("client.retry_storm"), Verdict::Pass);
+        }
+
+        #[test]
+        fn the_plans_attempts_bound_a_retry_storm() {
+            let mut eps = careful();
+            eps[1].exchanges.insert(2, x(0, 3, 1_000, 2, Some(503)));
+            eps[1].exchanges[3].attempt = 4;
+            eps[1].exchanges[3].started_ms = 2_500;
+            let storm = |max| {
+                Harness::new()
+                    .limits(plan(max, 2_000))
+                    .episodes(eps.clone())
+                    .run::<ClientResilience>()
+                    .verdict("client.retry_storm")
+            };
+            assert_eq!(storm(3), Verdict::Fail);
+            assert_eq!(storm(4), Verdict::Pass);
+        }
+
+        #[test]
+        fn a_retried_401_and_a_stall_waited_out_are_flagged() {
+            let mut eps = careful();
+            eps[2].exchanges = vec![x(0, 1, 0, 2, Some(401)), x(0, 2, 500, 2, Some(401))];
+            eps[3].exchanges[0].client_aborted = false;
+            eps[3].exchanges[0].duration_ms = 3_000;
+            let out = Harness::new()
+                .limits(plan(3, 2_000))
+                .episodes(eps)
+                .run::<ClientResilience>();
+            assert_eq!(out.verdict("client.retried_non_retryable"), Verdict::Fail);
+            assert_eq!(out.verdict("client.no_read_timeout"), Verdict::Warn);
+            assert!(
+                out.finding("client.no_read_timeout")
+                    .detail
+                    .ends_with("still waiting when the stall ended at 3000 ms; the plan's request_timeout_ms is 2000"),
+                "{:?}",
+                out.finding("client.no_read_timeout")
+            );
+        }
+
+        #[test]
+        fn a_cut_stream_accepted_with_exit_zero_fails() {
+            let mut eps = careful();
+            eps[4].exit_code = Some(0);
+            let out = Harness::new()
+                .limits(plan(3, 2_000))
+                .episodes(eps)
+                .run::<ClientResilience>();
+            assert_eq!(
+                out.verdict("client.truncated_stream_accepted"),
+                Verdict::Fail
+            );
+            assert_eq!(out.verdict("client.malformed_chunk_ignored"), Verdict::Pass);
+        }
+
+        #[test]
+        fn without_the_traffic_grant_the_check_errors() {
+            let out = Harness::new().run::<ClientResilience>();
+            assert!(out.findings.is_empty());
+            assert!(
+                out.error.as_deref().is_some_and(|e| e.contains("Denied")),
+                "{:?}",
+                out.error
+            );
+        }
     }
 }

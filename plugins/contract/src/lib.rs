@@ -361,4 +361,105 @@ mod tests {
         assert_eq!(days_from_date("1970-01-01"), Some(0));
         assert_eq!(days_from_date("2000-03-01"), Some(11_017));
     }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::ContractCheck;
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::serde_json::json;
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        /// The mock contract, with an age limit its access dates
+        /// (2026-01-01) meet whenever the test runs.
+        fn harness() -> Harness {
+            Harness::new().setting("max_age_days", "9000")
+        }
+
+        #[test]
+        fn a_documented_answer_passes_every_criterion() {
+            let out = harness().reply(Reply::chat("READY")).run::<ContractCheck>();
+            for id in [
+                "contract.sources",
+                "contract.parsed-fields",
+                "contract.undocumented-parsing",
+            ] {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+            assert_eq!(
+                out.evidence("contract.parsed-fields", "unknown_fields"),
+                Some("")
+            );
+        }
+
+        #[test]
+        fn a_missing_and_a_mistyped_parsed_field_fail() {
+            let body = json!({"id": "c1", "object": "chat.completion", "created": "yesterday",
+                "model": "mock-gpt",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "READY"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1}, "x_gateway": "g1"});
+            let out = harness()
+                .reply(Reply::json(200, &body))
+                .run::<ContractCheck>();
+            assert_eq!(out.verdict("contract.parsed-fields"), Verdict::Fail);
+            assert_eq!(
+                out.finding("contract.parsed-fields").detail,
+                "missing: /usage/total_tokens; /created is not integer"
+            );
+            assert_eq!(
+                out.evidence("contract.parsed-fields", "unknown_fields"),
+                Some("/x_gateway")
+            );
+        }
+
+        #[test]
+        fn parsing_a_field_the_provider_does_not_document_fails() {
+            let out = harness()
+                .contract_value(
+                    "/response/documented_fields",
+                    json!(["/id", "/object", "/created", "/model", "/choices", "/usage"]),
+                )
+                .reply(Reply::chat("READY"))
+                .run::<ContractCheck>();
+            assert_eq!(out.verdict("contract.undocumented-parsing"), Verdict::Fail);
+            let detail = &out.finding("contract.undocumented-parsing").detail;
+            assert!(detail.contains("/choices/0/message/content"), "{detail}");
+            assert!(detail.contains("/usage/total_tokens"), "{detail}");
+        }
+
+        #[test]
+        fn an_unsourced_or_stale_section_fails_sources() {
+            let out = harness()
+                .contract_value("/billing/source", json!(""))
+                .contract_value("/auth/accessed", json!("2000-01-01"))
+                .reply(Reply::chat("READY"))
+                .run::<ContractCheck>();
+            assert_eq!(out.verdict("contract.sources"), Verdict::Fail);
+            let detail = &out.finding("contract.sources").detail;
+            assert!(detail.contains("[billing] cites no source"), "{detail}");
+            assert!(detail.contains("[auth] was read"), "{detail}");
+        }
+
+        #[test]
+        fn no_successful_answer_skips_the_parser_test_and_non_json_fails_it() {
+            let out = harness().reply(Reply::status(503)).run::<ContractCheck>();
+            assert_eq!(out.verdict("contract.parsed-fields"), Verdict::Skip);
+
+            let out = harness()
+                .reply(Reply::text(200, "READY"))
+                .run::<ContractCheck>();
+            assert_eq!(out.verdict("contract.parsed-fields"), Verdict::Fail);
+            assert!(
+                out.finding("contract.parsed-fields")
+                    .detail
+                    .starts_with("body is not JSON"),
+                "{:?}",
+                out.finding("contract.parsed-fields")
+            );
+        }
+    }
 }

@@ -278,4 +278,91 @@ mod tests {
             Verdict::Fail
         );
     }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::Guardrails;
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::serde_json::{Value, json};
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        fn answer(content: &str, finish: &str, usage: Value) -> Reply {
+            Reply::json(
+                200,
+                &json!({"model": "mock-gpt", "usage": usage,
+                        "choices": [{"message": {"content": content}, "finish_reason": finish}]}),
+            )
+        }
+
+        fn usage(p: u64, c: u64, t: u64) -> Value {
+            json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": t})
+        }
+
+        #[test]
+        fn an_answer_cut_at_the_ceiling_passes() {
+            let out = Harness::new()
+                .reply(answer("1", "length", usage(14, 1, 15)))
+                .run::<Guardrails>();
+            assert_eq!(out.verdict("guardrails.output-ceiling"), Verdict::Pass);
+            assert_eq!(out.verdict("guardrails.usage"), Verdict::Pass);
+            assert_eq!(out.requests[0].json()["max_tokens"], json!(1));
+        }
+
+        #[test]
+        fn an_ignored_ceiling_fails() {
+            let out = Harness::new()
+                .reply(answer("1 2 3 4 5 6 7 8", "stop", usage(14, 16, 30)))
+                .run::<Guardrails>();
+            assert_eq!(out.verdict("guardrails.output-ceiling"), Verdict::Fail);
+            assert!(
+                out.finding("guardrails.output-ceiling")
+                    .detail
+                    .starts_with("16 completion tokens over a ceiling of 1"),
+                "{:?}",
+                out.finding("guardrails.output-ceiling")
+            );
+        }
+
+        #[test]
+        fn a_total_below_input_plus_output_fails_usage() {
+            let out = Harness::new()
+                .reply(answer("1", "length", usage(14, 1, 14)))
+                .run::<Guardrails>();
+            assert_eq!(out.verdict("guardrails.usage"), Verdict::Fail);
+            assert_eq!(out.verdict("guardrails.output-ceiling"), Verdict::Pass);
+        }
+
+        #[test]
+        fn the_contracts_field_and_the_probe_ceiling_are_sent() {
+            let out = Harness::new()
+                .contract_value(
+                    "/request/output_ceiling_field",
+                    json!("max_completion_tokens"),
+                )
+                .setting("ceiling_probe_tokens", "4")
+                .reply(Reply::error(
+                    400,
+                    "unsupported_parameter",
+                    "max_completion_tokens is not supported",
+                ))
+                .run::<Guardrails>();
+            let sent = out.requests[0].json();
+            assert_eq!(sent["max_completion_tokens"], json!(4));
+            assert!(sent.get("max_tokens").is_none());
+            assert_eq!(out.verdict("guardrails.output-ceiling"), Verdict::Fail);
+            assert_eq!(
+                out.evidence("guardrails.output-ceiling", "field"),
+                Some("max_completion_tokens")
+            );
+        }
+
+        #[test]
+        fn no_documented_ceiling_field_skips_without_sending() {
+            let out = Harness::new()
+                .contract_value("/request/output_ceiling_field", Value::Null)
+                .run::<Guardrails>();
+            assert!(out.requests.is_empty());
+            assert_eq!(out.verdict("guardrails.output-ceiling"), Verdict::Skip);
+        }
+    }
 }

@@ -467,4 +467,124 @@ mod tests {
             Verdict::Fail
         );
     }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::NegativeProbes;
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::http::Auth;
+        use shipgate_sdk::serde_json::json;
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        const IDS: [&str; 6] = [
+            "probe.missing-auth",
+            "probe.invalid-auth",
+            "probe.missing-model",
+            "probe.missing-messages",
+            "probe.empty-messages",
+            "probe.unknown-model",
+        ];
+
+        /// The documented answers of the mock contract, in the order the
+        /// probes go out.
+        fn documented() -> [Reply; 6] {
+            [
+                Reply::error(401, "missing_api_key", "No API key provided"),
+                Reply::error(401, "invalid_api_key", "Incorrect API key"),
+                Reply::error(400, "missing_required_parameter", "model is required"),
+                Reply::error(400, "missing_required_parameter", "messages is required"),
+                Reply::error(400, "invalid_value", "messages must not be empty"),
+                Reply::error(404, "model_not_found", "The model does not exist"),
+            ]
+        }
+
+        fn harness(replies: [Reply; 6]) -> Harness {
+            replies.into_iter().fold(Harness::new(), Harness::reply)
+        }
+
+        #[test]
+        fn documented_rejections_pass_every_probe() {
+            let out = harness(documented()).run::<NegativeProbes>();
+            for id in IDS {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+            assert_eq!(out.findings.len(), 6);
+            assert_eq!(out.requests[0].auth, Auth::Omitted);
+            assert_eq!(out.requests[1].auth, Auth::Invalid);
+            assert!(out.requests[2].json().get("model").is_none());
+            assert!(out.requests[3].json().get("messages").is_none());
+            assert_eq!(out.requests[4].json()["messages"], json!([]));
+            assert_eq!(
+                out.requests[5].json()["model"],
+                "shipgate-unapproved-model-testing"
+            );
+        }
+
+        #[test]
+        fn accepted_empty_messages_fail() {
+            let [a, b, c, d, _, f] = documented();
+            let out = harness([a, b, c, d, Reply::chat("READY"), f]).run::<NegativeProbes>();
+            assert_eq!(out.verdict("probe.empty-messages"), Verdict::Fail);
+            assert_eq!(out.evidence("probe.empty-messages", "status"), Some("200"));
+            assert_eq!(out.verdict("probe.missing-messages"), Verdict::Pass);
+        }
+
+        #[test]
+        fn a_missing_key_answered_as_a_server_error_fails() {
+            let [_, b, c, d, e, f] = documented();
+            let out = harness([Reply::text(500, "Internal Server Error"), b, c, d, e, f])
+                .run::<NegativeProbes>();
+            assert_eq!(out.verdict("probe.missing-auth"), Verdict::Fail);
+            assert_eq!(
+                out.evidence("probe.missing-auth", "retryable"),
+                Some("true")
+            );
+            assert!(
+                out.finding("probe.missing-auth")
+                    .detail
+                    .starts_with("auth failure signalled as a transient error"),
+                "{:?}",
+                out.finding("probe.missing-auth")
+            );
+            assert_eq!(out.verdict("probe.invalid-auth"), Verdict::Pass);
+        }
+
+        #[test]
+        fn an_unknown_model_with_another_code_or_status_is_flagged() {
+            let [a, b, c, d, e, _] = documented();
+            let out = harness([
+                a,
+                b,
+                c,
+                d,
+                e,
+                Reply::error(404, "not_found", "no such model"),
+            ])
+            .run::<NegativeProbes>();
+            assert_eq!(out.verdict("probe.unknown-model"), Verdict::Warn);
+
+            let [a, b, c, d, e, _] = documented();
+            let out = harness([a, b, c, d, e, Reply::error(400, "model_not_found", "no")])
+                .run::<NegativeProbes>();
+            assert_eq!(out.verdict("probe.unknown-model"), Verdict::Fail);
+        }
+
+        #[test]
+        fn a_dead_connection_fails_the_probe_it_hits() {
+            let [a, _, c, d, e, f] = documented();
+            let out =
+                harness([a, Reply::connect_error("reset"), c, d, e, f]).run::<NegativeProbes>();
+            assert_eq!(out.verdict("probe.invalid-auth"), Verdict::Fail);
+            assert!(
+                out.finding("probe.invalid-auth")
+                    .detail
+                    .contains("no answer to judge")
+            );
+        }
+    }
 }

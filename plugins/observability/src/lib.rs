@@ -332,7 +332,7 @@ impl Check for Observability {
         .covers([item::METRICS_ATTACHED])
         .findings([
             "obs.present",
-            "obs.category",
+            "obs.request-category",
             "obs.operation",
             "obs.model",
             "obs.status",
@@ -500,5 +500,92 @@ mod tests {
             verdict(&judge(&[t], Some(&own), &opts()), "obs.provider-request-id"),
             Verdict::Fail
         );
+    }
+
+    mod whole_check {
+        //! The whole check against the SDK's scripted host (which found the
+        //! descriptor declaring `obs.category` for `obs.request-category`).
+        use super::super::Observability;
+        use super::good;
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::serde_json::{Value, json};
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        /// A success that carries no provider request id.
+        fn plain() -> Reply {
+            Reply::json(
+                200,
+                &json!({"id": "c1", "model": "mock-gpt",
+                        "choices": [{"message": {"content": "READY"}, "finish_reason": "stop"}]}),
+            )
+        }
+
+        /// The check's own request as the host records it (the harness's
+        /// correlation ids are `testing-N`).
+        fn own(provider_request_id: &str) -> Value {
+            let mut t = good();
+            t["shipgate.operation"] = json!("observability");
+            t["shipgate.correlation_id"] = json!("testing-1");
+            t["shipgate.provider_request_id"] = json!(provider_request_id);
+            t
+        }
+
+        #[test]
+        fn a_run_with_no_recorded_request_is_skipped() {
+            let out = Harness::new().reply(plain()).run::<Observability>();
+            assert_eq!(out.findings.len(), 1);
+            assert_eq!(out.verdict("obs.present"), Verdict::Skip);
+        }
+
+        #[test]
+        fn complete_telemetry_passes_every_rule() {
+            let mut failure = good();
+            failure["http.response.status_code"] = json!(503);
+            failure["shipgate.error_category"] = json!("transient");
+            failure["error.type"] = json!("503");
+            let out = Harness::new()
+                .telemetry(vec![good(), failure])
+                .reply(plain())
+                .run::<Observability>();
+            assert_eq!(out.findings.len(), 16);
+            for f in &out.findings {
+                assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
+            }
+        }
+
+        #[test]
+        fn message_content_and_a_failure_without_error_type_fail() {
+            let mut content = good();
+            content["gen_ai.output.messages"] = json!([{"role": "assistant", "content": "READY"}]);
+            let mut failure = good();
+            failure["http.response.status_code"] = json!(503);
+            failure["shipgate.error_category"] = json!("transient");
+            let out = Harness::new()
+                .telemetry(vec![content, failure])
+                .reply(plain())
+                .run::<Observability>();
+            assert_eq!(out.verdict("obs.no-content"), Verdict::Fail);
+            assert_eq!(out.verdict("obs.error-type"), Verdict::Fail);
+            assert_eq!(out.verdict("obs.status"), Verdict::Pass);
+        }
+
+        #[test]
+        fn a_provider_request_id_recorded_wrong_fails() {
+            let out = Harness::new()
+                .telemetry(vec![own("req-testing")])
+                .reply(Reply::chat("READY"))
+                .run::<Observability>();
+            assert_eq!(out.verdict("obs.provider-request-id"), Verdict::Pass);
+
+            let out = Harness::new()
+                .telemetry(vec![own("req-other")])
+                .reply(Reply::chat("READY"))
+                .run::<Observability>();
+            assert_eq!(out.verdict("obs.provider-request-id"), Verdict::Fail);
+            assert_eq!(
+                out.finding("obs.provider-request-id").detail,
+                "returned \"req-testing\", recorded \"req-other\""
+            );
+        }
     }
 }

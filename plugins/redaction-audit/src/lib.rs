@@ -177,3 +177,146 @@ impl Check for RedactionAudit {
 }
 
 shipgate_sdk::export_check!(RedactionAudit);
+
+#[cfg(test)]
+mod tests {
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::RedactionAudit;
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::audit::{MaskedSpan, TextFile};
+        use shipgate_sdk::testing::{Harness, Outcome};
+
+        const PROMPT: &str = "Return the word READY and nothing else.";
+
+        fn text(source: &str, content: &str) -> TextFile {
+            TextFile {
+                source: source.into(),
+                content: content.into(),
+                truncated: false,
+                masks: Vec::new(),
+            }
+        }
+
+        fn audit(files: Vec<TextFile>) -> Outcome {
+            Harness::new()
+                .audit(files, vec![PROMPT.into()])
+                .run::<RedactionAudit>()
+        }
+
+        fn clean() -> Vec<TextFile> {
+            vec![
+                text(
+                    "run:log.jsonl",
+                    "{\"level\":\"info\",\"message\":\"canary done\",\"status\":\"200\"}\n",
+                ),
+                text("logs:app/app.log", "request ok in 412 ms\n"),
+            ]
+        }
+
+        #[test]
+        fn clean_texts_pass() {
+            let out = audit(clean());
+            assert_eq!(out.findings.len(), 1);
+            assert_eq!(out.verdict("audit.clean"), Verdict::Pass);
+            assert_eq!(out.evidence("audit.clean", "texts"), Some("2"));
+            assert_eq!(
+                out.evidence("audit.clean", "sources"),
+                Some("run:log.jsonl, logs:app/app.log")
+            );
+        }
+
+        #[test]
+        fn a_masked_run_secret_fails_as_a_secret() {
+            let mut files = clean();
+            files[1].content = "line one\nline two\nkey = [REDACTED:run-secret]\n".into();
+            files[1].masks = vec![MaskedSpan {
+                rule: "run-secret".into(),
+                line: 3,
+                column: 7,
+            }];
+            let out = audit(files);
+            assert_eq!(out.verdict("audit.secret"), Verdict::Fail);
+            assert_eq!(
+                out.evidence("audit.secret", "source"),
+                Some("logs:app/app.log")
+            );
+            assert_eq!(out.evidence("audit.secret", "line"), Some("3"));
+            assert_eq!(out.evidence("audit.secret", "column"), Some("7"));
+            assert_eq!(out.verdict("audit.clean"), Verdict::Fail);
+        }
+
+        #[test]
+        fn a_logged_prompt_fails_as_customer_content() {
+            let mut files = clean();
+            files[1].content = format!("sent prompt={PROMPT}\n");
+            let out = audit(files);
+            assert_eq!(out.verdict("audit.content"), Verdict::Fail);
+            assert_eq!(out.evidence("audit.content", "line"), Some("1"));
+            assert_eq!(out.evidence("audit.content", "column"), Some("13"));
+        }
+
+        #[test]
+        fn an_email_and_a_custom_pattern_fail_as_pii() {
+            let mut files = clean();
+            files[1].content = "user bob@example.com\ncustomer CUST-004411\n".into();
+            let out = audit(files.clone());
+            assert_eq!(out.verdict("audit.pii"), Verdict::Fail);
+            assert_eq!(out.evidence("audit.pii", "rule"), Some("pii-email"));
+            let pii = out.findings.iter().filter(|f| f.id == "audit.pii").count();
+            assert_eq!(pii, 1);
+
+            let out = Harness::new()
+                .setting("pii_patterns", r"CUST-\d{6}")
+                .audit(files, vec![PROMPT.into()])
+                .run::<RedactionAudit>();
+            let rules: Vec<_> = out
+                .findings
+                .iter()
+                .filter(|f| f.id == "audit.pii")
+                .map(|f| {
+                    f.evidence
+                        .iter()
+                        .find(|(k, _)| k == "rule")
+                        .map(|(_, v)| v.as_str())
+                })
+                .collect();
+            assert_eq!(rules, [Some("pii-email"), Some("pii-custom")]);
+        }
+
+        #[test]
+        fn an_echoed_honeytoken_fails_only_in_the_runs_own_records() {
+            let mut files = clean();
+            files[0].content = "{\"body\":\"Incorrect API key: [REDACTED:honeytoken]\"}\n".into();
+            let out = audit(files);
+            assert_eq!(out.verdict("audit.honeytoken-echoed"), Verdict::Fail);
+
+            let mut files = clean();
+            files[1].content = "Incorrect API key: [REDACTED:honeytoken]\n".into();
+            let out = audit(files);
+            assert!(
+                !out.findings
+                    .iter()
+                    .any(|f| f.id == "audit.honeytoken-echoed")
+            );
+        }
+
+        #[test]
+        fn a_bad_pattern_or_no_grant_is_an_error() {
+            let out = Harness::new()
+                .setting("pii_patterns", "(unclosed")
+                .audit(clean(), vec![])
+                .run::<RedactionAudit>();
+            assert!(
+                out.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("setting pii_patterns: \"(unclosed\"")),
+                "{:?}",
+                out.error
+            );
+            let out = Harness::new().run::<RedactionAudit>();
+            assert!(out.findings.is_empty());
+            assert!(out.error.is_some());
+        }
+    }
+}

@@ -360,3 +360,221 @@ pub fn times_out(
 }
 
 shipgate_sdk::export_check!(RetryTimeout);
+
+#[cfg(test)]
+mod tests {
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::RetryTimeout;
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::context::Limits;
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        fn times(n: usize, reply: &Reply) -> Vec<Reply> {
+            vec![reply.clone(); n]
+        }
+
+        /// A fault-injecting target, scenario by scenario in the order the
+        /// check sends them (one reply per attempt, three attempts allowed).
+        struct Script {
+            detect: Vec<Reply>,
+            transient: Vec<Reply>,
+            recovers: Vec<Reply>,
+            retry_after: Vec<Reply>,
+            no_retry: Vec<Reply>,
+            timeout: Vec<Reply>,
+        }
+
+        impl Script {
+            fn honest() -> Self {
+                Script {
+                    detect: times(3, &Reply::status(503)),
+                    transient: times(3, &Reply::status(503)),
+                    recovers: vec![Reply::status(503), Reply::status(502), Reply::chat("READY")],
+                    retry_after: vec![
+                        Reply::error(429, "rate_limited", "slow down").header("retry-after", "1"),
+                        Reply::chat("READY"),
+                    ],
+                    no_retry: [400, 401, 403, 404, 422]
+                        .into_iter()
+                        .map(|s| Reply::error(s, "fault", "injected"))
+                        .collect(),
+                    timeout: times(3, &Reply::timeout()),
+                }
+            }
+
+            fn harness(self) -> Harness {
+                [
+                    self.detect,
+                    self.transient,
+                    self.recovers,
+                    self.retry_after,
+                    self.no_retry,
+                    self.timeout,
+                ]
+                .into_iter()
+                .flatten()
+                .fold(Harness::new(), Harness::reply)
+            }
+        }
+
+        #[test]
+        fn an_honest_fault_target_passes_every_scenario() {
+            let out = Script::honest().harness().run::<RetryTimeout>();
+            for id in [
+                "retry.transient-bounded",
+                "retry.recovers",
+                "retry.no-retry-400",
+                "retry.no-retry-401",
+                "retry.no-retry-403",
+                "retry.no-retry-404",
+                "retry.no-retry-422",
+                "retry.retry-after",
+                "retry.timeout",
+            ] {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+            // The mock contract classifies no 500 invalid_request.
+            assert_eq!(
+                out.verdict("retry.no-retry-500-invalid_request"),
+                Verdict::Skip
+            );
+            assert_eq!(
+                out.evidence("retry.transient-bounded", "attempts"),
+                Some("3")
+            );
+            assert_eq!(out.evidence("retry.recovers", "attempts"), Some("3"));
+            assert_eq!(out.unused_replies, 0);
+            let faults: Vec<_> = out.requests.iter().map(|r| r.fault.as_deref()).collect();
+            assert_eq!(faults[0], Some("status:503"));
+            assert_eq!(faults[3], Some("rate-limit-ms:300"));
+            assert_eq!(faults[9], Some("delay:1000"));
+            assert_eq!(out.requests[9].timeout_ms, Some(200));
+            assert!(out.requests.iter().all(|r| r.retry));
+        }
+
+        #[test]
+        fn a_target_that_ignores_fault_requests_skips_the_check() {
+            let out = Harness::new()
+                .reply(Reply::chat("READY"))
+                .run::<RetryTimeout>();
+            assert_eq!(out.findings.len(), 1);
+            assert_eq!(out.verdict("retry.faults-unsupported"), Verdict::Skip);
+        }
+
+        #[test]
+        fn a_400_marked_retryable_is_retried_and_fails() {
+            let mut s = Script::honest();
+            let marked = Reply::error(400, "bad", "bad").header("x-should-retry", "true");
+            s.no_retry.splice(0..1, times(3, &marked));
+            let out = s.harness().run::<RetryTimeout>();
+            assert_eq!(out.verdict("retry.no-retry-400"), Verdict::Fail);
+            assert_eq!(out.evidence("retry.no-retry-400", "attempts"), Some("3"));
+            assert_eq!(out.verdict("retry.no-retry-401"), Verdict::Pass);
+        }
+
+        #[test]
+        fn a_retry_sooner_than_the_retry_after_asked_fails() {
+            // The check asks for 2 s; the 429 carries no header the policy
+            // reads, so it waits its default 500 ms backoff.
+            let mut s = Script::honest();
+            s.retry_after[0] = Reply::error(429, "rate_limited", "slow down");
+            let out = s
+                .harness()
+                .setting("retry_after_ms", "2000")
+                .run::<RetryTimeout>();
+            assert_eq!(out.verdict("retry.retry-after"), Verdict::Fail);
+            assert!(
+                out.finding("retry.retry-after")
+                    .detail
+                    .starts_with("retry-after ignored: retried after 500 ms"),
+                "{:?}",
+                out.finding("retry.retry-after")
+            );
+        }
+
+        #[test]
+        fn immediate_retries_warn_no_backoff() {
+            let mut s = Script::honest();
+            s.transient = times(3, &Reply::status(503).header("retry-after", "0"));
+            let out = s.harness().run::<RetryTimeout>();
+            assert_eq!(out.verdict("retry.transient-bounded"), Verdict::Warn);
+            assert!(
+                out.finding("retry.transient-bounded")
+                    .detail
+                    .starts_with("no backoff"),
+                "{:?}",
+                out.finding("retry.transient-bounded")
+            );
+        }
+
+        #[test]
+        fn an_answer_inside_the_timeout_fails_the_timeout_scenario() {
+            let mut s = Script::honest();
+            s.timeout = vec![Reply::chat("READY").delay_ms(150)];
+            let out = s.harness().run::<RetryTimeout>();
+            assert_eq!(out.verdict("retry.timeout"), Verdict::Fail);
+            assert!(
+                out.finding("retry.timeout")
+                    .detail
+                    .starts_with("no timeout: HTTP 200"),
+                "{:?}",
+                out.finding("retry.timeout")
+            );
+        }
+
+        #[test]
+        fn twelve_attempts_are_a_retry_storm_and_one_attempt_gives_up() {
+            let limits = Limits {
+                retry_max_attempts: 12,
+                ..plan_limits()
+            };
+            let s = Script {
+                detect: times(12, &Reply::status(503)),
+                transient: times(12, &Reply::status(503)),
+                timeout: times(12, &Reply::timeout()),
+                ..Script::honest()
+            };
+            let out = s.harness().limits(limits).run::<RetryTimeout>();
+            assert_eq!(out.verdict("retry.transient-bounded"), Verdict::Fail);
+            assert_eq!(
+                out.evidence("retry.transient-bounded", "attempts"),
+                Some("12")
+            );
+
+            let limits = Limits {
+                retry_max_attempts: 1,
+                ..plan_limits()
+            };
+            let s = Script {
+                detect: vec![Reply::status(503)],
+                transient: vec![Reply::status(503)],
+                recovers: vec![Reply::status(503)],
+                retry_after: vec![Reply::error(429, "rate_limited", "slow down")],
+                timeout: vec![Reply::timeout()],
+                ..Script::honest()
+            };
+            let out = s.harness().limits(limits).run::<RetryTimeout>();
+            assert_eq!(out.verdict("retry.transient-bounded"), Verdict::Warn);
+            assert_eq!(out.verdict("retry.recovers"), Verdict::Skip);
+            assert_eq!(out.verdict("retry.retry-after"), Verdict::Warn);
+        }
+
+        fn plan_limits() -> Limits {
+            Limits {
+                latency_ms: 2_000,
+                latency_hard_ms: 10_000,
+                input_limit_bytes: 32 * 1024,
+                output_token_ceiling: 64,
+                request_timeout_ms: 30_000,
+                retry_max_attempts: 3,
+                retry_budget_ms: 20_000,
+            }
+        }
+    }
+}

@@ -403,3 +403,204 @@ impl Check for StreamCanary {
 }
 
 shipgate_sdk::export_check!(StreamCanary);
+
+#[cfg(test)]
+mod tests {
+    mod whole_check {
+        //! The whole check against the SDK's scripted host.
+        use super::super::{FINDINGS, StreamCanary};
+        use shipgate_sdk::Verdict;
+        use shipgate_sdk::serde_json::{Value, json};
+        use shipgate_sdk::testing::{Harness, Reply};
+
+        /// One `chat.completion.chunk` with this delta and finish reason.
+        fn chunk(delta: Value, finish: Value) -> String {
+            json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "mock-gpt",
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            .to_string()
+        }
+
+        fn content(text: &str) -> String {
+            chunk(json!({"content": text}), Value::Null)
+        }
+
+        fn stop() -> String {
+            chunk(json!({}), json!("stop"))
+        }
+
+        /// The host's wording when it cuts a stalled stream.
+        const CUT: &str = "no data for 300 ms (the read timeout)";
+
+        /// Honest answers to the fault mode's five faults, in order.
+        fn honest_faults() -> Vec<Reply> {
+            vec![
+                // stream-stall, cut by the host at its read timeout
+                Reply::sse([content("RE")]).interrupted(CUT),
+                // stream-drop
+                Reply::sse([content("RE")]).interrupted("connection reset"),
+                // stream-no-done
+                Reply::sse([content("READY"), stop()]),
+                // stream-no-finish
+                Reply::sse([content("READY"), "[DONE]".to_owned()]),
+                // stream-error
+                Reply::sse([
+                    content("RE"),
+                    json!({"error": {"message": "overloaded"}}).to_string(),
+                    "[DONE]".to_owned(),
+                ]),
+            ]
+        }
+
+        #[test]
+        fn a_clean_stream_passes_every_criterion() {
+            let out = Harness::new()
+                .reply(Reply::chat_stream(&["RE", "ADY"]))
+                .run::<StreamCanary>();
+            for id in &FINDINGS[..7] {
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Pass,
+                    "{id}: {:?}",
+                    out.finding(id)
+                );
+            }
+            assert_eq!(out.verdict("stream.host-cuts-stalls"), Verdict::Skip);
+            let sent = out.requests[0].json();
+            assert_eq!(sent["stream"], json!(true));
+            assert_eq!(sent["stream_options"]["include_usage"], json!(true));
+            assert!(out.requests[0].stream);
+        }
+
+        #[test]
+        fn a_dropped_stream_is_not_complete() {
+            let out = Harness::new()
+                .reply(
+                    Reply::sse([
+                        chunk(json!({"role": "assistant"}), Value::Null),
+                        content("RE"),
+                    ])
+                    .interrupted("connection reset"),
+                )
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.complete"), Verdict::Fail);
+            let detail = &out.finding("stream.complete").detail;
+            assert!(detail.contains("connection reset"), "{detail}");
+            assert!(detail.contains("no `[DONE]` terminator"), "{detail}");
+            assert_eq!(out.verdict("stream.usage"), Verdict::Fail);
+            assert_eq!(out.verdict("stream.content"), Verdict::Pass);
+        }
+
+        #[test]
+        fn two_finish_reasons_and_a_non_json_chunk_are_caught() {
+            let out = Harness::new()
+                .reply(Reply::sse([
+                    content("READY"),
+                    "not json".to_owned(),
+                    stop(),
+                    stop(),
+                    "[DONE]".to_owned(),
+                ]))
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.complete"), Verdict::Fail);
+            assert_eq!(out.finding("stream.complete").detail, "2 finish reasons");
+            assert_eq!(out.verdict("stream.well-formed"), Verdict::Fail);
+            assert!(
+                out.finding("stream.well-formed")
+                    .detail
+                    .starts_with("1 chunk not JSON (event 1)"),
+                "{:?}",
+                out.finding("stream.well-formed")
+            );
+        }
+
+        #[test]
+        fn a_slow_first_chunk_warns_and_a_json_body_is_not_a_stream() {
+            let out = Harness::new()
+                .reply(Reply::chat_stream(&["READY"]).delay_ms(3_000))
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.first-chunk"), Verdict::Warn);
+            assert_eq!(out.verdict("stream.duration"), Verdict::Warn);
+            assert_eq!(out.verdict("stream.complete"), Verdict::Pass);
+
+            let out = Harness::new()
+                .reply(Reply::chat("READY"))
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.status"), Verdict::Fail);
+            assert_eq!(out.verdict("stream.complete"), Verdict::Fail);
+        }
+
+        #[test]
+        fn without_a_streaming_section_everything_is_skipped() {
+            let out = Harness::new()
+                .contract_value("/streaming", Value::Null)
+                .run::<StreamCanary>();
+            assert!(out.requests.is_empty());
+            for id in FINDINGS {
+                assert_eq!(out.verdict(id), Verdict::Skip, "{id}");
+            }
+        }
+
+        #[test]
+        fn fault_mode_passes_when_the_host_reports_every_cut() {
+            let out = honest_faults()
+                .into_iter()
+                .fold(
+                    Harness::new().reply(Reply::chat_stream(&["READY"])),
+                    Harness::reply,
+                )
+                .setting("faults", "true")
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.host-cuts-stalls"), Verdict::Pass);
+            assert_eq!(out.verdict("stream.host-reports-cuts"), Verdict::Pass);
+            let faults: Vec<_> = out.requests[1..]
+                .iter()
+                .map(|r| r.fault.clone().unwrap_or_default())
+                .collect();
+            assert_eq!(
+                faults,
+                [
+                    "stream-stall:2000",
+                    "stream-drop",
+                    "stream-no-done",
+                    "stream-no-finish",
+                    "stream-error"
+                ]
+            );
+        }
+
+        #[test]
+        fn a_stall_the_host_does_not_cut_fails_fault_mode() {
+            let mut faults = honest_faults();
+            faults[0] = Reply::chat_stream(&["READY"]).delay_ms(100);
+            let out = faults
+                .into_iter()
+                .fold(
+                    Harness::new().reply(Reply::chat_stream(&["READY"])),
+                    Harness::reply,
+                )
+                .setting("faults", "true")
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.host-cuts-stalls"), Verdict::Fail);
+            assert_eq!(out.verdict("stream.host-reports-cuts"), Verdict::Pass);
+        }
+
+        #[test]
+        fn a_drop_read_as_complete_fails_fault_mode() {
+            let mut faults = honest_faults();
+            faults[1] = Reply::chat_stream(&["READY"]);
+            let out = faults
+                .into_iter()
+                .fold(
+                    Harness::new().reply(Reply::chat_stream(&["READY"])),
+                    Harness::reply,
+                )
+                .setting("faults", "true")
+                .run::<StreamCanary>();
+            assert_eq!(out.verdict("stream.host-reports-cuts"), Verdict::Fail);
+            assert_eq!(
+                out.finding("stream.host-reports-cuts").detail,
+                "stream-drop read as complete"
+            );
+        }
+    }
+}

@@ -18,6 +18,7 @@
 //! per byte, and the text a guest supplied is matched against the secret only
 //! after the run (by the output redactor).
 
+pub mod cassette;
 pub mod credentials;
 pub mod limiter;
 pub(crate) mod policy;
@@ -324,6 +325,7 @@ impl HttpCtx {
             correlation_id: uuid::Uuid::new_v4().to_string(),
             fault,
             read_timeout: None,
+            auth: req.auth,
         })
     }
 

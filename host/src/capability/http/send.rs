@@ -14,6 +14,7 @@
 //!   response. A body the host cannot scrub (content-encoded although the host
 //!   asked for `identity`) is withheld.
 
+use super::cassette;
 use super::retry::{self, RetryAfter, RetryPolicy};
 use super::target::HttpTarget;
 use super::telemetry::Ledger;
@@ -115,6 +116,8 @@ pub struct Admitted {
     /// Read the answer as a stream, ending it when no chunk arrives within
     /// this long (`None`: read the whole body as one).
     pub read_timeout: Option<Duration>,
+    /// How the guest asked for it to be authenticated.
+    pub auth: crate::bindings::shipgate::plugin::http::AuthMode,
 }
 
 /// How a streamed answer arrived (host-side; the events are parsed from the
@@ -177,10 +180,17 @@ pub async fn dispatch(
     let started = Instant::now();
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut wait = Duration::ZERO;
+    // A replay does not wait: its clock is the recorded latencies and waits.
+    let replay = target.tape.is_replay();
+    let mut replayed = Duration::ZERO;
     loop {
         let number = attempts.len() as u32 + 1;
         if number > 1 {
-            tokio::time::sleep(wait).await;
+            if replay {
+                replayed += wait;
+            } else {
+                tokio::time::sleep(wait).await;
+            }
         }
         // Enforce: the run's limits on this target ([run] in the plan), for
         // every attempt of every plugin; the wait is not the attempt's time.
@@ -198,26 +208,51 @@ pub async fn dispatch(
         } else {
             req.timeout
         };
-        let outcome =
-            tokio::time::timeout(backstop, attempt(target, req, budget, max_response_bytes)).await;
+        let asked = cassette::Asked {
+            plugin,
+            method: &req.method,
+            url: &req.url,
+            auth: req.auth,
+            fault: req.fault.as_deref(),
+            headers: &req.headers,
+            body: &req.body,
+            values: cassette::RunValues {
+                correlation_id: &req.correlation_id,
+                unapproved_model: &target.unapproved_model,
+            },
+        };
+        let (outcome, latency) = match &target.tape {
+            cassette::Tape::Replay(player) => player.answer(&asked),
+            tape => {
+                let outcome = tokio::time::timeout(
+                    backstop,
+                    attempt(target, req, budget, max_response_bytes),
+                )
+                .await
+                .unwrap_or(Err(HttpError::Timeout(0)));
+                let latency = t0.elapsed();
+                if let cassette::Tape::Record(recorder) = tape {
+                    recorder.record(&asked, &outcome, latency);
+                }
+                (outcome, latency)
+            }
+        };
+        replayed += latency;
         let mut stream = None;
-        let outcome = outcome.map(|r| {
-            r.map(|(exchange, info)| {
-                stream = info;
-                exchange
-            })
+        let outcome = outcome.map(|(exchange, info)| {
+            stream = info;
+            exchange
         });
-        let latency = t0.elapsed();
         drop(slot);
         let (result, class, timed_out) = match outcome {
-            Err(_) | Ok(Err(HttpError::Timeout(_))) => (
+            Err(HttpError::Timeout(_)) => (
                 // Report the configured timeout, whichever timer fired first.
                 Err(HttpError::Timeout(req.timeout.as_millis() as u32)),
                 Classifier::transport_failure(),
                 true,
             ),
-            Ok(Err(e)) => (Err(e), Classifier::transport_failure(), false),
-            Ok(Ok((status, headers, body))) => {
+            Err(e) => (Err(e), Classifier::transport_failure(), false),
+            Ok((status, headers, body)) => {
                 let class = target.classifier.classify(status, &headers, &body);
                 (Ok((status, headers, body)), class, false)
             }
@@ -250,7 +285,8 @@ pub async fn dispatch(
             timed_out,
         });
         super::telemetry::record_attempts(ledger, req.entry, &attempts);
-        match next_wait(&req.retry, &class, &result, number, started) {
+        let elapsed = if replay { replayed } else { started.elapsed() };
+        match next_wait(&req.retry, &class, &result, number, elapsed) {
             // Enforce: sandbox.max_requests, per attempt.
             Some(w) if budget.take() => wait = w,
             _ => {
@@ -272,7 +308,7 @@ fn next_wait(
     class: &Classification,
     result: &Result<Exchange, HttpError>,
     number: u32,
-    started: Instant,
+    elapsed: Duration,
 ) -> Option<Duration> {
     if !class.retryable || number >= policy.max_attempts {
         return None;
@@ -284,7 +320,7 @@ fn next_wait(
         RetryAfter::TooLong(_) => return None,
         RetryAfter::None => backoff,
     };
-    (started.elapsed() + w < policy.budget).then_some(w)
+    (elapsed + w < policy.budget).then_some(w)
 }
 
 /// One attempt: build, send, read with a cap, scrub.

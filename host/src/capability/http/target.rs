@@ -99,6 +99,8 @@ pub struct HttpTarget {
     pub unapproved_model: String,
     /// The run's limits on this target, shared by every plugin.
     pub limiter: Arc<super::limiter::TargetLimiter>,
+    /// Whether exchanges are recorded, or answered from recordings.
+    pub tape: super::cassette::Tape,
 }
 
 /// Why building the target failed.
@@ -224,6 +226,39 @@ impl HttpTarget {
             classifier: Arc::new(classifier),
             unapproved_model,
             limiter: Arc::new(super::limiter::TargetLimiter::new(limit)),
+            tape: super::cassette::Tape::Off,
+        })
+    }
+
+    /// A target answered from recordings: nothing is resolved, and the
+    /// client it holds is never used (every attempt is answered by `player`).
+    ///
+    /// # Errors
+    ///
+    /// [`TargetError::Client`] when the (unused) client cannot be built.
+    pub fn replaying(
+        spec: TargetSpec,
+        credentials: Credentials,
+        secrets: Arc<SecretSet>,
+        classifier: Classifier,
+        unapproved_model: String,
+        limit: super::limiter::RateLimit,
+        player: Arc<super::cassette::Player>,
+    ) -> Result<HttpTarget, TargetError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| TargetError::Client(e.to_string()))?;
+        Ok(HttpTarget {
+            spec: Arc::new(spec),
+            client,
+            credentials: Arc::new(credentials),
+            secrets,
+            classifier: Arc::new(classifier),
+            unapproved_model,
+            limiter: Arc::new(super::limiter::TargetLimiter::new(limit)),
+            tape: super::cassette::Tape::Replay(player),
         })
     }
 }
