@@ -336,15 +336,102 @@ fn diff_compares_records_and_rejects_non_records() {
     );
 }
 
+/// `docs/writing-a-check.md` as a shell script: its `sh` blocks as written,
+/// and each file it shows (`<!-- file: PATH -->`) written where it says.
+fn tutorial_script(doc: &str) -> (String, Vec<(String, String)>) {
+    let mut script = String::from("set -ex\n");
+    let mut files = Vec::new();
+    let mut lines = doc.lines();
+    let mut last_text = "";
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```") {
+            let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            let body = body.join("\n") + "\n";
+            if info == "sh" {
+                script.push_str(&body);
+            } else if let Some(path) = last_text
+                .strip_prefix("<!-- file: ")
+                .and_then(|p| p.strip_suffix(" -->"))
+            {
+                script.push_str(&format!(
+                    "cat > {path} <<'SHIPGATE_DOC_EOF'\n{body}SHIPGATE_DOC_EOF\n"
+                ));
+                files.push((path.to_owned(), body));
+            }
+        } else if !line.trim().is_empty() {
+            last_text = line.trim();
+        }
+    }
+    (script, files)
+}
+
+/// The findings (plugin, id, verdict) of a record file, sorted.
+fn record_verdicts(path: &Path) -> (String, Vec<(String, String, String)>) {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut out: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s("plugin"), s("id"), s("verdict"))
+        })
+        .collect();
+    out.sort();
+    (
+        v["contract_source"].as_str().unwrap_or_default().to_owned(),
+        out,
+    )
+}
+
 #[test]
-fn a_scaffolded_check_builds_and_runs_against_the_mock() {
+fn the_tutorial_runs_verbatim_outside_the_repository() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(repo.join("docs/writing-a-check.md")).unwrap();
+    let (script, files) = tutorial_script(&doc);
+    // The tutorial's check is the workspace's example, word for word.
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        files[0].1,
+        std::fs::read_to_string(repo.join("examples/checks/json-answer/src/lib.rs")).unwrap(),
+        "docs/writing-a-check.md shows another src/lib.rs than examples/checks/json-answer"
+    );
     let dir = tempfile::tempdir().unwrap();
-    let o = shipgate(dir.path(), &["new", "ready-check"], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(dir.path().join("tutorial.sh"), &script).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_shipgate")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // As a reader would run it; offline, as every crate it needs is cached.
+    let o = Command::new("sh")
+        .arg("tutorial.sh")
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("SHIPGATE_MOCK_KEY")
+        .env_remove("SHIPGATE_SET")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "the tutorial failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    let crate_dir = dir.path().join("json-answer");
     // Nothing generated names this machine: the SDK and WIT are vendored.
-    let crate_dir = dir.path().join("ready-check");
     for entry in walk(&crate_dir) {
-        let text = std::fs::read_to_string(&entry).unwrap();
+        let rel = entry.strip_prefix(&crate_dir).unwrap();
+        if rel.starts_with("target") || rel.starts_with("shipgate-records") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
         assert!(
             !text.contains(env!("CARGO_MANIFEST_DIR"))
                 && !text.contains(dir.path().to_str().unwrap()),
@@ -353,59 +440,45 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
         );
     }
     assert!(crate_dir.join("vendor/wit/plugin.wit").exists());
-    assert_eq!(
-        shipgate(dir.path(), &["new-check", "Bad Name"], &[])
-            .status
-            .code(),
-        Some(2)
+    // The recorded run and its replays: the same findings, the new check's among them.
+    let mut runs: Vec<(String, Vec<(String, String, String)>)> =
+        walk(&crate_dir.join("shipgate-records"))
+            .into_iter()
+            .filter(|p| p.ends_with("record.json") && !p.to_string_lossy().contains("latest"))
+            .map(|p| record_verdicts(&p))
+            .collect();
+    runs.sort();
+    let live: Vec<_> = runs
+        .iter()
+        .filter(|(s, _)| s == "built-in mock contract")
+        .collect();
+    assert_eq!(live.len(), 2, "the check on the mock and the recorded run");
+    let recorded = live.iter().max_by_key(|(_, f)| f.len()).unwrap();
+    assert!(
+        recorded.1.contains(&(
+            "json_answer".to_owned(),
+            "json-answer.parses".to_owned(),
+            "pass".to_owned()
+        )),
+        "{:?}",
+        recorded.1
     );
-    // Test and build it the way its README says (offline: every crate it
-    // needs is already in the cache).
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-target");
-    for args in [
-        &["test", "--offline", "--quiet"][..],
-        &["build-check", "--offline", "--quiet"][..],
-    ] {
-        let o = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&crate_dir)
-            .args(args)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "cargo {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+    let replays: Vec<_> = runs
+        .iter()
+        .filter(|(s, f)| s.contains("replayed from cassettes") && f.len() == recorded.1.len())
+        .collect();
+    assert_eq!(replays.len(), 2, "run --replay, with and without --lock");
+    for (_, findings) in replays {
+        assert_eq!(findings, &recorded.1);
     }
-    let wasm = target.join("wasm32-wasip2/release/ready_check.wasm");
-    assert!(wasm.exists());
-    let (_mock, base) = start_mock("sk-scaffold-test-key-0123456789");
-    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
-    std::fs::write(dir.path().join("c.toml"), text).unwrap();
-    let o = shipgate(
-        dir.path(),
-        &[
-            "run",
-            "-c",
-            "c.toml",
-            "--plugin",
-            wasm.to_str().unwrap(),
-            "--only",
-            "ready_check",
-            "--fail-on",
-            "never",
-        ],
-        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
+    let tape = std::fs::read_to_string(crate_dir.join("cassettes/json_answer.jsonl")).unwrap();
+    assert!(
+        tape.contains("\"response_format\":{\"type\":\"json_object\"}"),
+        "{tape}"
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("pass  the model answers READY"), "{stdout}");
-    // The one-check loop: it alone against the built-in mock, exit by its verdicts.
-    let o = shipgate(dir.path(), &["check", wasm.to_str().unwrap(), "-q"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // The component, against a server that fails everything: exit 4.
+    let wasm = crate_dir.join("target/wasm32-wasip2/release/json_answer.wasm");
     let (_broken, base) = start_mock_with(
         "sk-scaffold-test-key-0123456789",
         &["--when", "any=status:500"],
@@ -426,8 +499,8 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["descriptor"]["name"], "ready-check");
-    assert_eq!(v["descriptor"]["findings"][0], "ready-check.ready");
+    assert_eq!(v["descriptor"]["name"], "json-answer");
+    assert_eq!(v["descriptor"]["findings"][0], "json-answer.parses");
     assert_eq!(
         v["wit"],
         format!(
@@ -444,36 +517,35 @@ fn a_scaffolded_check_builds_and_runs_against_the_mock() {
         "{}",
         stderr(&o)
     );
-    // Only that check ran; `--set` reaches it by name (and a setting it does
-    // not declare is refused, naming it).
-    assert!(stdout.contains("checks: 1 ran"), "{stdout}");
+    // `--set` reaches it by name, and a setting it does not declare is refused.
     let o = shipgate(
         dir.path(),
         &[
             "run",
-            "-c",
-            "c.toml",
+            "--mock",
             "--plugin",
             wasm.to_str().unwrap(),
             "--only",
-            "ready_check",
+            "json_answer",
             "--set",
-            "ready_check.greeting=hi",
+            "json_answer.greeting=hi",
         ],
-        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
+        &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("greeting"), "{}", stderr(&o));
-    let o = shipgate(
-        dir.path(),
-        &["run", "-c", "c.toml", "--only", "nope"],
-        &[("SHIPGATE_MOCK_KEY", "sk-scaffold-test-key-0123456789")],
-    );
+    let o = shipgate(dir.path(), &["run", "--mock", "--only", "nope"], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("--only nope: the plan has no check of that name; it has canary"),
         "{}",
         stderr(&o)
+    );
+    assert_eq!(
+        shipgate(dir.path(), &["new-check", "Bad Name"], &[])
+            .status
+            .code(),
+        Some(2)
     );
 }
 

@@ -755,7 +755,10 @@ mod tests {
             Ok(((s, _, b), _)) => (s, String::from_utf8(b).unwrap()),
             Err(e) => (0, format!("{e:?}")),
         };
-        assert_eq!(status(AuthMode::Invalid), (0, "Timeout(5)".into()));
+        assert_eq!(
+            status(AuthMode::Invalid),
+            (0, "HttpError::Timeout(5)".into())
+        );
         assert_eq!(status(AuthMode::Omitted), (401, "missing".into()));
         assert_eq!(status(AuthMode::Configured).0, 503);
         assert_eq!(status(AuthMode::Configured).0, 503);
