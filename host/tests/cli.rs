@@ -365,8 +365,11 @@ fn tutorial_script(doc: &str) -> (String, Vec<(String, String)>) {
     (script, files)
 }
 
+/// A finding as (plugin, id, verdict).
+type Verdict3 = (String, String, String);
+
 /// The findings (plugin, id, verdict) of a record file, sorted.
-fn record_verdicts(path: &Path) -> (String, Vec<(String, String, String)>) {
+fn record_verdicts(path: &Path) -> (String, Vec<Verdict3>) {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let mut out: Vec<(String, String, String)> = v["findings"]
         .as_array()
@@ -441,12 +444,11 @@ fn the_tutorial_runs_verbatim_outside_the_repository() {
     }
     assert!(crate_dir.join("vendor/wit/plugin.wit").exists());
     // The recorded run and its replays: the same findings, the new check's among them.
-    let mut runs: Vec<(String, Vec<(String, String, String)>)> =
-        walk(&crate_dir.join("shipgate-records"))
-            .into_iter()
-            .filter(|p| p.ends_with("record.json") && !p.to_string_lossy().contains("latest"))
-            .map(|p| record_verdicts(&p))
-            .collect();
+    let mut runs: Vec<(String, Vec<Verdict3>)> = walk(&crate_dir.join("shipgate-records"))
+        .into_iter()
+        .filter(|p| p.ends_with("record.json") && !p.to_string_lossy().contains("latest"))
+        .map(|p| record_verdicts(&p))
+        .collect();
     runs.sort();
     let live: Vec<_> = runs
         .iter()
@@ -944,6 +946,33 @@ fn cassettes_hold_no_secret_and_a_replay_gives_the_recorded_findings() {
             std::fs::read_to_string(dir.path().join(format!("echo-{i}/canary.jsonl"))).unwrap();
         assert!(tape.contains("[REDACTED:credential]"), "{form}: {tape}");
     }
+    // Part of the key, which no mask can find: no cassette is written at all.
+    let (_cut, base) = start_mock_with(key, &["--when", "any=echo-cut"]);
+    let text = shipgate::contract::template(shipgate::contract::Provider::Mock, Some(&base));
+    std::fs::write(dir.path().join("cut.toml"), text).unwrap();
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "cut.toml",
+            "--only",
+            "canary",
+            "--cassettes",
+            "cut",
+            "-q",
+            "--fail-on",
+            "never",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no cassette was written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("cut/canary.jsonl").exists());
     drop(mock);
     let b64 = |s: &str| {
         use base64::Engine as _;

@@ -436,13 +436,26 @@ impl Recorder {
                 .with_context(|| format!("writing {}", path.display()))
         };
         let entries = self.entries.lock().expect("cassette lock");
+        let mut texts = Vec::new();
         for (plugin, list) in entries.iter() {
             let mut text = String::new();
             for e in list {
-                text.push_str(&serde_json::to_string(e)?);
+                let line = serde_json::to_string(e)?;
+                // Fail closed: part of a key (cut, or in a form the scrub
+                // cannot mask) never reaches a file meant to be committed.
+                if secrets.holds_fragment(line.as_bytes()).is_some() {
+                    anyhow::bail!(
+                        "no cassette was written: the answer to {plugin}'s request {} holds part of one of the run's secrets (the target echoed it in a form that cannot be masked); see the run's secret findings",
+                        e.seq
+                    );
+                }
+                text.push_str(&line);
                 text.push('\n');
             }
-            write(&format!("{plugin}.jsonl"), text)?;
+            texts.push((format!("{plugin}.jsonl"), text));
+        }
+        for (name, text) in texts {
+            write(&name, text)?;
         }
         write(CONTRACT_FILE, contract_toml.to_owned())?;
         write(META_FILE, serde_json::to_string_pretty(meta)? + "\n")?;
