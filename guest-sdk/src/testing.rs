@@ -64,9 +64,10 @@ use std::collections::VecDeque;
 
 pub use crate::wit::shipgate::plugin::log::Level;
 
-/// The built-in mock's contract, as the host hands it to a plugin (kept
-/// equal by a host test).
+/// The built-in mock's contract, as the host hands it to a plugin, and the
+/// plan's default thresholds (both kept equal to the host's by a host test).
 const MOCK_CONTRACT: &str = include_str!("testing_contract.json");
+const THRESHOLDS: &str = include_str!("testing_thresholds.json");
 
 /// A fake host for one run of a check. Build it, script replies, then
 /// [`Harness::run`].
@@ -117,15 +118,15 @@ impl Harness {
         Harness {
             target,
             limits: Limits {
-                latency_ms: 2_000,
-                latency_hard_ms: 10_000,
-                input_limit_bytes: 32 * 1024,
-                output_token_ceiling: 64,
-                request_timeout_ms: 30_000,
-                retry_max_attempts: 3,
-                retry_budget_ms: 20_000,
+                latency_ms: threshold("latency_ms"),
+                latency_hard_ms: threshold("latency_hard_ms"),
+                input_limit_bytes: threshold("input_limit_bytes"),
+                output_token_ceiling: threshold("output_token_ceiling"),
+                request_timeout_ms: threshold("request_timeout_ms"),
+                retry_max_attempts: threshold("retry_max_attempts"),
+                retry_budget_ms: threshold("retry_budget_ms"),
             },
-            stream_first_chunk_ms: 2_000,
+            stream_first_chunk_ms: threshold("stream_first_chunk_ms"),
             contract,
             settings: Vec::new(),
             run_id: "00000000-0000-4000-8000-000000000000".to_owned(),
@@ -298,6 +299,15 @@ impl Harness {
             unused_replies,
         }
     }
+}
+
+/// One of the plan's default thresholds.
+fn threshold(key: &str) -> u32 {
+    serde_json::from_str::<Value>(THRESHOLDS)
+        .ok()
+        .and_then(|v| v.get(key).and_then(Value::as_u64))
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or_else(|| panic!("testing_thresholds.json has no `{key}`"))
 }
 
 fn declares_finding(d: &Descriptor, id: &str) -> bool {
@@ -840,7 +850,7 @@ impl State {
                 });
             }
             // As the host: `retry-after-ms`, else `retry-after` in seconds,
-            // else backoff from 500 ms (without the host's jitter).
+            // else the plan's backoff (without the host's jitter).
             let header = |name: &str| {
                 outcome.as_ref().ok().and_then(|r| {
                     r.headers
@@ -851,7 +861,7 @@ impl State {
             };
             wait_ms = header("retry-after-ms")
                 .or_else(|| header("retry-after").map(|s| s.saturating_mul(1000)))
-                .unwrap_or(500 << (number - 1).min(4));
+                .unwrap_or(threshold("retry_base_delay_ms") << (number - 1).min(4));
         }
     }
 

@@ -123,6 +123,7 @@ fn run(c: &mut Criterion) {
                         max_in_flight: 8,
                         requests_per_second: 20,
                     },
+                    Default::default(),
                 ))
                 .unwrap(),
             )

@@ -368,10 +368,9 @@ fn tutorial_script(doc: &str) -> (String, Vec<(String, String)>) {
 /// A finding as (plugin, id, verdict).
 type Verdict3 = (String, String, String);
 
-/// The findings (plugin, id, verdict) of a record file, sorted.
-fn record_verdicts(path: &Path) -> (String, Vec<Verdict3>) {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let mut out: Vec<(String, String, String)> = v["findings"]
+/// The findings of a record: (plugin, id, verdict), sorted.
+fn findings_of(record: &serde_json::Value) -> Vec<Verdict3> {
+    let mut out: Vec<Verdict3> = record["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -381,10 +380,14 @@ fn record_verdicts(path: &Path) -> (String, Vec<Verdict3>) {
         })
         .collect();
     out.sort();
-    (
-        v["contract_source"].as_str().unwrap_or_default().to_owned(),
-        out,
-    )
+    out
+}
+
+/// A record file's `contract_source` and findings.
+fn record_verdicts(path: &Path) -> (String, Vec<Verdict3>) {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let source = v["contract_source"].as_str().unwrap_or_default().to_owned();
+    (source, findings_of(&v))
 }
 
 #[test]
@@ -870,20 +873,10 @@ fn a_lockfile_pins_digests_and_grants() {
 }
 
 /// The findings of a `--json` run: (plugin, id, verdict), sorted.
-fn verdicts(o: &Output) -> Vec<(String, String, String)> {
+fn verdicts(o: &Output) -> Vec<Verdict3> {
     let v: serde_json::Value =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(o)));
-    let mut out: Vec<(String, String, String)> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-            (s("plugin"), s("id"), s("verdict"))
-        })
-        .collect();
-    out.sort();
-    out
+    findings_of(&v)
 }
 
 #[test]

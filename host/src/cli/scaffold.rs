@@ -25,6 +25,7 @@ pub const SDK_FILES: &[(&str, &str)] = sdk_files!(
     "stream.rs",
     "testing.rs",
     "testing_contract.json",
+    "testing_thresholds.json",
     "text.rs",
     "traffic.rs",
 );

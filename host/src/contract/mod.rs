@@ -131,9 +131,10 @@ mod tests {
         Contract::parse(Path::new("contract.toml"), text)
     }
 
-    /// The SDK's test harness serves the built-in mock's contract as its
-    /// default context; it must be the one this host would hand a plugin
-    /// (dates aside). `SHIPGATE_BLESS=1` rewrites it.
+    /// The SDK's test harness serves the built-in mock's contract and the
+    /// plan's default thresholds as its default context; they must be the
+    /// ones this host would hand a plugin (dates aside). `SHIPGATE_BLESS=1`
+    /// rewrites them.
     #[test]
     fn the_sdk_harness_serves_the_mock_contract() {
         let c = parse(&template(Provider::Mock, None)).unwrap();
@@ -164,6 +165,18 @@ mod tests {
         assert!(
             have == want,
             "guest-sdk/src/testing_contract.json is stale: run SHIPGATE_BLESS=1 cargo test -p shipgate the_sdk_harness"
+        );
+        // And the plan's default thresholds.
+        let path = path.with_file_name("testing_thresholds.json");
+        let want =
+            serde_json::to_string_pretty(&crate::plan::Thresholds::default()).unwrap() + "\n";
+        if std::env::var_os("SHIPGATE_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "guest-sdk/src/testing_thresholds.json is stale: run SHIPGATE_BLESS=1 cargo test -p shipgate the_sdk_harness"
         );
     }
 

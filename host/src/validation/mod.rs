@@ -15,7 +15,6 @@ pub use preflight::PlanMismatch;
 pub use schedule::CANARY_AUTH;
 
 use crate::capability::audit::{RunOutputs, secret_findings};
-use crate::capability::http::cassette::Tape;
 use crate::capability::http::credentials::{self, Credentials};
 use crate::capability::http::limiter::RateLimit;
 use crate::capability::http::{HttpShared, HttpTarget, TargetError};
@@ -312,40 +311,24 @@ impl Validation<'_> {
             "shipgate-unapproved-model-{}",
             credentials::random_token(12).expose().to_ascii_lowercase()
         );
-        let limit = RateLimit {
-            max_in_flight: self.plan.run.max_in_flight,
-            requests_per_second: self.plan.run.requests_per_second,
-        };
-        let spec = env::target_spec(contract, self.target_is_mock);
-        let classifier = Classifier::from_contract(contract);
-        let mut target = match &self.tape {
-            Tape::Replay(player) => HttpTarget::replaying(
-                spec,
-                credentials,
-                secrets.clone(),
-                classifier,
-                unapproved_model,
-                limit,
-                player.clone(),
-            )?,
-            _ => {
-                let target = HttpTarget::new(
-                    spec,
-                    credentials,
-                    secrets.clone(),
-                    classifier,
-                    unapproved_model,
-                    limit,
-                )
-                .await?;
-                // Pre-flight: the target answers HTTP before any check runs.
-                if preflight {
-                    target.preflight().await?;
-                }
-                target
-            }
-        };
-        target.tape = self.tape.clone();
+        let target = HttpTarget::new(
+            env::target_spec(contract, self.target_is_mock),
+            credentials,
+            secrets.clone(),
+            Classifier::from_contract(contract),
+            unapproved_model,
+            RateLimit {
+                max_in_flight: self.plan.run.max_in_flight,
+                requests_per_second: self.plan.run.requests_per_second,
+            },
+            self.tape.clone(),
+        )
+        .await?;
+        // Pre-flight: the target answers HTTP before any check runs (a
+        // replay sends nothing).
+        if preflight && !self.tape.is_replay() {
+            target.preflight().await?;
+        }
         let outputs = RunOutputs::default();
         let http = HttpShared {
             ledger: outputs.telemetry.clone(),

@@ -394,6 +394,7 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::{Harness, Reply};
+        use std::collections::BTreeSet;
 
         #[test]
         fn a_clean_answer_passes_every_criterion() {
@@ -452,6 +453,67 @@ mod tests {
                 .run::<Canary>();
             assert_eq!(out.verdict("canary.reached-host"), Verdict::Fail);
             assert_eq!(out.verdict("canary.status"), Verdict::Fail);
+        }
+
+        /// Findings no provider, contract or plan can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            // A 200 without the field each case is about (and no request id).
+            let answer = |model: &str, finish: Option<&str>, usage: bool| {
+                let mut body = json!({"model": model, "choices": [{"message": {"content": "READY"}, "finish_reason": finish}]});
+                if usage {
+                    body["usage"] = json!({"prompt_tokens": 1, "completion_tokens": 1});
+                }
+                Harness::new().reply(Reply::json(200, &body))
+            };
+            let cases: Vec<(&str, Harness)> = vec![
+                (
+                    "canary.reached-host",
+                    Harness::new().reply(Reply::connect_error("refused")),
+                ),
+                (
+                    "canary.auth",
+                    Harness::new().reply(Reply::error(401, "invalid_api_key", "no")),
+                ),
+                ("canary.status", Harness::new().reply(Reply::status(503))),
+                ("canary.content", Harness::new().reply(Reply::chat("  "))),
+                ("canary.finish-reason", answer("mock-gpt", None, true)),
+                ("canary.usage", answer("mock-gpt", Some("stop"), false)),
+                (
+                    "canary.latency",
+                    Harness::new().reply(Reply::chat("READY").delay_ms(10_001)),
+                ),
+                ("canary.model", answer("cheaper-model", Some("stop"), true)),
+                (
+                    "canary.provider-request-id",
+                    answer("mock-gpt", Some("stop"), true),
+                ),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<Canary>();
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
+            }
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(
+                table.is_disjoint(&cannot),
+                "in both the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
+            let declared = <Canary as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -533,6 +533,7 @@ mod tests {
         use shipgate_sdk::context::Limits;
         use shipgate_sdk::testing::Harness;
         use shipgate_sdk::traffic::{Episode, Exchange};
+        use std::collections::BTreeSet;
 
         /// A 429 answer asking for `ms` of patience.
         fn limited(attempt: u32, started: u64, ms: u64) -> Exchange {
@@ -691,6 +692,81 @@ mod tests {
                 "{:?}",
                 out.error
             );
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[("client.no_backoff", "Warn by design: retries that do not grow are a smell, not a broken contract"),
+            ("client.gave_up", "Warn by design: stopping early loses a request but harms no one else"),
+            ("client.no_read_timeout", "Warn by design: a client that waits out a stall still gets its answer"),
+            ("client.malformed_chunk_ignored", "Warn by design: exiting 0 after a bad chunk may be a tolerant parser"),];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            // The careful client's episodes, edited.
+            let edited = |edit: &dyn Fn(&mut Vec<Episode>)| {
+                let mut eps = careful();
+                edit(&mut eps);
+                Harness::new().limits(plan(3, 2_000)).episodes(eps)
+            };
+            let cases: Vec<(&str, Harness)> = vec![
+                (
+                    "client.exercised",
+                    Harness::new().episodes(vec![episode("clean", None, Vec::new())]),
+                ),
+                (
+                    "client.retry_after_ignored",
+                    edited(&|eps| eps[0].exchanges = vec![limited(1, 0, 1_000), x(0, 2, 200, 5, Some(200))]),
+                ),
+                (
+                    "client.retried_non_retryable",
+                    edited(&|eps| eps[2].exchanges = vec![x(0, 1, 0, 2, Some(401)), x(0, 2, 500, 2, Some(401))]),
+                ),
+                (
+                    "client.retry_storm",
+                    edited(&|eps| eps[1].exchanges.push(x(0, 4, 3_000, 5, Some(200)))),
+                ),
+                ("client.truncated_stream_accepted", edited(&|eps| eps[4].exit_code = Some(0))),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<ClientResilience>();
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+            }
+            // Warn by design: each such CANNOT_FAIL entry shown at its worst.
+            let warns: Vec<(&str, Harness)> = vec![
+                (
+                    "client.no_backoff",
+                    edited(&|eps| {
+                        eps[1].exchanges = vec![
+                            x(0, 1, 0, 2, Some(503)),
+                            x(0, 2, 402, 2, Some(503)),
+                            x(0, 3, 804, 5, Some(200)),
+                        ]
+                    }),
+                ),
+                ("client.gave_up", edited(&|eps| eps[1].exchanges.truncate(1))),
+                (
+                    "client.no_read_timeout",
+                    edited(&|eps| {
+                        eps[3].exchanges[0].client_aborted = false;
+                        eps[3].exchanges[0].duration_ms = 3_000;
+                    }),
+                ),
+                ("client.malformed_chunk_ignored", edited(&|eps| eps[5].exit_code = Some(0))),
+            ];
+            for (id, h) in warns.iter().cloned() {
+                let out = h.run::<ClientResilience>();
+                assert_eq!(out.verdict(id), Verdict::Warn, "{id} should warn: {:?}", out.finding(id));
+            }
+            for (id, why) in CANNOT_FAIL.iter().filter(|(_, why)| why.starts_with("Warn by design")) {
+                assert!(warns.iter().any(|(w, _)| w == id), "{id} ({why}) has no Warn case");
+            }
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            let declared = <ClientResilience as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
         }
     }
 }

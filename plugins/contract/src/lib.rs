@@ -368,6 +368,7 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::{Harness, Reply};
+        use std::collections::BTreeSet;
 
         /// The mock contract, with an age limit its access dates
         /// (2026-01-01) meet whenever the test runs.
@@ -459,6 +460,56 @@ mod tests {
                     .starts_with("body is not JSON"),
                 "{:?}",
                 out.finding("contract.parsed-fields")
+            );
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            let sourced = |h: Harness| h.reply(Reply::chat("READY"));
+            let cases: Vec<(&str, Harness)> =
+                vec![
+                    (
+                        "contract.sources",
+                        sourced(harness().contract_value("/billing/source", json!(""))),
+                    ),
+                    (
+                        "contract.parsed-fields",
+                        harness().reply(Reply::text(200, "READY")),
+                    ),
+                    (
+                        "contract.undocumented-parsing",
+                        sourced(harness().contract_value(
+                            "/response/documented_fields",
+                            json!(["/id", "/choices"]),
+                        )),
+                    ),
+                ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<ContractCheck>();
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
+            }
+
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
+            let declared = <ContractCheck as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
             );
         }
     }

@@ -285,6 +285,7 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::{Value, json};
         use shipgate_sdk::testing::{Harness, Reply};
+        use std::collections::BTreeSet;
 
         fn answer(content: &str, finish: &str, usage: Value) -> Reply {
             Reply::json(
@@ -363,6 +364,33 @@ mod tests {
                 .run::<Guardrails>();
             assert!(out.requests.is_empty());
             assert_eq!(out.verdict("guardrails.output-ceiling"), Verdict::Skip);
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+
+            let cases: Vec<(&str, Harness)> = vec![
+                (
+                    "guardrails.output-ceiling",
+                    Harness::new().reply(answer("1 2 3 4 5 6 7 8", "stop", usage(14, 16, 30))),
+                ),
+                ("guardrails.usage", Harness::new().reply(answer("1", "length", usage(14, 1, 14)))),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<Guardrails>();
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+            }
+
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            let declared = <Guardrails as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
         }
     }
 }

@@ -475,6 +475,7 @@ mod tests {
         use shipgate_sdk::http::Auth;
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::{Harness, Reply};
+        use std::collections::BTreeSet;
 
         const IDS: [&str; 6] = [
             "probe.missing-auth",
@@ -585,6 +586,58 @@ mod tests {
                     .detail
                     .contains("no answer to judge")
             );
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            // The documented answers with the probe at `i` answered by `r` instead.
+            let with = |i: usize, r: Reply| {
+                let mut replies = documented();
+                replies[i] = r;
+                harness(replies)
+            };
+            // A required field the contract adds: `probe.missing-*` gives it a probe.
+            let [a, b, c, d, e, f] = documented();
+            let temperature = [a, b, c, d, Reply::chat("READY"), e, f].into_iter().fold(
+                Harness::new().contract_value("/request/required_fields", json!(["model", "messages", "temperature"])),
+                Harness::reply,
+            );
+            let cases: Vec<(&str, Harness)> = vec![
+                ("probe.missing-auth", with(0, Reply::text(500, "Internal Server Error"))),
+                ("probe.invalid-auth", with(1, Reply::error(400, "no_db_connection", "db down"))),
+                ("probe.missing-model", with(2, Reply::chat("READY"))),
+                ("probe.missing-messages", with(3, Reply::chat("READY"))),
+                ("probe.missing-temperature", temperature),
+                ("probe.empty-messages", with(4, Reply::chat("READY"))),
+                ("probe.unknown-model", with(5, Reply::error(400, "model_not_found", "no"))),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<NegativeProbes>();
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+            }
+
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            // `probe.missing-*` stands for the concrete ids the table gives it
+            // beyond the ones declared by name.
+            let declared = <NegativeProbes as shipgate_sdk::Check>::describe().findings;
+            let named: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            let concrete = ["probe.missing-temperature"];
+            let declared: BTreeSet<&str> = named
+                .iter()
+                .filter(|d| !d.ends_with('*'))
+                .copied()
+                .chain(concrete)
+                .collect();
+            for d in named.iter().filter_map(|d| d.strip_suffix('*')) {
+                assert!(concrete.iter().any(|c| c.starts_with(d)), "no concrete id for `{d}*`");
+            }
+            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
         }
     }
 }

@@ -510,6 +510,7 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::{Value, json};
         use shipgate_sdk::testing::{Harness, Reply};
+        use std::collections::BTreeSet;
 
         /// A success that carries no provider request id.
         fn plain() -> Reply {
@@ -586,6 +587,69 @@ mod tests {
                 out.finding("obs.provider-request-id").detail,
                 "returned \"req-testing\", recorded \"req-other\""
             );
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[("obs.present", "only ever Skip: it says no request was recorded, so there was nothing to judge"),
+            // The host fills these in itself, whatever the provider, contract,
+            // plan or application do: only a bug in shipgate breaks them.
+            ("obs.request-category", "host-only: the host writes chat.completions or other on every record"),
+            ("obs.operation", "host-only: the host writes chat or http on every record"),
+            ("obs.status", "host-only: the host records the status of every answered request"),
+            ("obs.error-category", "host-only: the host writes a category on every record"),
+            ("obs.latency", "host-only: a number the host writes on every record"),
+            ("obs.retry-count", "host-only: a number the host writes on every record"),
+            ("obs.timeout-count", "host-only: a number the host writes on every record"),
+            ("obs.correlation-id", "host-only: the host makes a UUID v4 for every admitted request"),
+            ("obs.server", "host-only: the host of the contract's validated base URL"),
+            ("obs.no-content", "host-only: the host's telemetry record has no message-content field"),
+            (
+                "obs.provider-request-id",
+                "host-only: what was returned and what was recorded come from the same host rule",
+            ),];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            // `good()` with the attributes at `unset` null: as the host records them
+            // when the answer (or the moment) lacks them.
+            let without = |unset: &[&str]| {
+                let mut t = good();
+                for k in unset {
+                    t[*k] = Value::Null;
+                }
+                t
+            };
+            let telemetry = |t: Value| Harness::new().telemetry(vec![t]).reply(plain());
+            // Another plugin's request still in flight (a plugin granted `audit`
+            // runs beside this check): admitted, not yet classified.
+            let mut in_flight = without(&["http.response.status_code", "shipgate.parse_ok", "error.type"]);
+            in_flight["shipgate.outcome"] = json!("in-flight");
+            in_flight["shipgate.error_category"] = json!("request-construction");
+            let mut no_finish = good();
+            no_finish["gen_ai.response.finish_reasons"] = json!([]);
+            let cases: Vec<(&str, Harness)> = vec![
+                // A provider that answers negative-probes' model-less request with 200.
+                ("obs.model", telemetry(without(&["gen_ai.request.model"]))),
+                // A provider answer with an empty body (the host records no parse_ok).
+                ("obs.parse", telemetry(without(&["shipgate.parse_ok"]))),
+                ("obs.error-type", telemetry(in_flight)),
+                // A provider's 2xx without `id`, `finish_reason` or `usage`.
+                ("obs.response-id", telemetry(without(&["gen_ai.response.id"]))),
+                ("obs.finish-reasons", telemetry(no_finish)),
+                ("obs.usage", telemetry(without(&["gen_ai.usage.input_tokens"]))),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<Observability>();
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+            }
+
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            let declared = <Observability as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
         }
     }
 }

@@ -186,6 +186,7 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::audit::{MaskedSpan, TextFile};
         use shipgate_sdk::testing::{Harness, Outcome};
+        use std::collections::BTreeSet;
 
         const PROMPT: &str = "Return the word READY and nothing else.";
 
@@ -317,6 +318,45 @@ mod tests {
             let out = Harness::new().run::<RedactionAudit>();
             assert!(out.findings.is_empty());
             assert!(out.error.is_some());
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            // The clean texts with the app log's content (and masks) replaced.
+            let app_log = |content: &str, mask: Option<&str>| {
+                let mut files = clean();
+                files[1].content = content.into();
+                files[1].masks = mask
+                    .map(|rule| MaskedSpan { rule: rule.into(), line: 1, column: 5 })
+                    .into_iter()
+                    .collect();
+                Harness::new().audit(files, vec![PROMPT.into()])
+            };
+            let mut echoed = clean();
+            echoed[0].content = "{\"body\":\"Incorrect API key: [REDACTED:honeytoken]\"}\n".into();
+            let cases: Vec<(&str, Harness)> = vec![
+                ("audit.secret", app_log("key [REDACTED:run-secret]\n", Some("run-secret"))),
+                ("audit.credential", app_log("key [REDACTED:sk-key]\n", Some("sk-key"))),
+                ("audit.pii", app_log("user bob@example.com\n", None)),
+                ("audit.content", app_log(&format!("sent prompt={PROMPT}\n"), None)),
+                ("audit.honeytoken-echoed", Harness::new().audit(echoed, vec![PROMPT.into()])),
+                ("audit.clean", app_log("user bob@example.com\n", None)),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<RedactionAudit>();
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+            }
+
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            let declared = <RedactionAudit as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
         }
     }
 }

@@ -369,6 +369,7 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::context::Limits;
         use shipgate_sdk::testing::{Harness, Reply};
+        use std::collections::BTreeSet;
 
         fn times(n: usize, reply: &Reply) -> Vec<Reply> {
             vec![reply.clone(); n]
@@ -575,6 +576,74 @@ mod tests {
                 retry_max_attempts: 3,
                 retry_budget_ms: 20_000,
             }
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[(
+            "retry.faults-unsupported",
+            "only ever Skip: it says the target injects no faults, so the scenarios it stands for were not run",
+        )];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            let script = |edit: &dyn Fn(&mut Script)| {
+                let mut s = Script::honest();
+                edit(&mut s);
+                s.harness()
+            };
+            // A provider that marks a non-retryable status `x-should-retry: true`.
+            let marked = |status: u16, code: &str| {
+                times(3, &Reply::error(status, code, "injected").header("x-should-retry", "true"))
+            };
+            let no_retry = |i: usize, status: u16| {
+                script(&|s: &mut Script| {
+                    s.no_retry.splice(i..=i, marked(status, "fault"));
+                })
+            };
+            let storm = Script {
+                detect: times(12, &Reply::status(503)),
+                transient: times(12, &Reply::status(503)),
+                timeout: times(12, &Reply::timeout()),
+                ..Script::honest()
+            }
+            .harness();
+            let storm = storm.clone().limits(Limits {
+                retry_max_attempts: 12,
+                ..storm.thresholds()
+            });
+            let comet = script(&|s: &mut Script| s.no_retry.extend(marked(500, "invalid_request")))
+                .contract_value(
+                    "/errors/classify",
+                    shipgate_sdk::serde_json::json!([{"status": 500, "code": "invalid_request", "retry": false}]),
+                );
+            let cases: Vec<(&str, Harness)> = vec![
+                ("retry.transient-bounded", storm),
+                ("retry.recovers", script(&|s: &mut Script| s.recovers = times(3, &Reply::connect_error("reset")))),
+                ("retry.no-retry-400", no_retry(0, 400)),
+                ("retry.no-retry-401", no_retry(1, 401)),
+                ("retry.no-retry-403", no_retry(2, 403)),
+                ("retry.no-retry-404", no_retry(3, 404)),
+                ("retry.no-retry-422", no_retry(4, 422)),
+                ("retry.no-retry-500-invalid_request", comet),
+                (
+                    "retry.retry-after",
+                    script(&|s: &mut Script| s.retry_after[0] = Reply::error(429, "rate_limited", "slow down"))
+                        .setting("retry_after_ms", "2000"),
+                ),
+                ("retry.timeout", script(&|s: &mut Script| s.timeout = vec![Reply::chat("READY").delay_ms(150)])),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<RetryTimeout>();
+                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+            }
+
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            let declared = <RetryTimeout as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
         }
     }
 }

@@ -172,7 +172,9 @@ impl HttpTarget {
         }
     }
 
-    /// Resolve and pin the base URL's host, then build the client.
+    /// Resolve and pin the base URL's host, then build the client; with a
+    /// replaying `tape`, nothing is resolved and the client is never used
+    /// (every attempt is answered from the recordings).
     ///
     /// # Errors
     ///
@@ -185,36 +187,18 @@ impl HttpTarget {
         classifier: Classifier,
         unapproved_model: String,
         limit: super::limiter::RateLimit,
+        tape: super::cassette::Tape,
     ) -> Result<HttpTarget, TargetError> {
-        let host = spec.base_url.host_str().unwrap_or_default().to_owned();
-        let port = spec.base_url.port_or_known_default().unwrap_or(443);
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("shipgate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10));
-        let literal: Option<std::net::IpAddr> = host.trim_matches(['[', ']']).parse().ok();
-        let addrs: Vec<std::net::SocketAddr> = match literal {
-            Some(ip) => vec![std::net::SocketAddr::new(ip, port)],
-            None => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| TargetError::Resolve {
-                    host: host.clone(),
-                    reason: e.to_string(),
-                })?
-                .collect(),
+        let builder = if tape.is_replay() {
+            builder
+        } else {
+            pin(builder, &spec.base_url).await?
         };
-        // Enforce: no link-local, metadata or unroutable address, however it is written.
-        if let Some(bad) = addrs.iter().find(|a| !policy::address_allowed(a.ip())) {
-            return Err(TargetError::ForbiddenAddress {
-                host,
-                addr: bad.ip(),
-            });
-        }
-        if literal.is_none() {
-            // Enforce: connect only to the addresses checked here (DNS cannot widen the target).
-            builder = builder.resolve_to_addrs(&host, &addrs);
-        }
         let client = builder
             .build()
             .map_err(|e| TargetError::Client(e.to_string()))?;
@@ -226,41 +210,42 @@ impl HttpTarget {
             classifier: Arc::new(classifier),
             unapproved_model,
             limiter: Arc::new(super::limiter::TargetLimiter::new(limit)),
-            tape: super::cassette::Tape::Off,
+            tape,
         })
     }
+}
 
-    /// A target answered from recordings: nothing is resolved, and the
-    /// client it holds is never used (every attempt is answered by `player`).
-    ///
-    /// # Errors
-    ///
-    /// [`TargetError::Client`] when the (unused) client cannot be built.
-    pub fn replaying(
-        spec: TargetSpec,
-        credentials: Credentials,
-        secrets: Arc<SecretSet>,
-        classifier: Classifier,
-        unapproved_model: String,
-        limit: super::limiter::RateLimit,
-        player: Arc<super::cassette::Player>,
-    ) -> Result<HttpTarget, TargetError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|e| TargetError::Client(e.to_string()))?;
-        Ok(HttpTarget {
-            spec: Arc::new(spec),
-            client,
-            credentials: Arc::new(credentials),
-            secrets,
-            classifier: Arc::new(classifier),
-            unapproved_model,
-            limiter: Arc::new(super::limiter::TargetLimiter::new(limit)),
-            tape: super::cassette::Tape::Replay(player),
-        })
+/// Resolve the base URL's host once, check every address, and have the
+/// client connect only to those.
+async fn pin(
+    mut builder: reqwest::ClientBuilder,
+    base_url: &Url,
+) -> Result<reqwest::ClientBuilder, TargetError> {
+    let host = base_url.host_str().unwrap_or_default().to_owned();
+    let port = base_url.port_or_known_default().unwrap_or(443);
+    let literal: Option<std::net::IpAddr> = host.trim_matches(['[', ']']).parse().ok();
+    let addrs: Vec<std::net::SocketAddr> = match literal {
+        Some(ip) => vec![std::net::SocketAddr::new(ip, port)],
+        None => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| TargetError::Resolve {
+                host: host.clone(),
+                reason: e.to_string(),
+            })?
+            .collect(),
+    };
+    // Enforce: no link-local, metadata or unroutable address, however it is written.
+    if let Some(bad) = addrs.iter().find(|a| !policy::address_allowed(a.ip())) {
+        return Err(TargetError::ForbiddenAddress {
+            host,
+            addr: bad.ip(),
+        });
     }
+    if literal.is_none() {
+        // Enforce: connect only to the addresses checked here (DNS cannot widen the target).
+        builder = builder.resolve_to_addrs(&host, &addrs);
+    }
+    Ok(builder)
 }
 
 /// A failed pre-flight in words, with what to check.
