@@ -94,6 +94,14 @@ pub struct RequestTelemetry {
     /// Whether the body parsed as JSON (absent when there was no body).
     #[serde(rename = "shipgate.parse_ok")]
     pub parse_ok: Option<bool>,
+    /// Bytes of the response body as delivered (after the scrub); absent
+    /// without a response.
+    #[serde(
+        rename = "http.response.body.size",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub response_body_size: Option<u64>,
     /// The correlation id the host generated and sent.
     #[serde(rename = "shipgate.correlation_id")]
     pub correlation_id: String,

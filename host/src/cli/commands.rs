@@ -215,6 +215,16 @@ async fn execute(request: Resolved) -> Result<u8> {
             )));
         }
     }
+    if let Tape::Replay(player) = &tape {
+        let meta = player.meta();
+        eprintln!(
+            "shipgate: replaying {} (recorded {} against {} by shipgate {}): nothing is sent; the findings are the recorded run's",
+            player.dir().display(),
+            meta.recorded_at,
+            meta.base_url,
+            meta.shipgate
+        );
+    }
     let validation = Validation {
         events: crate::events::Events::to(sinks),
         tape: tape.clone(),

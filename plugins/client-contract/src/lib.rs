@@ -412,6 +412,7 @@ mod tests {
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::Harness;
         use shipgate_sdk::traffic::Exchange;
+        use std::collections::BTreeSet;
 
         const GOOD: &str =
             r#"{"model":"mock-gpt","messages":[{"role":"user","content":"hi"}],"max_tokens":16}"#;
@@ -543,6 +544,91 @@ mod tests {
             assert_eq!(
                 out.finding("client-contract.fields").detail,
                 "clean, request 0: undocumented field temprature"
+            );
+        }
+
+        /// Findings no provider, contract, plan or application can make fail: (id, why).
+        const CANNOT_FAIL: &[(&str, &str)] = &[(
+            "client-contract.fields",
+            "Warn by design: an undocumented field in a request the provider accepted",
+        )];
+
+        /// Every finding can fail, and a test shows it failing.
+        #[test]
+        fn every_declared_finding_can_fail() {
+            let id = [("x-client-request-id", "abc")];
+            let sent = |body: &str| Harness::new().episodes(vec![episode(chat(body, &id))]);
+            let plan = Harness::new();
+            let small = plan.clone().limits(shipgate_sdk::context::Limits {
+                input_limit_bytes: 64,
+                ..plan.thresholds()
+            });
+            let cases: Vec<(&str, Harness)> = vec![
+                (
+                    "client-contract.model",
+                    sent(&GOOD.replace("mock-gpt", "gpt-4o")),
+                ),
+                (
+                    "client-contract.messages",
+                    sent(&GOOD.replace(r#"[{"role":"user","content":"hi"}]"#, "[]")),
+                ),
+                (
+                    "client-contract.output-ceiling",
+                    sent(&GOOD.replace("16", "4096")),
+                ),
+                (
+                    "client-contract.input-limit",
+                    small.episodes(vec![episode(good())]),
+                ),
+                (
+                    "client-contract.correlation-id",
+                    Harness::new().episodes(vec![episode(chat(GOOD, &[]))]),
+                ),
+            ];
+            for (id, h) in cases.iter().cloned() {
+                let out = h.run::<ClientContract>();
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
+            }
+            // Warn by design: each such CANNOT_FAIL entry shown at its worst.
+            let warns: Vec<(&str, Harness)> = vec![(
+                "client-contract.fields",
+                sent(&GOOD.replace(r#""max_tokens":16}"#, r#""max_tokens":16,"temprature":0}"#)),
+            )];
+            for (id, h) in warns.iter().cloned() {
+                let out = h.run::<ClientContract>();
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Warn,
+                    "{id} should warn: {:?}",
+                    out.finding(id)
+                );
+            }
+            for (id, why) in CANNOT_FAIL
+                .iter()
+                .filter(|(_, why)| why.starts_with("Warn by design"))
+            {
+                assert!(
+                    warns.iter().any(|(w, _)| w == id),
+                    "{id} ({why}) has no Warn case"
+                );
+            }
+            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
+            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
+            let declared = <ClientContract as shipgate_sdk::Check>::describe().findings;
+            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
             );
         }
     }

@@ -695,10 +695,24 @@ mod tests {
         }
 
         /// Findings no provider, contract, plan or application can make fail: (id, why).
-        const CANNOT_FAIL: &[(&str, &str)] = &[("client.no_backoff", "Warn by design: retries that do not grow are a smell, not a broken contract"),
-            ("client.gave_up", "Warn by design: stopping early loses a request but harms no one else"),
-            ("client.no_read_timeout", "Warn by design: a client that waits out a stall still gets its answer"),
-            ("client.malformed_chunk_ignored", "Warn by design: exiting 0 after a bad chunk may be a tolerant parser"),];
+        const CANNOT_FAIL: &[(&str, &str)] = &[
+            (
+                "client.no_backoff",
+                "Warn by design (the module's verdict table): retries whose gaps never grow",
+            ),
+            (
+                "client.gave_up",
+                "Warn by design (the module's verdict table): stopping before a transient fault clears",
+            ),
+            (
+                "client.no_read_timeout",
+                "Warn by design (the module's verdict table): waiting on a stall past the timeout",
+            ),
+            (
+                "client.malformed_chunk_ignored",
+                "Warn by design (the module's verdict table): exiting 0 after a chunk that is not JSON",
+            ),
+        ];
 
         /// Every finding can fail, and a test shows it failing.
         #[test]
@@ -716,21 +730,34 @@ mod tests {
                 ),
                 (
                     "client.retry_after_ignored",
-                    edited(&|eps| eps[0].exchanges = vec![limited(1, 0, 1_000), x(0, 2, 200, 5, Some(200))]),
+                    edited(&|eps| {
+                        eps[0].exchanges = vec![limited(1, 0, 1_000), x(0, 2, 200, 5, Some(200))]
+                    }),
                 ),
                 (
                     "client.retried_non_retryable",
-                    edited(&|eps| eps[2].exchanges = vec![x(0, 1, 0, 2, Some(401)), x(0, 2, 500, 2, Some(401))]),
+                    edited(&|eps| {
+                        eps[2].exchanges =
+                            vec![x(0, 1, 0, 2, Some(401)), x(0, 2, 500, 2, Some(401))]
+                    }),
                 ),
                 (
                     "client.retry_storm",
                     edited(&|eps| eps[1].exchanges.push(x(0, 4, 3_000, 5, Some(200)))),
                 ),
-                ("client.truncated_stream_accepted", edited(&|eps| eps[4].exit_code = Some(0))),
+                (
+                    "client.truncated_stream_accepted",
+                    edited(&|eps| eps[4].exit_code = Some(0)),
+                ),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<ClientResilience>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
             // Warn by design: each such CANNOT_FAIL entry shown at its worst.
             let warns: Vec<(&str, Harness)> = vec![
@@ -744,7 +771,10 @@ mod tests {
                         ]
                     }),
                 ),
-                ("client.gave_up", edited(&|eps| eps[1].exchanges.truncate(1))),
+                (
+                    "client.gave_up",
+                    edited(&|eps| eps[1].exchanges.truncate(1)),
+                ),
                 (
                     "client.no_read_timeout",
                     edited(&|eps| {
@@ -752,21 +782,42 @@ mod tests {
                         eps[3].exchanges[0].duration_ms = 3_000;
                     }),
                 ),
-                ("client.malformed_chunk_ignored", edited(&|eps| eps[5].exit_code = Some(0))),
+                (
+                    "client.malformed_chunk_ignored",
+                    edited(&|eps| eps[5].exit_code = Some(0)),
+                ),
             ];
             for (id, h) in warns.iter().cloned() {
                 let out = h.run::<ClientResilience>();
-                assert_eq!(out.verdict(id), Verdict::Warn, "{id} should warn: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Warn,
+                    "{id} should warn: {:?}",
+                    out.finding(id)
+                );
             }
-            for (id, why) in CANNOT_FAIL.iter().filter(|(_, why)| why.starts_with("Warn by design")) {
-                assert!(warns.iter().any(|(w, _)| w == id), "{id} ({why}) has no Warn case");
+            for (id, why) in CANNOT_FAIL
+                .iter()
+                .filter(|(_, why)| why.starts_with("Warn by design"))
+            {
+                assert!(
+                    warns.iter().any(|(w, _)| w == id),
+                    "{id} ({why}) has no Warn case"
+                );
             }
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             let declared = <ClientResilience as shipgate_sdk::Check>::describe().findings;
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

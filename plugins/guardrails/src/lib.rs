@@ -372,25 +372,39 @@ mod tests {
         /// Every finding can fail, and a test shows it failing.
         #[test]
         fn every_declared_finding_can_fail() {
-
             let cases: Vec<(&str, Harness)> = vec![
                 (
                     "guardrails.output-ceiling",
                     Harness::new().reply(answer("1 2 3 4 5 6 7 8", "stop", usage(14, 16, 30))),
                 ),
-                ("guardrails.usage", Harness::new().reply(answer("1", "length", usage(14, 1, 14)))),
+                (
+                    "guardrails.usage",
+                    Harness::new().reply(answer("1", "length", usage(14, 1, 14))),
+                ),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<Guardrails>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
 
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             let declared = <Guardrails as shipgate_sdk::Check>::describe().findings;
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -603,26 +603,47 @@ mod tests {
             // A required field the contract adds: `probe.missing-*` gives it a probe.
             let [a, b, c, d, e, f] = documented();
             let temperature = [a, b, c, d, Reply::chat("READY"), e, f].into_iter().fold(
-                Harness::new().contract_value("/request/required_fields", json!(["model", "messages", "temperature"])),
+                Harness::new().contract_value(
+                    "/request/required_fields",
+                    json!(["model", "messages", "temperature"]),
+                ),
                 Harness::reply,
             );
             let cases: Vec<(&str, Harness)> = vec![
-                ("probe.missing-auth", with(0, Reply::text(500, "Internal Server Error"))),
-                ("probe.invalid-auth", with(1, Reply::error(400, "no_db_connection", "db down"))),
+                (
+                    "probe.missing-auth",
+                    with(0, Reply::text(500, "Internal Server Error")),
+                ),
+                (
+                    "probe.invalid-auth",
+                    with(1, Reply::error(400, "no_db_connection", "db down")),
+                ),
                 ("probe.missing-model", with(2, Reply::chat("READY"))),
                 ("probe.missing-messages", with(3, Reply::chat("READY"))),
                 ("probe.missing-temperature", temperature),
                 ("probe.empty-messages", with(4, Reply::chat("READY"))),
-                ("probe.unknown-model", with(5, Reply::error(400, "model_not_found", "no"))),
+                (
+                    "probe.unknown-model",
+                    with(5, Reply::error(400, "model_not_found", "no")),
+                ),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<NegativeProbes>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
 
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             // `probe.missing-*` stands for the concrete ids the table gives it
             // beyond the ones declared by name.
             let declared = <NegativeProbes as shipgate_sdk::Check>::describe().findings;
@@ -635,9 +656,15 @@ mod tests {
                 .chain(concrete)
                 .collect();
             for d in named.iter().filter_map(|d| d.strip_suffix('*')) {
-                assert!(concrete.iter().any(|c| c.starts_with(d)), "no concrete id for `{d}*`");
+                assert!(
+                    concrete.iter().any(|c| c.starts_with(d)),
+                    "no concrete id for `{d}*`"
+                );
             }
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -52,6 +52,23 @@ fn any(_: &Value) -> bool {
 fn answered(t: &Value) -> bool {
     t["shipgate.outcome"] == "response"
 }
+/// A successful chat request that named a model (a probe without one, which
+/// a lax provider answers, has none to record: that is the probe's finding).
+fn chat_ok_naming_a_model(t: &Value) -> bool {
+    chat_ok(t)
+        && t["shipgate.request_shape"]
+            .as_object()
+            .is_none_or(|shape| shape.contains_key("model"))
+}
+/// Whether the host has finished recording a request (it is not out, or
+/// about to go out).
+fn settled(t: &Value) -> bool {
+    !matches!(t["shipgate.outcome"].as_str(), Some("" | "in-flight"))
+}
+/// Answered with a body to parse (an empty body, a 204 or a HEAD, has none).
+fn answered_with_body(t: &Value) -> bool {
+    answered(t) && t["http.response.body.size"].as_u64().is_none_or(|n| n > 0)
+}
 fn is_chat(t: &Value) -> bool {
     t["gen_ai.operation.name"] == "chat"
 }
@@ -106,7 +123,7 @@ const RULES: &[Rule] = &[
         id: "obs.model",
         title: "validated model identifier",
         attribute: "gen_ai.request.model",
-        applies: chat_ok,
+        applies: chat_ok_naming_a_model,
         valid: string,
         needs: None,
     },
@@ -162,7 +179,7 @@ const RULES: &[Rule] = &[
         id: "obs.parse",
         title: "response parse success",
         attribute: "shipgate.parse_ok",
-        applies: answered,
+        applies: answered_with_body,
         valid: boolean,
         needs: None,
     },
@@ -227,7 +244,12 @@ pub fn judge(telemetry: &[Value], own: Option<&Own>, opts: &Options) -> Vec<Find
             );
             continue;
         }
-        let applicable: Vec<&Value> = telemetry.iter().filter(|t| (r.applies)(t)).collect();
+        // A request still out (another check's, running beside this one) is
+        // not yet recorded: its attributes come when it settles.
+        let applicable: Vec<&Value> = telemetry
+            .iter()
+            .filter(|t| settled(t) && (r.applies)(t))
+            .collect();
         let missing: Vec<String> = applicable
             .iter()
             .filter(|t| !(r.valid)(&t[r.attribute]))
@@ -539,6 +561,75 @@ mod tests {
         }
 
         #[test]
+        fn a_request_still_out_is_not_judged() {
+            // Another check's request, admitted and not yet answered.
+            let mut out_now = good();
+            for k in [
+                "http.response.status_code",
+                "shipgate.parse_ok",
+                "error.type",
+            ] {
+                out_now[k] = Value::Null;
+            }
+            out_now["shipgate.outcome"] = json!("in-flight");
+            out_now["shipgate.error_category"] = json!("request-construction");
+            let out = Harness::new()
+                .telemetry(vec![good(), out_now])
+                .reply(plain())
+                .run::<Observability>();
+            for f in &out.findings {
+                assert_ne!(f.verdict, Verdict::Fail, "{f:?}");
+            }
+            assert_eq!(out.verdict("obs.error-type"), Verdict::Skip);
+        }
+
+        #[test]
+        fn a_probe_without_a_model_has_none_to_record() {
+            // negative-probes' model-less request, which a lax provider answers 200.
+            let mut probe = good();
+            probe["gen_ai.request.model"] = Value::Null;
+            probe["shipgate.request_shape"] = json!({"messages": []});
+            let out = Harness::new()
+                .telemetry(vec![good(), probe])
+                .reply(plain())
+                .run::<Observability>();
+            assert_eq!(
+                out.verdict("obs.model"),
+                Verdict::Pass,
+                "{:?}",
+                out.finding("obs.model")
+            );
+        }
+
+        #[test]
+        fn an_empty_answer_has_nothing_to_parse() {
+            // A 503 with an empty body: the host records its size and no parse_ok.
+            let mut empty = good();
+            empty["http.response.status_code"] = json!(503);
+            empty["shipgate.error_category"] = json!("transient");
+            empty["error.type"] = json!("transient");
+            empty["http.response.body.size"] = json!(0);
+            empty.as_object_mut().unwrap().remove("shipgate.parse_ok");
+            let out = Harness::new()
+                .telemetry(vec![good(), empty.clone()])
+                .reply(plain())
+                .run::<Observability>();
+            assert_eq!(
+                out.verdict("obs.parse"),
+                Verdict::Pass,
+                "{:?}",
+                out.finding("obs.parse")
+            );
+            // With a body, a missing parse_ok is the host's omission.
+            empty["http.response.body.size"] = json!(12);
+            let out = Harness::new()
+                .telemetry(vec![good(), empty])
+                .reply(plain())
+                .run::<Observability>();
+            assert_eq!(out.verdict("obs.parse"), Verdict::Fail);
+        }
+
+        #[test]
         fn complete_telemetry_passes_every_rule() {
             let mut failure = good();
             failure["http.response.status_code"] = json!(503);
@@ -590,23 +681,58 @@ mod tests {
         }
 
         /// Findings no provider, contract, plan or application can make fail: (id, why).
-        const CANNOT_FAIL: &[(&str, &str)] = &[("obs.present", "only ever Skip: it says no request was recorded, so there was nothing to judge"),
+        const CANNOT_FAIL: &[(&str, &str)] = &[
+            (
+                "obs.present",
+                "only ever Skip: it says no request was recorded, so there was nothing to judge",
+            ),
             // The host fills these in itself, whatever the provider, contract,
             // plan or application do: only a bug in shipgate breaks them.
-            ("obs.request-category", "host-only: the host writes chat.completions or other on every record"),
-            ("obs.operation", "host-only: the host writes chat or http on every record"),
-            ("obs.status", "host-only: the host records the status of every answered request"),
-            ("obs.error-category", "host-only: the host writes a category on every record"),
-            ("obs.latency", "host-only: a number the host writes on every record"),
-            ("obs.retry-count", "host-only: a number the host writes on every record"),
-            ("obs.timeout-count", "host-only: a number the host writes on every record"),
-            ("obs.correlation-id", "host-only: the host makes a UUID v4 for every admitted request"),
-            ("obs.server", "host-only: the host of the contract's validated base URL"),
-            ("obs.no-content", "host-only: the host's telemetry record has no message-content field"),
+            (
+                "obs.request-category",
+                "host-only: the host writes chat.completions or other on every record",
+            ),
+            (
+                "obs.operation",
+                "host-only: the host writes chat or http on every record",
+            ),
+            (
+                "obs.status",
+                "host-only: the host records the status of every answered request",
+            ),
+            (
+                "obs.error-category",
+                "host-only: the host writes a category on every record",
+            ),
+            (
+                "obs.latency",
+                "host-only: a number the host writes on every record",
+            ),
+            (
+                "obs.retry-count",
+                "host-only: a number the host writes on every record",
+            ),
+            (
+                "obs.timeout-count",
+                "host-only: a number the host writes on every record",
+            ),
+            (
+                "obs.correlation-id",
+                "host-only: the host makes a UUID v4 for every admitted request",
+            ),
+            (
+                "obs.server",
+                "host-only: the host of the contract's validated base URL",
+            ),
+            (
+                "obs.no-content",
+                "host-only: the host's telemetry record has no message-content field",
+            ),
             (
                 "obs.provider-request-id",
                 "host-only: what was returned and what was recorded come from the same host rule",
-            ),];
+            ),
+        ];
 
         /// Every finding can fail, and a test shows it failing.
         #[test]
@@ -621,35 +747,66 @@ mod tests {
                 t
             };
             let telemetry = |t: Value| Harness::new().telemetry(vec![t]).reply(plain());
-            // Another plugin's request still in flight (a plugin granted `audit`
-            // runs beside this check): admitted, not yet classified.
-            let mut in_flight = without(&["http.response.status_code", "shipgate.parse_ok", "error.type"]);
-            in_flight["shipgate.outcome"] = json!("in-flight");
-            in_flight["shipgate.error_category"] = json!("request-construction");
+            let sized = |mut t: Value| {
+                t["http.response.body.size"] = json!(120);
+                t
+            };
+            let with_shape = |mut t: Value| {
+                t["shipgate.request_shape"] = json!({"model": "m", "messages": []});
+                t
+            };
+            // A failure recorded without its `error.type`.
+            let mut untyped = without(&["error.type"]);
+            untyped["http.response.status_code"] = json!(503);
+            untyped["shipgate.error_category"] = json!("transient");
             let mut no_finish = good();
             no_finish["gen_ai.response.finish_reasons"] = json!([]);
             let cases: Vec<(&str, Harness)> = vec![
-                // A provider that answers negative-probes' model-less request with 200.
-                ("obs.model", telemetry(without(&["gen_ai.request.model"]))),
-                // A provider answer with an empty body (the host records no parse_ok).
-                ("obs.parse", telemetry(without(&["shipgate.parse_ok"]))),
-                ("obs.error-type", telemetry(in_flight)),
+                // A chat request that named a model, recorded without it.
+                (
+                    "obs.model",
+                    telemetry(with_shape(without(&["gen_ai.request.model"]))),
+                ),
+                // An answer with a body, recorded without parse_ok.
+                (
+                    "obs.parse",
+                    telemetry(sized(without(&["shipgate.parse_ok"]))),
+                ),
+                ("obs.error-type", telemetry(untyped)),
                 // A provider's 2xx without `id`, `finish_reason` or `usage`.
-                ("obs.response-id", telemetry(without(&["gen_ai.response.id"]))),
+                (
+                    "obs.response-id",
+                    telemetry(without(&["gen_ai.response.id"])),
+                ),
                 ("obs.finish-reasons", telemetry(no_finish)),
-                ("obs.usage", telemetry(without(&["gen_ai.usage.input_tokens"]))),
+                (
+                    "obs.usage",
+                    telemetry(without(&["gen_ai.usage.input_tokens"])),
+                ),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<Observability>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
 
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             let declared = <Observability as shipgate_sdk::Check>::describe().findings;
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -331,7 +331,11 @@ mod tests {
                 let mut files = clean();
                 files[1].content = content.into();
                 files[1].masks = mask
-                    .map(|rule| MaskedSpan { rule: rule.into(), line: 1, column: 5 })
+                    .map(|rule| MaskedSpan {
+                        rule: rule.into(),
+                        line: 1,
+                        column: 5,
+                    })
                     .into_iter()
                     .collect();
                 Harness::new().audit(files, vec![PROMPT.into()])
@@ -339,24 +343,48 @@ mod tests {
             let mut echoed = clean();
             echoed[0].content = "{\"body\":\"Incorrect API key: [REDACTED:honeytoken]\"}\n".into();
             let cases: Vec<(&str, Harness)> = vec![
-                ("audit.secret", app_log("key [REDACTED:run-secret]\n", Some("run-secret"))),
-                ("audit.credential", app_log("key [REDACTED:sk-key]\n", Some("sk-key"))),
+                (
+                    "audit.secret",
+                    app_log("key [REDACTED:run-secret]\n", Some("run-secret")),
+                ),
+                (
+                    "audit.credential",
+                    app_log("key [REDACTED:sk-key]\n", Some("sk-key")),
+                ),
                 ("audit.pii", app_log("user bob@example.com\n", None)),
-                ("audit.content", app_log(&format!("sent prompt={PROMPT}\n"), None)),
-                ("audit.honeytoken-echoed", Harness::new().audit(echoed, vec![PROMPT.into()])),
+                (
+                    "audit.content",
+                    app_log(&format!("sent prompt={PROMPT}\n"), None),
+                ),
+                (
+                    "audit.honeytoken-echoed",
+                    Harness::new().audit(echoed, vec![PROMPT.into()]),
+                ),
                 ("audit.clean", app_log("user bob@example.com\n", None)),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<RedactionAudit>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
 
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             let declared = <RedactionAudit as shipgate_sdk::Check>::describe().findings;
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -594,7 +594,10 @@ mod tests {
             };
             // A provider that marks a non-retryable status `x-should-retry: true`.
             let marked = |status: u16, code: &str| {
-                times(3, &Reply::error(status, code, "injected").header("x-should-retry", "true"))
+                times(
+                    3,
+                    &Reply::error(status, code, "injected").header("x-should-retry", "true"),
+                )
             };
             let no_retry = |i: usize, status: u16| {
                 script(&|s: &mut Script| {
@@ -619,7 +622,10 @@ mod tests {
                 );
             let cases: Vec<(&str, Harness)> = vec![
                 ("retry.transient-bounded", storm),
-                ("retry.recovers", script(&|s: &mut Script| s.recovers = times(3, &Reply::connect_error("reset")))),
+                (
+                    "retry.recovers",
+                    script(&|s: &mut Script| s.recovers = times(3, &Reply::connect_error("reset"))),
+                ),
                 ("retry.no-retry-400", no_retry(0, 400)),
                 ("retry.no-retry-401", no_retry(1, 401)),
                 ("retry.no-retry-403", no_retry(2, 403)),
@@ -628,22 +634,39 @@ mod tests {
                 ("retry.no-retry-500-invalid_request", comet),
                 (
                     "retry.retry-after",
-                    script(&|s: &mut Script| s.retry_after[0] = Reply::error(429, "rate_limited", "slow down"))
-                        .setting("retry_after_ms", "2000"),
+                    script(&|s: &mut Script| {
+                        s.retry_after[0] = Reply::error(429, "rate_limited", "slow down")
+                    })
+                    .setting("retry_after_ms", "2000"),
                 ),
-                ("retry.timeout", script(&|s: &mut Script| s.timeout = vec![Reply::chat("READY").delay_ms(150)])),
+                (
+                    "retry.timeout",
+                    script(&|s: &mut Script| s.timeout = vec![Reply::chat("READY").delay_ms(150)]),
+                ),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<RetryTimeout>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
 
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             let declared = <RetryTimeout as shipgate_sdk::Check>::describe().findings;
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -623,31 +623,66 @@ mod tests {
             };
             let cases: Vec<(&str, Harness)> = vec![
                 ("stream.status", stream(Reply::chat("READY"))),
-                ("stream.complete", stream(Reply::sse([content("RE")]).interrupted("connection reset"))),
+                (
+                    "stream.complete",
+                    stream(Reply::sse([content("RE")]).interrupted("connection reset")),
+                ),
                 (
                     "stream.well-formed",
-                    stream(Reply::sse([content("READY"), "not json".to_owned(), stop(), "[DONE]".to_owned()])),
+                    stream(Reply::sse([
+                        content("READY"),
+                        "not json".to_owned(),
+                        stop(),
+                        "[DONE]".to_owned(),
+                    ])),
                 ),
                 ("stream.content", stream(Reply::chat_stream(&[]))),
-                ("stream.usage", stream(Reply::sse([content("READY"), stop(), "[DONE]".to_owned()]))),
+                (
+                    "stream.usage",
+                    stream(Reply::sse([content("READY"), stop(), "[DONE]".to_owned()])),
+                ),
                 // Nothing within the read timeout (10 s): no first chunk at all.
-                ("stream.first-chunk", stream(Reply::chat_stream(&["READY"]).delay_ms(10_001))),
+                (
+                    "stream.first-chunk",
+                    stream(Reply::chat_stream(&["READY"]).delay_ms(10_001)),
+                ),
                 // Five events 5 s apart: past the plan's 10 s hard limit.
-                ("stream.duration", stream(Reply::chat_stream(&["RE", "ADY"]).event_gap_ms(5_000))),
-                ("stream.host-cuts-stalls", faulted(0, Reply::chat_stream(&["READY"]).delay_ms(100))),
-                ("stream.host-reports-cuts", faulted(1, Reply::chat_stream(&["READY"]))),
+                (
+                    "stream.duration",
+                    stream(Reply::chat_stream(&["RE", "ADY"]).event_gap_ms(5_000)),
+                ),
+                (
+                    "stream.host-cuts-stalls",
+                    faulted(0, Reply::chat_stream(&["READY"]).delay_ms(100)),
+                ),
+                (
+                    "stream.host-reports-cuts",
+                    faulted(1, Reply::chat_stream(&["READY"])),
+                ),
             ];
             for (id, h) in cases.iter().cloned() {
                 let out = h.run::<StreamCanary>();
-                assert_eq!(out.verdict(id), Verdict::Fail, "{id} should fail: {:?}", out.finding(id));
+                assert_eq!(
+                    out.verdict(id),
+                    Verdict::Fail,
+                    "{id} should fail: {:?}",
+                    out.finding(id)
+                );
             }
 
             let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
             let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(table.is_disjoint(&cannot), "in the table and CANNOT_FAIL: {:?}", table.intersection(&cannot));
+            assert!(
+                table.is_disjoint(&cannot),
+                "in the table and CANNOT_FAIL: {:?}",
+                table.intersection(&cannot)
+            );
             let declared = <StreamCanary as shipgate_sdk::Check>::describe().findings;
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(table.union(&cannot).copied().collect::<BTreeSet<_>>(), declared);
+            assert_eq!(
+                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
+                declared
+            );
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn entry(plugin: &str, spec: &TargetSpec, req: &Request) -> RequestTelemetry
         timeout_count: 0,
         attempts: Vec::new(),
         parse_ok: None,
+        response_body_size: None,
         correlation_id: String::new(),
         correlation_header: spec.correlation_header.clone(),
         provider_request_id: None,
@@ -227,6 +228,7 @@ pub fn record_result(
     }
     let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     tel.parse_ok = (!body.is_empty()).then_some(parsed.is_some());
+    tel.response_body_size = Some(body.len() as u64);
     let provider_request_id = request_id.find(&headers, parsed.as_ref());
     tel.provider_request_id = provider_request_id.clone();
     if let Some(v) = &parsed {
