@@ -78,16 +78,9 @@ fn run(c: &mut Criterion) {
     g.bench_function("canary_run", |b| {
         b.iter(|| {
             let v = Validation {
-                events: shipgate::events::Events::none(),
-                tape: Default::default(),
-                contract: &contract,
                 contract_source: "bench".into(),
-                plan: &plan,
-                secret: Some(Secret::new(KEY)),
-                runtime: &runtime,
-                bundled: shipgate::bundled::BUNDLED,
-                baseline: None,
                 target_is_mock: true,
+                ..Validation::new(&contract, &plan, &runtime, Some(Secret::new(KEY)))
             };
             black_box(rt.block_on(v.run(std::future::pending())).unwrap())
         })

@@ -84,15 +84,9 @@ impl Harness {
     ) -> Result<RunOutput, shipgate::validation::SetupError> {
         Validation {
             events: self.events.clone(),
-            tape: Default::default(),
-            contract: &self.contract,
             contract_source: "mock.toml".into(),
-            plan,
-            secret: Some(Secret::new(secret)),
-            runtime: runtime(),
-            bundled: shipgate::bundled::BUNDLED,
-            baseline: None,
             target_is_mock,
+            ..Validation::new(&self.contract, plan, runtime(), Some(Secret::new(secret)))
         }
         .run(std::future::pending())
         .await
@@ -197,15 +191,10 @@ pub async fn run_full(
 ) -> RunOutput {
     Validation {
         events: h.events.clone(),
-        tape: Default::default(),
-        contract: &h.contract,
         contract_source: "mock.toml".into(),
-        plan,
-        secret: Some(Secret::new(KEY)),
-        runtime: runtime(),
-        bundled: shipgate::bundled::BUNDLED,
         baseline,
         target_is_mock: true,
+        ..Validation::new(&h.contract, plan, runtime(), Some(Secret::new(KEY)))
     }
     .run(cancel)
     .await

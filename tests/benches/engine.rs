@@ -101,16 +101,9 @@ fn child(latency_ms: u64, known_mock: bool, scale: usize) {
         let runtime = Runtime::new(Some(&cache)).unwrap();
         let started = Instant::now();
         let out = Validation {
-            events: shipgate::events::Events::none(),
-            tape: Default::default(),
-            contract: &contract,
             contract_source: "bench".into(),
-            plan: &plan,
-            secret: Some(Secret::new(KEY)),
-            runtime: &runtime,
-            bundled: shipgate::bundled::BUNDLED,
-            baseline: None,
             target_is_mock: known_mock,
+            ..Validation::new(&contract, &plan, &runtime, Some(Secret::new(KEY)))
         }
         .run(std::future::pending())
         .await
@@ -428,16 +421,9 @@ fn stream_overhead() {
         let mut host = Vec::new();
         for _ in 0..N {
             let out = Validation {
-                events: shipgate::events::Events::none(),
-                tape: Default::default(),
-                contract: &contract,
                 contract_source: "bench".into(),
-                plan: &plan,
-                secret: Some(Secret::new(KEY)),
-                runtime: &runtime,
-                bundled: shipgate::bundled::BUNDLED,
-                baseline: None,
                 target_is_mock: true,
+                ..Validation::new(&contract, &plan, &runtime, Some(Secret::new(KEY)))
             }
             .run(std::future::pending())
             .await

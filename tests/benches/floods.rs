@@ -93,16 +93,9 @@ fn child(index: usize) {
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipgate-bench-cache");
         let runtime = Runtime::new(Some(&cache)).unwrap();
         let out = Validation {
-            events: shipgate::events::Events::none(),
-            tape: Default::default(),
-            contract: &contract,
             contract_source: "bench".into(),
-            plan: &plan,
-            secret: Some(Secret::new(KEY)),
-            runtime: &runtime,
-            bundled: shipgate::bundled::BUNDLED,
-            baseline: None,
             target_is_mock: true,
+            ..Validation::new(&contract, &plan, &runtime, Some(Secret::new(KEY)))
         }
         .run(std::future::pending())
         .await

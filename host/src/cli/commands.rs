@@ -227,15 +227,11 @@ async fn execute(request: Resolved) -> Result<u8> {
     }
     let validation = Validation {
         events: crate::events::Events::to(sinks),
-        tape: tape.clone(),
-        contract: &contract,
         contract_source,
-        plan,
-        secret,
-        runtime: &runtime,
-        bundled: crate::bundled::BUNDLED,
         baseline: baseline.as_ref(),
         target_is_mock,
+        tape: tape.clone(),
+        ..Validation::new(&contract, plan, &runtime, secret)
     };
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;

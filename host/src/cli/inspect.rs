@@ -60,16 +60,9 @@ pub(super) async fn inspect(file: &Path, json: bool) -> Result<u8> {
     )?;
     let runtime = Runtime::new(None)?;
     let v = Validation {
-        events: crate::events::Events::none(),
-        tape: Default::default(),
-        contract: &contract,
         contract_source: "<inspect>".into(),
-        plan: &plan,
-        secret: None,
-        runtime: &runtime,
-        bundled: crate::bundled::BUNDLED,
-        baseline: None,
         target_is_mock: true,
+        ..Validation::new(&contract, &plan, &runtime, None)
     };
     let described = match v.describe().await {
         Ok(d) => d,

@@ -15,6 +15,7 @@ pub use preflight::PlanMismatch;
 pub use schedule::CANARY_AUTH;
 
 use crate::capability::audit::{RunOutputs, secret_findings};
+use crate::capability::http::cassette::Tape;
 use crate::capability::http::credentials::{self, Credentials};
 use crate::capability::http::limiter::RateLimit;
 use crate::capability::http::{HttpShared, HttpTarget, TargetError};
@@ -95,7 +96,33 @@ pub struct Validation<'a> {
     pub events: Events,
     /// Record every exchange, or answer every request from recordings
     /// (nothing is sent, no pre-flight).
-    pub tape: crate::capability::http::cassette::Tape,
+    pub tape: Tape,
+}
+
+impl<'a> Validation<'a> {
+    /// A run of `plan` against `contract` with `secret`: the bundled checks,
+    /// no baseline, a target that is not the built-in mock, no events, no
+    /// cassettes. Change the rest with struct update syntax:
+    /// `Validation { target_is_mock: true, ..Validation::new(&c, &p, &rt, key) }`.
+    pub fn new(
+        contract: &'a Contract,
+        plan: &'a Plan,
+        runtime: &'a Runtime,
+        secret: Option<Secret>,
+    ) -> Self {
+        Validation {
+            contract,
+            contract_source: "contract".into(),
+            plan,
+            secret,
+            runtime,
+            bundled: crate::bundled::BUNDLED,
+            baseline: None,
+            target_is_mock: false,
+            events: Events::none(),
+            tape: Tape::Off,
+        }
+    }
 }
 
 impl Validation<'_> {
