@@ -1055,7 +1055,8 @@ fn cassettes_hold_no_secret_and_a_replay_gives_the_recorded_findings() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("recorded against"), "{}", stderr(&o));
-    // A directory that is not a cassette directory is not written over.
+    // A directory that is not a cassette directory is not written over, even
+    // with a cassettes.json of its own.
     std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
     let o = shipgate(
         dir.path(),
@@ -1063,5 +1064,55 @@ fn cassettes_hold_no_secret_and_a_replay_gives_the_recorded_findings() {
         &[],
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no cassettes.json"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not a shipgate cassette directory"),
+        "{}",
+        stderr(&o)
+    );
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("cassettes.json"), r#"{"my": "index"}"#).unwrap();
+    std::fs::write(other.join("data.jsonl"), "{}\n").unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["run", "--mock", "--cassettes", "other", "-q"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(other.join("data.jsonl").exists());
+    // Recording again replaces only what the last recording wrote.
+    std::fs::write(dir.path().join("tapes/mine.jsonl"), "{}\n").unwrap();
+    let o = shipgate(
+        dir.path(),
+        &[
+            "run",
+            "--mock",
+            "--only",
+            "canary",
+            "--cassettes",
+            "tapes",
+            "-q",
+            "--fail-on",
+            "never",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("tapes/mine.jsonl").exists());
+    assert!(!dir.path().join("tapes/negative-probes.jsonl").exists());
+    // A cassette directory cannot point shipgate at a file elsewhere.
+    let hostile = dir.path().join("hostile");
+    std::fs::create_dir(&hostile).unwrap();
+    for f in ["cassettes.json", "canary.jsonl"] {
+        std::fs::copy(dir.path().join("tapes").join(f), hostile.join(f)).unwrap();
+    }
+    std::os::unix::fs::symlink("/proc/self/environ", hostile.join("contract.toml")).unwrap();
+    let o = shipgate(
+        dir.path(),
+        &["run", "--replay", "hostile", "-q"],
+        &[("CANARY_ENV_SECRET", "envsecret-0123456789")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("envsecret"), "{}", stderr(&o));
 }

@@ -505,6 +505,19 @@ fn sse_body(bytes: Vec<u8>, spoil: Option<super::scenario::StreamSpoil>) -> Body
     Body::from_stream(stream)
 }
 
+/// The target answered, but shipgate withholds the answer (502, and why in
+/// the exchange).
+fn withheld(st: &Shared, index: usize, why: &str) -> Response {
+    st.update(index, |x| x.refused = Some(why.to_owned()));
+    st.end(index, Some(502));
+    error_body(
+        502,
+        &format!("shipgate: {why}"),
+        "server_error",
+        "shipgate_withheld",
+    )
+}
+
 /// A 200 whose body fails at once: the connection drops mid-answer.
 fn aborted_body(_why: Option<&str>) -> Response {
     let stream = futures_util::stream::once(async {
@@ -548,6 +561,17 @@ async fn forward(
     let answered = async {
         let resp = rb.body(body).send().await?;
         let status = resp.status().as_u16();
+        let all: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let coding = crate::capability::http::body_coding(&all);
         let kept: Vec<(String, String)> = resp
             .headers()
             .iter()
@@ -556,17 +580,34 @@ async fn forward(
             .collect();
         let mut bytes = Vec::new();
         let mut resp = resp;
+        let mut over = false;
         while let Some(chunk) = resp.chunk().await? {
             if bytes.len() + chunk.len() > MAX_FORWARD_BYTES {
+                over = true;
                 break;
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok::<_, reqwest::Error>((status, kept, bytes))
+        Ok::<_, reqwest::Error>((status, kept, bytes, coding, over))
     }
     .await;
     match answered {
-        Ok((status, kept, bytes)) => {
+        // Enforce: what the scrub cannot read, or read whole, never reaches
+        // the application (a key inside a compressed body, or cut in two at
+        // the size cap).
+        Ok((_, _, _, Some(coding), _)) => withheld(
+            st,
+            index,
+            &format!(
+                "the target's answer was encoded ({coding}) although shipgate asked for identity: it cannot be checked for secrets"
+            ),
+        ),
+        Ok((_, _, _, None, true)) => withheld(
+            st,
+            index,
+            &format!("the target's answer was over {MAX_FORWARD_BYTES} bytes"),
+        ),
+        Ok((status, kept, bytes, None, false)) => {
             let (bytes, _) = st.secrets.scrub(bytes);
             let retry_after = kept
                 .iter()
@@ -588,11 +629,13 @@ async fn forward(
             };
             let mut resp = Response::new(body);
             *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            // Scrubbed one by one and joined: a key split across two headers
+            // is removed from both.
+            let (kept, _) = st.secrets.scrub_headers(kept);
             for (k, v) in kept {
-                let (v, _) = st.secrets.scrub(v.into_bytes());
                 if let (Ok(k), Ok(v)) = (
                     header::HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_bytes(&v),
+                    HeaderValue::from_bytes(v.as_bytes()),
                 ) {
                     resp.headers_mut().insert(k, v);
                 }

@@ -256,6 +256,7 @@ async fn execute(request: Resolved) -> Result<u8> {
                 base_url: contract.base_url.url.clone(),
                 target_is_mock,
                 run_id: out.record.run_id.clone(),
+                files: Vec::new(),
             };
             recorder
                 .save(&meta, &contract_text, out.redactor.secrets())

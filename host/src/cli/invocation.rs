@@ -181,10 +181,17 @@ impl RunRequest {
                 }
                 let player = Player::load(dir).map_err(|e| usage(format!("--replay: {e}")))?;
                 let meta = player.meta().clone();
-                let path = contract_path
-                    .clone()
-                    .unwrap_or_else(|| dir.join(cassette::CONTRACT_FILE));
-                let text = crate::config_error::ConfigError::read(&path, "contract")?;
+                let (path, text) = match contract_path {
+                    Some(p) => (
+                        p.clone(),
+                        crate::config_error::ConfigError::read(p, "contract")?,
+                    ),
+                    None => (
+                        dir.join(cassette::CONTRACT_FILE),
+                        cassette::read_contract(dir)
+                            .map_err(|e| usage(format!("--replay: {e}")))?,
+                    ),
+                };
                 let contract = Contract::parse(&path, &text)?;
                 if contract.base_url.url != meta.base_url {
                     return Err(usage(format!(
@@ -252,23 +259,7 @@ impl RunRequest {
 /// A recorder for `--cassettes DIR`: DIR is new, empty, or a cassette
 /// directory (whose recordings are replaced).
 fn recorder(dir: &std::path::Path) -> Result<Recorder> {
-    if let Ok(mut entries) = std::fs::read_dir(dir)
-        && entries.next().is_some()
-        && !dir.join(cassette::META_FILE).is_file()
-    {
-        return Err(usage(format!(
-            "--cassettes {}: the directory holds files but no {}; give a new or empty directory",
-            dir.display(),
-            cassette::META_FILE
-        )));
-    }
-    if dir.exists() && !dir.is_dir() {
-        return Err(usage(format!(
-            "--cassettes {}: not a directory",
-            dir.display()
-        )));
-    }
-    Ok(Recorder::new(dir))
+    Recorder::new(dir).map_err(|e| usage(format!("--cassettes {e}")))
 }
 
 /// `SHIPGATE_SET` (comma-separated), then each `--set`.

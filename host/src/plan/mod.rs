@@ -1091,6 +1091,24 @@ impl Plan {
         }
         let mut seen = std::collections::BTreeSet::new();
         for p in &plugins {
+            // A name becomes a file name (cassettes), a finding's plugin and
+            // an override's prefix: letters, digits, `.`, `_` and `-` only.
+            let ok = !p.name.is_empty()
+                && p.name.len() <= 64
+                && p.name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
+                && p.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return Err(ConfigError::new(
+                    path,
+                    format!("plugin name {:?} is not a name", p.name),
+                )
+                .help("a name starts with a letter or digit and has only letters, digits, `.`, `_` and `-` (at most 64); set `name = \"...\"` in its [[plugins]] entry"));
+            }
             if !seen.insert(p.name.clone()) {
                 return Err(ConfigError::new(
                     path,
@@ -1302,6 +1320,31 @@ mod tests {
         let e = parse("schema = 1\n[thresholds]\nlatency = 5\n", &[]).unwrap_err();
         assert!(e.message().starts_with("line 3"), "{}", e.message());
         assert!(e.message().contains("latency"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_plugin_name_that_is_not_a_name_is_refused() {
+        for name in [
+            "../../escaped",
+            "/tmp/abs",
+            "a b",
+            "",
+            ".hidden",
+            "x\\u001b[31m",
+        ] {
+            let text = format!(
+                "schema = 1\n[[plugins]]\nname = {:?}\npath = \"c.wasm\"\n",
+                name
+            );
+            let e = parse(&text, &[]).unwrap_err();
+            assert!(
+                e.message().contains("is not a name"),
+                "{name}: {}",
+                e.message()
+            );
+        }
+        let text = "schema = 1\n[[plugins]]\nname = \"my-check_2.1\"\npath = \"c.wasm\"\n";
+        assert_eq!(parse(text, &[]).unwrap().plugins[0].name, "my-check_2.1");
     }
 
     #[test]

@@ -55,9 +55,10 @@ const UNAPPROVED: &str = "{{unapproved_model}}";
 /// Request headers whose values are kept in a cassette.
 const KEPT_HEADERS: &[&str] = &["content-type", "accept", "idempotency-key"];
 
-/// Most recordings one replay directory may hold (each line is bounded by the
-/// plan's body caps when recorded; a hand-edited directory is bounded here).
-const MAX_REPLAY_BYTES: u64 = 256 * 1024 * 1024;
+/// Most bytes of recordings one replay directory may hold, all files
+/// together (a default run records about 30 KB; a hand-edited directory is
+/// bounded here, and so is the memory its JSON takes).
+const MAX_REPLAY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Whether a run records, replays or neither; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -94,6 +95,62 @@ pub struct Meta {
     pub target_is_mock: bool,
     /// The run id of the recorded run.
     pub run_id: String,
+    /// The cassette files it wrote (a new recording replaces only these).
+    pub files: Vec<String>,
+}
+
+/// Most bytes of a cassette directory's metadata file.
+const MAX_META_BYTES: u64 = 64 * 1024;
+
+/// The metadata of a cassette directory, when `dir` holds one.
+///
+/// # Errors
+///
+/// [`CassetteError`] when the file is there but is not shipgate's.
+pub fn read_meta(dir: &Path) -> Result<Meta, CassetteError> {
+    let path = dir.join(META_FILE);
+    let text = read_plain(&path, MAX_META_BYTES)?;
+    let meta: Meta = serde_json::from_str(&text).map_err(|e| CassetteError::Line {
+        path: path.display().to_string(),
+        line: e.line(),
+        reason: e.to_string(),
+    })?;
+    if meta.format != CASSETTE_FORMAT {
+        return Err(CassetteError::Format {
+            path: path.display().to_string(),
+            found: meta.format,
+        });
+    }
+    Ok(meta)
+}
+
+/// The contract a cassette directory was recorded against.
+///
+/// # Errors
+///
+/// [`CassetteError`] when it is not a regular file there (or is too large).
+pub fn read_contract(dir: &Path) -> Result<String, CassetteError> {
+    read_plain(&dir.join(CONTRACT_FILE), 1024 * 1024)
+}
+
+/// A regular file of the cassette directory, not through a symlink (a
+/// hostile directory cannot point shipgate at a file elsewhere), at most
+/// `max` bytes, as text.
+fn read_plain(path: &Path, max: u64) -> Result<String, CassetteError> {
+    let err = |reason: String| CassetteError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(|e| err(e.to_string()))?;
+    if !meta.file_type().is_file() {
+        return Err(err(
+            "not a regular file (a cassette directory holds no links, directories or devices)"
+                .into(),
+        ));
+    }
+    crate::config_error::read_regular(path, max)
+        .map_err(|e| err(e.to_string()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// One recorded attempt.
@@ -107,6 +164,9 @@ struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<Failure>,
     latency_ms: u64,
+    /// Whether what came back held part of a secret (host-side only).
+    #[serde(skip)]
+    tainted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -359,16 +419,39 @@ pub type Outcome = Result<(Exchange, Option<StreamInfo>), HttpError>;
 #[derive(Debug)]
 pub struct Recorder {
     dir: PathBuf,
+    previous: Vec<String>,
     entries: Mutex<BTreeMap<String, Vec<Entry>>>,
 }
 
 impl Recorder {
-    /// A recorder that will write into `dir` (created when saved).
-    pub fn new(dir: &Path) -> Recorder {
-        Recorder {
-            dir: dir.to_owned(),
-            entries: Mutex::default(),
+    /// A recorder that will write into `dir` (created when saved): a new or
+    /// empty directory, or a cassette directory, whose recordings it replaces.
+    ///
+    /// # Errors
+    ///
+    /// A message naming `dir` when it holds anything else.
+    pub fn new(dir: &Path) -> Result<Recorder, String> {
+        let holds_files = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("{}: not a directory", dir.display()));
         }
+        let previous = if holds_files {
+            read_meta(dir)
+                .map_err(|e| {
+                    format!(
+                        "{} holds files but is not a shipgate cassette directory ({e}); give a new or empty directory",
+                        dir.display()
+                    )
+                })?
+                .files
+        } else {
+            Vec::new()
+        };
+        Ok(Recorder {
+            dir: dir.to_owned(),
+            previous,
+            entries: Mutex::default(),
+        })
     }
 
     /// Where it writes.
@@ -376,8 +459,26 @@ impl Recorder {
         &self.dir
     }
 
-    /// Record one attempt.
-    pub fn record(&self, asked: &Asked<'_>, outcome: &Outcome, latency: Duration) {
+    /// Record one attempt; `secrets` finds part of a secret in what came
+    /// back, in any form it knows (a recording that holds one is never written).
+    pub fn record(
+        &self,
+        asked: &Asked<'_>,
+        outcome: &Outcome,
+        latency: Duration,
+        secrets: &SecretSet,
+    ) {
+        let tainted = match outcome {
+            Ok(((_, headers, body), _)) => {
+                let header_text: Vec<u8> = headers
+                    .iter()
+                    .flat_map(|(_, v)| v.bytes().chain([b'\n']))
+                    .collect();
+                secrets.holds_fragment(body).is_some()
+                    || secrets.holds_fragment(&header_text).is_some()
+            }
+            Err(_) => false,
+        };
         let v = &asked.values;
         let (response, error) = match outcome {
             Ok(((status, headers, body), stream)) => (
@@ -410,6 +511,7 @@ impl Recorder {
             response,
             error,
             latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            tainted,
         });
     }
 
@@ -442,8 +544,10 @@ impl Recorder {
             for e in list {
                 let line = serde_json::to_string(e)?;
                 // Fail closed: part of a key (cut, or in a form the scrub
-                // cannot mask) never reaches a file meant to be committed.
-                if secrets.holds_fragment(line.as_bytes()).is_some() {
+                // cannot mask) never reaches a file meant to be committed;
+                // the raw answer was checked when recorded (a base64 or
+                // UTF-16 body hides it from a check of the line).
+                if e.tainted || secrets.holds_fragment(line.as_bytes()).is_some() {
                     anyhow::bail!(
                         "no cassette was written: the answer to {plugin}'s request {} holds part of one of the run's secrets (the target echoed it in a form that cannot be masked); see the run's secret findings",
                         e.seq
@@ -452,27 +556,45 @@ impl Recorder {
                 text.push_str(&line);
                 text.push('\n');
             }
-            texts.push((format!("{plugin}.jsonl"), text));
+            let name = format!("{plugin}.jsonl");
+            anyhow::ensure!(
+                is_cassette_name(&name),
+                "no cassette was written: plugin name {plugin:?} cannot be a file name"
+            );
+            texts.push((name, text));
         }
+        let meta = Meta {
+            files: texts.iter().map(|(name, _)| name.clone()).collect(),
+            ..meta.clone()
+        };
         for (name, text) in texts {
             write(&name, text)?;
         }
         write(CONTRACT_FILE, contract_toml.to_owned())?;
-        write(META_FILE, serde_json::to_string_pretty(meta)? + "\n")?;
-        // A previous recording's plugins that did not run this time.
-        for stale in std::fs::read_dir(&self.dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .filter(|p| {
-                p.file_stem()
-                    .is_none_or(|s| !entries.contains_key(s.to_string_lossy().as_ref()))
-            })
-        {
-            std::fs::remove_file(&stale)
-                .with_context(|| format!("removing {}", stale.display()))?;
+        write(META_FILE, serde_json::to_string_pretty(&meta)? + "\n")?;
+        // The previous recording's files that this one did not write (and
+        // nothing else: the directory may hold the user's own files).
+        for stale in self.previous.iter().filter(|f| !meta.files.contains(f)) {
+            let path = self.dir.join(stale);
+            if is_cassette_name(stale) && path.is_file() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing {}", path.display()))?;
+            }
         }
         Ok(())
     }
+}
+
+/// A cassette file's name: a plugin name (letters, digits, `.`, `_`, `-`)
+/// and `.jsonl`, nothing that leaves the directory.
+fn is_cassette_name(name: &str) -> bool {
+    name.strip_suffix(".jsonl").is_some_and(|stem| {
+        !stem.is_empty()
+            && !stem.starts_with('.')
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    })
 }
 
 fn failure_of(e: &HttpError, v: &RunValues<'_>) -> Failure {
@@ -554,43 +676,21 @@ impl Player {
     ///
     /// [`CassetteError`] naming the file (and line).
     pub fn load(dir: &Path) -> Result<Player, CassetteError> {
-        let read = |path: &Path| {
-            crate::config_error::read_regular(path, MAX_REPLAY_BYTES)
-                .map_err(|e| CassetteError::Read {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        };
-        let meta_path = dir.join(META_FILE);
-        let meta: Meta =
-            serde_json::from_str(&read(&meta_path)?).map_err(|e| CassetteError::Line {
-                path: meta_path.display().to_string(),
-                line: e.line(),
-                reason: e.to_string(),
-            })?;
-        if meta.format != CASSETTE_FORMAT {
-            return Err(CassetteError::Format {
-                path: meta_path.display().to_string(),
-                found: meta.format,
-            });
-        }
-        let listing = std::fs::read_dir(dir).map_err(|e| CassetteError::Read {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let mut files: Vec<PathBuf> = listing
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        files.sort();
+        let meta = read_meta(dir)?;
+        let mut budget = MAX_REPLAY_BYTES;
         let mut queues: HashMap<Key, VecDeque<Entry>> = HashMap::new();
-        for path in files {
-            let plugin = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            for (i, line) in read(&path)?.lines().enumerate() {
+        for name in &meta.files {
+            let path = dir.join(name);
+            if !is_cassette_name(name) {
+                return Err(CassetteError::Read {
+                    path: dir.join(META_FILE).display().to_string(),
+                    reason: format!("lists {name:?}, which is not a cassette file name"),
+                });
+            }
+            let plugin = name.trim_end_matches(".jsonl").to_owned();
+            let text = read_plain(&path, budget)?;
+            budget = budget.saturating_sub(text.len() as u64);
+            for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -716,7 +816,7 @@ mod tests {
     fn identical_requests_replay_in_order_and_auth_modes_apart() {
         let dir = tempfile::tempdir().unwrap();
         let url = reqwest::Url::parse("http://127.0.0.1:9/v1/chat/completions").unwrap();
-        let rec = Recorder::new(dir.path());
+        let rec = Recorder::new(dir.path()).unwrap();
         let run1 = RunValues {
             correlation_id: "corr-1",
             unapproved_model: "shipgate-unapproved-model-aaa",
@@ -739,6 +839,7 @@ mod tests {
                 &asked(&url, auth, body, run1.clone()),
                 &outcome,
                 Duration::from_millis(7),
+                &SecretSet::new(&[], "Bearer"),
             );
         }
         let meta = Meta {
@@ -748,6 +849,7 @@ mod tests {
             base_url: "http://127.0.0.1:9/v1".into(),
             target_is_mock: true,
             run_id: "r".into(),
+            files: Vec::new(),
         };
         let secrets = SecretSet::new(&[], "Bearer");
         rec.save(&meta, "schema = 1\n", &secrets).unwrap();
@@ -792,7 +894,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(META_FILE),
-            r#"{"format":1,"shipgate":"x","recorded_at":"x","base_url":"x","target_is_mock":false,"run_id":"x"}"#,
+            r#"{"format":1,"shipgate":"x","recorded_at":"x","base_url":"x","target_is_mock":false,"run_id":"x","files":["canary.jsonl"]}"#,
         )
         .unwrap();
         std::fs::write(dir.path().join("canary.jsonl"), "\n{not json}\n").unwrap();

@@ -29,6 +29,7 @@ pub(crate) mod stream;
 pub mod target;
 pub(crate) mod telemetry;
 
+pub(crate) use send::body_coding;
 pub use spend::{Spend, SpendVerdict, check_spend};
 pub use target::{HttpTarget, RequestIdRule, TargetError, TargetSpec};
 

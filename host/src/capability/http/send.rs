@@ -232,7 +232,7 @@ pub async fn dispatch(
                 .unwrap_or(Err(HttpError::Timeout(0)));
                 let latency = t0.elapsed();
                 if let cassette::Tape::Record(recorder) = tape {
-                    recorder.record(&asked, &outcome, latency);
+                    recorder.record(&asked, &outcome, latency, &target.secrets);
                 }
                 (outcome, latency)
             }
@@ -369,19 +369,9 @@ async fn attempt(
                 e => e,
             })?;
     // Enforce: a body the host cannot scrub never reaches the guest.
-    if let Some((_, enc)) = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
-        && !enc.trim().eq_ignore_ascii_case("identity")
-    {
-        // The header's value is the server's text: name it only when it is a
-        // known coding.
-        let coding = KNOWN_CODINGS
-            .iter()
-            .find(|c| enc.trim().eq_ignore_ascii_case(c))
-            .unwrap_or(&"an unrecognised coding");
+    if let Some(coding) = body_coding(&headers) {
         return Err(HttpError::Withheld(format!(
-            "the response was content-encoded ({coding}) although the host asked for identity; its body cannot be checked for secrets"
+            "the response was encoded ({coding}) although the host asked for identity; its body cannot be checked for secrets"
         )));
     }
     // Host-side only: did the target send back part of a key? (Fixed work per
@@ -420,6 +410,32 @@ async fn attempt(
 
 /// Content codings a server may name in `content-encoding`.
 const KNOWN_CODINGS: &[&str] = &["gzip", "x-gzip", "deflate", "br", "zstd", "compress"];
+
+/// The coding that makes a body unreadable to the scrub, if any: any coding
+/// but `identity` in any `content-encoding` header (every one, each a
+/// list), or any but `chunked` and `identity` in `transfer-encoding` (the
+/// HTTP client removes only the chunking). The server's text is named only
+/// when it is a known coding.
+pub(crate) fn body_coding(headers: &[(String, String)]) -> Option<&'static str> {
+    let codings = |name: &'static str, allowed: &'static [&'static str]| {
+        headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(move |c| !c.is_empty() && !allowed.iter().any(|a| c.eq_ignore_ascii_case(a)))
+    };
+    codings("content-encoding", &["identity"])
+        .chain(codings("transfer-encoding", &["identity", "chunked"]))
+        .map(|c| {
+            KNOWN_CODINGS
+                .iter()
+                .find(|k| c.eq_ignore_ascii_case(k))
+                .copied()
+                .unwrap_or("an unrecognised coding")
+        })
+        .next()
+}
 
 /// Headers as the guest receives them: provider key echoes masked, and any
 /// `content-length` restated as the length of the body delivered (the
