@@ -426,3 +426,64 @@ async fn a_client_that_accepts_a_cut_stream_is_held_and_one_that_checks_is_not()
         Verdict::Pass
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_never_receives_the_key_the_target_reflects() {
+    // A target that echoes the key the interposer sent: compressed (in a
+    // second content-encoding header), split across two request-id
+    // headers. What the application reads is checked, not what shipgate
+    // records of it.
+    for fault in [
+        "echo-second-encoding",
+        "echo-content-encoded",
+        "echo-split-request-ids",
+    ] {
+        let config = shipgate::mock::MockConfig::new(crate::support::KEY)
+            .when(shipgate::mock::When::Any, fault.parse().unwrap());
+        let h = Harness::with(config).await;
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        let script = r#"
+import json, os, urllib.request, urllib.error
+req = urllib.request.Request(os.environ["OPENAI_BASE_URL"].rstrip("/") + "/chat/completions",
+    data=json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}).encode(),
+    headers={"authorization": "Bearer " + os.environ["OPENAI_API_KEY"], "content-type": "application/json"})
+try:
+    r = urllib.request.urlopen(req, timeout=10)
+    status, headers, body = r.status, r.getheaders(), r.read()
+except urllib.error.HTTPError as e:
+    status, headers, body = e.code, e.headers.items(), e.read()
+with open(os.environ["SEEN"], "wb") as f:
+    f.write(str(status).encode() + b"\n")
+    for k, v in headers:
+        f.write(k.encode() + b": " + v.encode() + b"\n")
+    f.write(body)
+"#;
+        let text = format!(
+            "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nenv = {{ SEEN = {:?} }}\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n",
+            seen.display().to_string()
+        );
+        let out = h.run(&h.plan(&text, &[])).await;
+        let got = std::fs::read(&seen).unwrap_or_else(|e| {
+            panic!(
+                "{fault}: the application wrote nothing ({e}): {:?}",
+                out.record.application
+            )
+        });
+        let text = String::from_utf8_lossy(&got).into_owned();
+        let key = crate::support::KEY;
+        let reversed: String = key.chars().rev().collect();
+        let (a, b) = key.split_at(key.len() / 2);
+        let joined: String = text.lines().collect();
+        for form in [key, reversed.as_str()] {
+            assert!(
+                !text.contains(form),
+                "{fault}: the application got the key: {text}"
+            );
+        }
+        assert!(
+            !(joined.contains(&a[a.len() - 8..]) && joined.contains(&b[..8])),
+            "{fault}: the application got both halves of the key: {text}"
+        );
+    }
+}

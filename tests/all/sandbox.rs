@@ -67,6 +67,7 @@ async fn a_reflecting_server_hands_back_nothing_of_either_secret() {
     assert_eq!(got("accept-encoding"), "denied");
     assert_eq!(got("range"), "denied");
     assert_eq!(got("content-encoded"), "withheld");
+    assert_eq!(got("second-encoding"), "withheld");
     // Every encoding an honest reflecting server makes arrives scrubbed.
     assert!(
         got("plain-echo").contains("Bearer [REDACTED:credential]"),

@@ -168,8 +168,14 @@ pub enum EchoForm {
     JsonEscaped,
     /// Split in two, across two response headers.
     SplitHeaders,
+    /// Split in two, across `x-request-id` and `request-id` (headers a
+    /// proxy passes on).
+    SplitRequestIds,
     /// `content-encoding: gzip` on a body the client cannot read without decoding.
     ContentEncoded,
+    /// The same, declared in a second `content-encoding` header after an
+    /// `identity` one.
+    SecondEncoding,
     /// Base64 of a longer text, wrapped in 76-character lines (MIME, as
     /// Python's `base64.encodebytes`), in a JSON string.
     MimeBase64,
@@ -243,6 +249,8 @@ impl FromStr for Fault {
             "echo-json-escaped" => Fault::EchoEncoded(EchoForm::JsonEscaped),
             "echo-split-headers" => Fault::EchoEncoded(EchoForm::SplitHeaders),
             "echo-content-encoded" => Fault::EchoEncoded(EchoForm::ContentEncoded),
+            "echo-second-encoding" => Fault::EchoEncoded(EchoForm::SecondEncoding),
+            "echo-split-request-ids" => Fault::EchoEncoded(EchoForm::SplitRequestIds),
             "echo-mime-base64" => Fault::EchoEncoded(EchoForm::MimeBase64),
             "echo-interleaved-headers" => Fault::EchoEncoded(EchoForm::InterleavedHeaders),
             "echo-lowercase" => Fault::EchoEncoded(EchoForm::LowerCase),
@@ -272,7 +280,7 @@ impl FromStr for Fault {
                     "unknown fault {name:?}; known: status:N, rate-limit:S, rate-limit-ms:MS, delay:MS, drop, truncated, \
                      invalid-json, text-500, html-502, empty, huge:BYTES, redirect, missing-fields, extra-fields, \
                      comet-invalid-request, comet-model-not-found, litellm, echo-key, bad-key-400, echo-headers, accept-any-key, accept-invalid, ignore-max-tokens, bad-usage, no-request-id, wrong-model, \
-                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-mime-base64, echo-interleaved-headers, echo-lowercase, echo-cut, echo-utf16, echo-hex-dump, \
+                     echo-base64-header, echo-url-encoded, echo-json-escaped, echo-split-headers, echo-content-encoded, echo-second-encoding, echo-split-request-ids, echo-mime-base64, echo-interleaved-headers, echo-lowercase, echo-cut, echo-utf16, echo-hex-dump, \
                      echo-key-as-request-id, huge-usage, deep-keys, stream-drop, stream-no-finish, stream-no-done, stream-corrupt, stream-error, stream-stall:MS, stream-slow-first:MS"
                 ));
             }

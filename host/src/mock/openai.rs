@@ -696,11 +696,16 @@ fn echo_auth(fault: &Fault, headers: &HeaderMap) -> Option<Response> {
             )
                 .into_response()
         }
-        Fault::EchoEncoded(EchoForm::SplitHeaders) => {
+        Fault::EchoEncoded(form @ (EchoForm::SplitHeaders | EchoForm::SplitRequestIds)) => {
             let mid = auth.len() / 2;
             let (a, b) = auth.split_at(mid);
             let mut r = axum::Json(json!({"ok": true})).into_response();
-            for (name, part) in [("x-part-1", a), ("x-part-2", b)] {
+            let names = if *form == EchoForm::SplitHeaders {
+                ["x-part-1", "x-part-2"]
+            } else {
+                ["x-request-id", "request-id"]
+            };
+            for (name, part) in names.into_iter().zip([a, b]) {
                 if let Ok(v) = HeaderValue::from_str(part) {
                     r.headers_mut().insert(name, v);
                 }
@@ -773,6 +778,21 @@ fn echo_auth(fault: &Fault, headers: &HeaderMap) -> Option<Response> {
                 body,
             )
                 .into_response()
+        }
+        Fault::EchoEncoded(EchoForm::SecondEncoding) => {
+            let body: Vec<u8> = json!({ "seen": auth }).to_string().bytes().rev().collect();
+            let mut r = (StatusCode::OK, body).into_response();
+            let h = r.headers_mut();
+            h.append(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h.append(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
+            h.append(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
         }
         Fault::EchoKeyAsRequestId => {
             let mut r = error(

@@ -583,3 +583,44 @@ fn transport_error(e: reqwest::Error) -> HttpError {
     }
     HttpError::Connect(msg.chars().take(1024).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::body_coding;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn any_coding_in_any_encoding_header_is_found() {
+        assert_eq!(
+            body_coding(&h(&[("content-type", "application/json")])),
+            None
+        );
+        assert_eq!(body_coding(&h(&[("Content-Encoding", "identity")])), None);
+        assert_eq!(body_coding(&h(&[("transfer-encoding", "chunked")])), None);
+        assert_eq!(
+            body_coding(&h(&[
+                ("content-encoding", "identity"),
+                ("content-encoding", "gzip")
+            ])),
+            Some("gzip")
+        );
+        assert_eq!(
+            body_coding(&h(&[("content-encoding", "identity, br")])),
+            Some("br")
+        );
+        assert_eq!(
+            body_coding(&h(&[("Transfer-Encoding", "gzip, chunked")])),
+            Some("gzip")
+        );
+        assert_eq!(
+            body_coding(&h(&[("content-encoding", "sk-abc123")])),
+            Some("an unrecognised coding")
+        );
+    }
+}

@@ -54,15 +54,20 @@ impl Check for ScrubBypass {
             "range",
             everything(echo().header("Range", "bytes=20-35").send()),
         );
-        add(
-            "content-encoded",
-            everything(
-                Request::post("/chat/completions")
-                    .body("{}")
-                    .fault("echo-content-encoded")
-                    .send(),
-            ),
-        );
+        for (key, fault) in [
+            ("content-encoded", "echo-content-encoded"),
+            ("second-encoding", "echo-second-encoding"),
+        ] {
+            add(
+                key,
+                everything(
+                    Request::post("/chat/completions")
+                        .body("{}")
+                        .fault(fault)
+                        .send(),
+                ),
+            );
+        }
         for form in [
             "echo-base64-header",
             "echo-url-encoded",
