@@ -83,17 +83,22 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
     if let Some(dump) = hex_dump(text) {
         out.push(dump);
     }
-    if let Some(deltas) = stream_deltas(text) {
-        out.push(deltas);
-    }
+    out.extend(stream_deltas(text));
     out
 }
 
-/// The text a client assembles from a stream's events: the string values of
-/// `choices[].delta` (content, tool call arguments, …) of every `data:` line
-/// that parses as JSON, concatenated; each byte maps back to its whole event
-/// line. `None` unless the text has two or more `data:` lines.
-fn stream_deltas(text: &[u8]) -> Option<View<'static>> {
+/// Most choices a stream's deltas are assembled for, one view each (more
+/// share the last view).
+const MAX_STREAM_CHOICES: usize = 16;
+
+/// The texts a client assembles from a stream's events, one per choice
+/// (by its `index`): the string values of `choices[].delta` (content, tool
+/// call arguments, …) and of `choices[].text` of every `data:` line that
+/// parses as JSON, concatenated; each byte maps back to its whole event
+/// line. A key split across one choice's deltas, with another choice's
+/// events between them, is whole in its choice's view. None unless the
+/// text has two or more `data:` lines.
+fn stream_deltas(text: &[u8]) -> Vec<View<'static>> {
     let lines: Vec<(usize, &[u8])> = {
         let mut at = 0;
         text.split(|b| *b == b'\n')
@@ -106,38 +111,56 @@ fn stream_deltas(text: &[u8]) -> Option<View<'static>> {
             .collect()
     };
     if lines.len() < 2 {
-        return None;
+        return Vec::new();
     }
-    let mut bytes = Vec::new();
-    let mut map = Vec::new();
+    // Per choice index: the assembled bytes and where each came from.
+    type Assembled = (Vec<u8>, Vec<(u32, u32)>);
+    let mut choices: Vec<(u64, Assembled)> = Vec::new();
     for (start, line) in lines {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(line[5..].trim_ascii()) else {
             continue;
         };
         let range = (start as u32, (start + line.len()) as u32);
-        let mut push = |s: &str| {
-            for b in s.bytes() {
-                bytes.push(b);
-                map.push(range);
-            }
-        };
-        for c in v
+        for (i, c) in v
             .pointer("/choices")
             .and_then(|c| c.as_array())
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            let Some(delta) = c.get("delta") else {
-                continue;
+            let index = c.get("index").and_then(|x| x.as_u64()).unwrap_or(i as u64);
+            let slot = match choices.iter().position(|(k, _)| *k == index) {
+                Some(at) => at,
+                None if choices.len() < MAX_STREAM_CHOICES => {
+                    choices.push((index, Assembled::default()));
+                    choices.len() - 1
+                }
+                None => choices.len() - 1,
             };
-            strings(delta, &mut push, 0);
+            let (bytes, map) = &mut choices[slot].1;
+            let mut push = |s: &str| {
+                for b in s.bytes() {
+                    bytes.push(b);
+                    map.push(range);
+                }
+            };
+            if let Some(delta) = c.get("delta") {
+                strings(delta, &mut push, 0);
+            }
+            if let Some(serde_json::Value::String(t)) = c.get("text") {
+                push(t);
+            }
         }
     }
-    (!bytes.is_empty()).then_some(View {
-        bytes: Cow::Owned(bytes),
-        map: Some(map),
-        form: Some(Form::StreamDeltas),
-    })
+    choices
+        .into_iter()
+        .filter(|(_, (bytes, _))| !bytes.is_empty())
+        .map(|(_, (bytes, map))| View {
+            bytes: Cow::Owned(bytes),
+            map: Some(map),
+            form: Some(Form::StreamDeltas),
+        })
+        .collect()
 }
 
 /// Every string value in `v` (depth-first, bounded depth), in order.
@@ -483,6 +506,15 @@ mod tests {
                 .iter()
                 .all(|v| v.form() != Some(Form::StreamDeltas))
         );
+        // Another choice's deltas between the pieces: each choice is read on
+        // its own (legacy `text` choices too).
+        let body = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"sk-ab\"}}]}\n\ndata: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"~\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"cdef\"}}]}\n\ndata: {\"choices\":[{\"index\":1,\"text\":\"xy\"}]}\n\n";
+        let texts: Vec<Vec<u8>> = views(body)
+            .iter()
+            .filter(|v| v.form() == Some(Form::StreamDeltas))
+            .map(|v| v.bytes().to_vec())
+            .collect();
+        assert_eq!(texts, [b"sk-abcdef".to_vec(), b"~xy".to_vec()]);
     }
 
     #[test]
