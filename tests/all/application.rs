@@ -246,6 +246,37 @@ async fn nothing_the_application_started_survives_its_episode() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!running(), "process {pid} survived the episode");
+    // A daemon that left the process group (fork, setsid, fork) and outlives
+    // an application that exits at once: found by its marker, and killed.
+    let daemon = dir.path().join("daemon");
+    let script = format!(
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        open({:?}, 'w').write(str(os.getpid()))\n        time.sleep(300)\n    os._exit(0)\nos.wait()\ntime.sleep(0.3)\n",
+        daemon.display().to_string()
+    );
+    let text = format!(
+        "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
+    );
+    let out = h.run(&h.plan(&text, &[])).await;
+    let e = &out.record.application.as_ref().unwrap().episodes[0];
+    assert_eq!(e.exit_code, Some(0), "{e:?}");
+    let pid = std::fs::read_to_string(&daemon).unwrap();
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with(['R', 'S', 'D']))
+            })
+            .unwrap_or(false)
+    };
+    for _ in 0..50 {
+        if !alive() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(), "the daemon {} survived the episode", pid.trim());
     // The environment was cleared: only PATH and what shipgate sets.
     let text = "[application]\ncommand = [\"sh\", \"-c\", \"env | cut -d= -f1 | sort\"]\nenv = { APP_MODE = \"test\" }\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = { traffic = true }\n";
     // A variable the test process has (HOME, CARGO_*) must not reach it.
@@ -260,6 +291,7 @@ async fn nothing_the_application_started_survives_its_episode() {
                 "OPENAI_BASE_URL",
                 "PATH",
                 "PWD",
+                "SHIPGATE_EPISODE",
                 "SHLVL",
                 "_"
             ]

@@ -127,14 +127,17 @@ impl Episodes<'_> {
             }
         };
         let started = Instant::now();
-        let (out, err) = match self.spawn(&interposer.base_url()) {
+        let marker = crate::capability::http::credentials::random_token(24)
+            .expose()
+            .to_owned();
+        let (out, err) = match self.spawn(&interposer.base_url(), &marker) {
             Ok(child) => {
                 let timeout = Duration::from_millis(self.config.timeout_ms);
                 let work = self.config.trigger.clone().map(|t| {
                     let ready = self.config.ready_url.clone();
                     Box::pin(serve_once(ready, t)) as Work
                 });
-                let s = supervise(child, timeout, work).await;
+                let s = supervise(child, timeout, work, &marker).await;
                 episode.exit_code = s.code;
                 episode.timed_out = s.timed_out;
                 episode.trigger_status = s.trigger_status;
@@ -178,7 +181,7 @@ impl Episodes<'_> {
         }
     }
 
-    fn spawn(&self, base_url: &str) -> std::io::Result<tokio::process::Child> {
+    fn spawn(&self, base_url: &str, marker: &str) -> std::io::Result<tokio::process::Child> {
         let Some((program, args)) = self.argv().split_first() else {
             return Err(std::io::Error::other("the command is empty"));
         };
@@ -198,7 +201,10 @@ impl Episodes<'_> {
         let env: &BTreeMap<String, String> = &self.config.env;
         cmd.envs(env)
             .env(&self.config.base_url_env, base_url)
-            .env(&self.config.api_key_env, self.placeholder.expose());
+            .env(&self.config.api_key_env, self.placeholder.expose())
+            // Marks everything it starts, so what left its process group
+            // (a daemon that called setsid) is found at the end.
+            .env(EPISODE_MARKER, marker);
         cmd.spawn()
     }
 }
@@ -270,6 +276,7 @@ async fn supervise(
     mut child: tokio::process::Child,
     timeout: Duration,
     work: Option<Work>,
+    marker: &str,
 ) -> Supervised {
     // Whatever it started goes with it: now, or when this future is dropped
     // (the run was interrupted).
@@ -277,6 +284,7 @@ async fn supervise(
         child
             .id()
             .and_then(|p| rustix::process::Pid::from_raw(p as i32)),
+        format!("{EPISODE_MARKER}={marker}"),
     );
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -339,15 +347,49 @@ async fn supervise(
     s
 }
 
-/// Kills a process group when dropped.
-struct GroupGuard(Option<rustix::process::Pid>);
+/// The variable that marks an episode's processes (its value is random per
+/// episode).
+pub const EPISODE_MARKER: &str = "SHIPGATE_EPISODE";
+
+/// Kills a process group when dropped, and then every process that still
+/// carries the episode's marker in its environment (one that left the group
+/// with `setsid`; one that also replaced its environment is not found).
+struct GroupGuard(Option<rustix::process::Pid>, String);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.0.take() {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
+        // A few passes: a daemon may fork again while it is being found.
+        for _ in 0..3 {
+            let marked = marked_processes(self.1.as_bytes());
+            if marked.is_empty() {
+                break;
+            }
+            for pid in marked {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
     }
+}
+
+/// Processes (of this user: others' environments are unreadable) whose
+/// environment holds `entry` (`NAME=value`) whole; not this process.
+fn marked_processes(entry: &[u8]) -> Vec<rustix::process::Pid> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == entry))
+        })
+        .filter_map(|pid| rustix::process::Pid::from_raw(pid as i32))
+        .collect()
 }
 
 /// Read a pipe to its end, keeping at most one byte past the cap (so a cut
