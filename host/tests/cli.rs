@@ -1009,6 +1009,11 @@ fn cassettes_hold_no_secret_and_a_replay_gives_the_recorded_findings() {
     );
     assert!(replay.status.success(), "{}", stderr(&replay));
     assert_eq!(verdicts(&replay), verdicts(&live));
+    assert!(
+        stderr(&replay).contains("replayed: tapes, recorded"),
+        "{}",
+        stderr(&replay)
+    );
     let v: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert!(
         v["contract_source"]

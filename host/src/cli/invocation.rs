@@ -204,13 +204,7 @@ impl RunRequest {
                 }
                 replayed_mock = meta.target_is_mock;
                 tape = Tape::Replay(Arc::new(player));
-                let source = format!(
-                    "{} (replayed from {}, recorded {} by run {})",
-                    path.display(),
-                    dir.display(),
-                    meta.recorded_at,
-                    meta.run_id
-                );
+                let source = cassette::replay_source(&path, dir, &meta);
                 // Nothing is sent: the credential is never used.
                 let key = Secret::new(format!(
                     "sk-replay-{}",

@@ -60,6 +60,13 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
     };
     let (provider, base) = r.target();
     writeln!(w, "\n  decision: {badge}   ({provider} at {base})")?;
+    if let Some(from) = crate::capability::http::cassette::replayed_from(&r.contract_source) {
+        writeln!(
+            w,
+            "  {}: {from}: the recorded run's evidence; nothing was sent",
+            paint("1;33", "replayed")
+        )?;
+    }
     use crate::report::record::RunStatus;
     // The plan's checks: not the host's own pseudo plugins.
     let checks: Vec<_> = r

@@ -99,6 +99,25 @@ pub struct Meta {
     pub files: Vec<String>,
 }
 
+/// How a replayed run names its contract (the record's `contract_source`):
+/// the contract, and the cassettes it was answered from.
+pub fn replay_source(contract: &Path, dir: &Path, meta: &Meta) -> String {
+    format!(
+        "{} (replayed from {}, recorded {} by run {})",
+        contract.display(),
+        dir.display(),
+        meta.recorded_at,
+        meta.run_id
+    )
+}
+
+/// The cassettes a run was replayed from, read back from its
+/// `contract_source` ([`replay_source`]); None for a live run.
+pub fn replayed_from(contract_source: &str) -> Option<&str> {
+    let (_, rest) = contract_source.rsplit_once(" (replayed from ")?;
+    rest.strip_suffix(')')
+}
+
 /// Most bytes of a cassette directory's metadata file.
 const MAX_META_BYTES: u64 = 64 * 1024;
 
@@ -887,6 +906,25 @@ mod tests {
             player.misses(),
             vec!["probe POST /v1/chat/completions (auth configured)"]
         );
+    }
+
+    #[test]
+    fn a_replayed_source_is_read_back() {
+        let meta = Meta {
+            format: CASSETTE_FORMAT,
+            shipgate: "0".into(),
+            recorded_at: "2026-12-01T00:00:00Z".into(),
+            base_url: "u".into(),
+            target_is_mock: false,
+            run_id: "r1".into(),
+            files: Vec::new(),
+        };
+        let s = replay_source(Path::new("c.toml"), Path::new("tapes"), &meta);
+        assert_eq!(
+            replayed_from(&s),
+            Some("tapes, recorded 2026-12-01T00:00:00Z by run r1")
+        );
+        assert_eq!(replayed_from("built-in mock contract"), None);
     }
 
     #[test]
