@@ -14,8 +14,10 @@ pub enum Form {
     HeaderBase64,
     /// Hex, lower or upper case.
     Hex,
-    /// Percent-encoded (URL-encoded), wholly or in part.
+    /// Percent-encoded (URL-encoded), wholly or in part, once or twice.
     PercentEncoded,
+    /// In HTML numeric character references (`&#122;`, `&#x7a;`).
+    HtmlEntities,
     /// JSON-escaped (`\uXXXX`, `\/`).
     JsonEscaped,
     /// Split across two or more header lines.
@@ -42,6 +44,7 @@ impl Form {
             Form::HeaderBase64 => "header-base64",
             Form::Hex => "hex",
             Form::PercentEncoded => "url-encoded",
+            Form::HtmlEntities => "html-entities",
             Form::JsonEscaped => "json-escaped",
             Form::SplitHeaders => "split-headers",
             Form::LineWrapped => "line-wrapped",

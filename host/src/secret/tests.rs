@@ -363,3 +363,20 @@ proptest! {
         prop_assert!(!out.iter().any(|(_, v)| v.contains(b)));
     }
 }
+
+#[test]
+fn html_entities_and_double_percent_encoding_are_scrubbed() {
+    let decimal: String = KEY.chars().map(|c| format!("&#{};", c as u32)).collect();
+    let hex: String = KEY.chars().map(|c| format!("&#x{:X};", c as u32)).collect();
+    let twice: String = urlencode_all(KEY).replace('%', "%25");
+    for (name, form) in [("decimal", decimal), ("hex", hex), ("twice", twice)] {
+        let text = format!("<p>your key: {form}</p>");
+        let (out, hits) = set().scrub(text.clone().into_bytes());
+        let out = String::from_utf8(out).unwrap();
+        assert!(!hits.is_empty(), "{name}: {text}");
+        assert!(!out.contains(&form[..form.len() / 2]), "{name}: {out}");
+        assert!(out.contains("[REDACTED:credential]"), "{name}: {out}");
+    }
+    // Ordinary HTML is left alone.
+    assert_eq!(scrubbed("caf&#233; &amp; 100%25"), "caf&#233; &amp; 100%25");
+}

@@ -56,11 +56,16 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
     }
     // Each view only when the text holds what it undoes (a property of the
     // text alone, never of the secrets).
-    if text
-        .windows(3)
-        .any(|w| w[0] == b'%' && hex_val(w[1]).is_some() && hex_val(w[2]).is_some())
-    {
-        out.push(decoded(text, Form::PercentEncoded, percent_step));
+    if holds_percent_escape(text) {
+        let once = decoded(text, Form::PercentEncoded, percent_step);
+        // Encoded twice (`%257A`): a proxy re-encodes what a server encoded.
+        let twice = holds_percent_escape(once.bytes())
+            .then(|| redecoded(&once, Form::PercentEncoded, percent_step));
+        out.push(once);
+        out.extend(twice);
+    }
+    if text.windows(2).any(|w| w == b"&#") {
+        out.push(decoded(text, Form::HtmlEntities, html_step));
     }
     // Escapes that can stand for a key's characters (keys hold no `"` or `\\`).
     if text
@@ -342,6 +347,65 @@ fn decoded(
         map: Some(map),
         form: Some(form),
     }
+}
+
+/// Whether `t` holds a `%XX` escape.
+fn holds_percent_escape(t: &[u8]) -> bool {
+    t.windows(3)
+        .any(|w| w[0] == b'%' && hex_val(w[1]).is_some() && hex_val(w[2]).is_some())
+}
+
+/// `view` decoded once more, its map composed with the view's own (every
+/// byte maps back to the original text).
+fn redecoded(
+    view: &View<'_>,
+    form: Form,
+    step: fn(&[u8], usize, &mut Vec<u8>) -> usize,
+) -> View<'static> {
+    let again = decoded(view.bytes(), form, step);
+    let map = again.map.as_ref().map(|m| {
+        m.iter()
+            .map(|(s, e)| {
+                let r = view.original(*s as usize..*e as usize);
+                (r.start as u32, r.end as u32)
+            })
+            .collect()
+    });
+    View {
+        bytes: again.bytes,
+        map,
+        form: Some(form),
+    }
+}
+
+/// HTML numeric character references (`&#122;`, `&#x7A;`) to their bytes.
+fn html_step(t: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    if t[i] == b'&' && t.get(i + 1) == Some(&b'#') {
+        let hex = matches!(t.get(i + 2), Some(b'x' | b'X'));
+        let start = i + 2 + usize::from(hex);
+        let digits = t[start..]
+            .iter()
+            .take(8)
+            .take_while(|b| {
+                if hex {
+                    hex_val(**b).is_some()
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+            .count();
+        if digits > 0 && t.get(start + digits) == Some(&b';') {
+            let text = std::str::from_utf8(&t[start..start + digits]).unwrap_or("");
+            let code = u32::from_str_radix(text, if hex { 16 } else { 10 }).ok();
+            if let Some(c) = code.and_then(char::from_u32) {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                return start + digits + 1 - i;
+            }
+        }
+    }
+    out.push(t[i]);
+    1
 }
 
 fn hex_val(b: u8) -> Option<u8> {
