@@ -210,12 +210,26 @@ fn telemetry_finding(episodes: &[Episode], telemetry: Telemetry) -> Finding {
                     .collect::<Vec<_>>()
             })
             .min_by_key(Vec::len);
+        // One complete line per request (its attempts are one request).
+        let mut requests: Vec<u32> = e.exchanges.iter().map(|x| x.logical).collect();
+        requests.sort_unstable();
+        requests.dedup();
+        let complete = lines
+            .iter()
+            .filter(|l| TELEMETRY_FIELDS.iter().all(|k| l.get(*k).is_some()))
+            .count();
         match best {
             None => missing.push(format!("{}: no JSON telemetry line", e.scenario)),
             Some(m) if !m.is_empty() => missing.push(format!(
                 "{}: missing {}",
                 e.scenario,
                 shipgate_sdk::text::list(&m)
+            )),
+            Some(_) if complete < requests.len() => missing.push(format!(
+                "{}: {} for {}",
+                e.scenario,
+                shipgate_sdk::text::count(complete, "complete telemetry line"),
+                shipgate_sdk::text::count(requests.len(), "request")
             )),
             Some(_) => {}
         }
@@ -419,6 +433,29 @@ mod tests {
                 out.finding("client-logs.telemetry").detail,
                 "clean: missing retries"
             );
+        }
+
+        #[test]
+        fn one_telemetry_line_for_two_requests_fails() {
+            let mut e = episode(LINE, BODY);
+            let mut second = e.exchanges[0].clone();
+            second.logical = 1;
+            // A retry of the first request is not another request.
+            let mut retry = e.exchanges[0].clone();
+            retry.attempt = 2;
+            e.exchanges.push(retry);
+            let out = run(vec![e.clone()], &[("telemetry", "json-lines")]);
+            assert_eq!(out.verdict("client-logs.telemetry"), Verdict::Pass);
+            e.exchanges.push(second);
+            let out = run(vec![e.clone()], &[("telemetry", "json-lines")]);
+            assert_eq!(out.verdict("client-logs.telemetry"), Verdict::Fail);
+            assert_eq!(
+                out.finding("client-logs.telemetry").detail,
+                "clean: 1 complete telemetry line for 2 requests"
+            );
+            e.stdout = format!("{LINE}\n{LINE}");
+            let out = run(vec![e], &[("telemetry", "json-lines")]);
+            assert_eq!(out.verdict("client-logs.telemetry"), Verdict::Pass);
         }
 
         #[test]
