@@ -16,6 +16,10 @@
 //!
 //! - **Interposer.** What the application-under-test interposer adds per
 //!   request on loopback (`-- interposer` runs only this).
+//! - **Replay.** The default plan recorded against the mock with 300 ms
+//!   added to every answer, then the same plan live and replayed from its
+//!   cassettes (`-- replay` runs only this): a replay waits for no network
+//!   and no retry backoff.
 //!
 //! Each run happens in a child process of this binary, so its peak RSS is its
 //! own. Figures are medians of three; this machine is noisy, so the output is
@@ -236,6 +240,10 @@ fn main() {
         stream_overhead();
         return;
     }
+    if args.iter().any(|a| a == "replay") {
+        replay_speed();
+        return;
+    }
     println!("## default run vs. sequential curl (median of 3)\n");
     println!(
         "| target | added latency | requests | shipgate | curl, sequential | ratio | ideal | vs ideal | peak RSS |"
@@ -261,6 +269,7 @@ fn main() {
     }
     interposer_overhead();
     stream_overhead();
+    replay_speed();
     println!("\n## scale: checks of 20 requests each, 200 requests/s (median of 3)\n");
     println!("| checks | requests | time | time per request | peak RSS | RSS per check |");
     println!("|---|---|---|---|---|---|");
@@ -444,5 +453,79 @@ fn stream_overhead() {
         println!("|---|---|---|");
         println!("| reqwest, directly | {d:.1} ms | |");
         println!("| the host's send-stream | {h:.1} ms | {:+.1} % |", (h / d - 1.0) * 100.0);
+    });
+}
+
+/// The default plan live against the mock (300 ms per answer) and replayed
+/// from its own recording, median of three each, in one process.
+fn replay_speed() {
+    use shipgate::capability::http::cassette::{self, Player, Recorder, Tape};
+    use std::sync::Arc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mock = MockServer::start(MockConfig::new(KEY).with_latency_ms(300), 0)
+            .await
+            .unwrap();
+        let text = template(Provider::Mock, Some(&mock.base_url()));
+        let contract = Contract::parse(Path::new("bench.toml"), &text).unwrap();
+        let plan = Plan::builtin(&shipgate::bundled::names(), &[]).unwrap();
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shipgate-bench-cache");
+        let runtime = Runtime::new(Some(&cache)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let run = |tape: Tape| {
+            let (contract, plan, runtime) = (&contract, &plan, &runtime);
+            async move {
+                let started = Instant::now();
+                let out = Validation {
+                    target_is_mock: true,
+                    tape,
+                    ..Validation::new(contract, plan, runtime, Some(Secret::new(KEY)))
+                }
+                .run(std::future::pending())
+                .await
+                .unwrap();
+                (started.elapsed().as_secs_f64() * 1000.0, out)
+            }
+        };
+        let recorder = Arc::new(Recorder::new(dir.path()).unwrap());
+        let (_, recorded) = run(Tape::Record(recorder.clone())).await;
+        let meta = cassette::Meta {
+            format: cassette::CASSETTE_FORMAT,
+            shipgate: "bench".into(),
+            recorded_at: recorded.record.started_at.clone(),
+            base_url: mock.base_url(),
+            target_is_mock: true,
+            run_id: recorded.record.run_id.clone(),
+            files: Vec::new(),
+        };
+        recorder
+            .save(&meta, &text, recorded.redactor.secrets())
+            .unwrap();
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mut live = Vec::new();
+        let mut replayed = Vec::new();
+        for _ in 0..3 {
+            live.push(run(Tape::Off).await.0);
+            let player = Arc::new(Player::load(dir.path()).unwrap());
+            let (ms, out) = run(Tape::Replay(player.clone())).await;
+            assert!(player.misses().is_empty(), "{:?}", player.misses());
+            assert_eq!(out.record.findings.len(), recorded.record.findings.len());
+            replayed.push(ms);
+        }
+        let (live, replayed) = (median(live), median(replayed));
+        println!("\n## replay: the default plan, 300 ms per answer (median of 3)\n");
+        println!("| live | replayed | ratio |");
+        println!("|---|---|---|");
+        println!(
+            "| {live:.0} ms | {replayed:.0} ms | {:.2} |",
+            replayed / live
+        );
     });
 }
