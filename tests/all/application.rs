@@ -277,6 +277,21 @@ async fn nothing_the_application_started_survives_its_episode() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!alive(), "the daemon {} survived the episode", pid.trim());
+    // One that keeps forking and exiting, to stay ahead of whoever kills it.
+    let hopper = dir.path().join("hopper");
+    let script = format!(
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    end = time.time() + 300\n    while time.time() < end:\n        if os.fork() != 0:\n            os._exit(0)\n        open({:?}, 'w').write(str(os.getpid()))\n        time.sleep(0.005)\n    os._exit(0)\nos.wait()\ntime.sleep(0.3)\n",
+        hopper.display().to_string()
+    );
+    let text = format!(
+        "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
+    );
+    let _ = h.run(&h.plan(&text, &[])).await;
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let first = std::fs::read_to_string(&hopper).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = std::fs::read_to_string(&hopper).unwrap();
+    assert_eq!(first, second, "the forking daemon is still running");
     // The environment was cleared: only PATH and what shipgate sets.
     let text = "[application]\ncommand = [\"sh\", \"-c\", \"env | cut -d= -f1 | sort\"]\nenv = { APP_MODE = \"test\" }\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = { traffic = true }\n";
     // A variable the test process has (HOME, CARGO_*) must not reach it.
@@ -469,6 +484,7 @@ async fn the_application_never_receives_the_key_the_target_reflects() {
         "echo-second-encoding",
         "echo-content-encoded",
         "echo-split-request-ids",
+        "echo-cut",
     ] {
         let config = shipgate::mock::MockConfig::new(crate::support::KEY)
             .when(shipgate::mock::When::Any, fault.parse().unwrap());
@@ -517,5 +533,14 @@ with open(os.environ["SEEN"], "wb") as f:
             !(joined.contains(&a[a.len() - 8..]) && joined.contains(&b[..8])),
             "{fault}: the application got both halves of the key: {text}"
         );
+        // Nor any 12 characters of it (a cut key is not masked: it is withheld).
+        let secret_part = key.trim_start_matches("sk-");
+        for i in 0..secret_part.len().saturating_sub(12) {
+            let piece = &secret_part[i..i + 12];
+            assert!(
+                !joined.contains(piece),
+                "{fault}: the application got {piece}: {text}"
+            );
+        }
     }
 }

@@ -609,6 +609,24 @@ async fn forward(
         ),
         Ok((status, kept, bytes, None, false)) => {
             let (bytes, _) = st.secrets.scrub(bytes);
+            // Scrubbed one by one and joined: a key split across two headers
+            // is removed from both.
+            let (kept, _) = st.secrets.scrub_headers(kept);
+            // Part of the key left after the scrub (cut, or split between a
+            // header and the body): the answer is not passed on.
+            let header_text: Vec<u8> = kept
+                .iter()
+                .flat_map(|(_, v)| v.bytes().chain([b'\n']))
+                .collect();
+            if st.secrets.holds_fragment(&bytes).is_some()
+                || st.secrets.holds_fragment(&header_text).is_some()
+            {
+                return withheld(
+                    st,
+                    index,
+                    "the target's answer held part of the key; it is not passed on",
+                );
+            }
             let retry_after = kept
                 .iter()
                 .find(|(k, _)| k == "retry-after")
@@ -629,9 +647,6 @@ async fn forward(
             };
             let mut resp = Response::new(body);
             *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            // Scrubbed one by one and joined: a key split across two headers
-            // is removed from both.
-            let (kept, _) = st.secrets.scrub_headers(kept);
             for (k, v) in kept {
                 if let (Ok(k), Ok(v)) = (
                     header::HeaderName::from_bytes(k.as_bytes()),

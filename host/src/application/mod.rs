@@ -361,15 +361,25 @@ impl Drop for GroupGuard {
         if let Some(pid) = self.0.take() {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
-        // A few passes: a daemon may fork again while it is being found.
-        for _ in 0..3 {
-            let marked = marked_processes(self.1.as_bytes());
-            if marked.is_empty() {
+        // Freeze every marked process (a stopped one forks no more), look
+        // again until no new one appears, then kill them all: a daemon that
+        // keeps forking and exiting cannot stay ahead.
+        let mut frozen: Vec<rustix::process::Pid> = Vec::new();
+        for _ in 0..50 {
+            let new: Vec<_> = marked_processes(self.1.as_bytes())
+                .into_iter()
+                .filter(|p| !frozen.contains(p))
+                .collect();
+            if new.is_empty() {
                 break;
             }
-            for pid in marked {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            for pid in new {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::STOP);
+                frozen.push(pid);
             }
+        }
+        for pid in frozen {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }
 }

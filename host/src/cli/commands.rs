@@ -219,7 +219,7 @@ async fn execute(request: Resolved) -> Result<u8> {
         let meta = player.meta();
         eprintln!(
             "shipgate: replaying {} (recorded {} against {} by shipgate {}): nothing is sent; the findings are the recorded run's",
-            player.dir().display(),
+            crate::text::one_line(&player.dir().display().to_string(), 300),
             meta.recorded_at,
             meta.base_url,
             meta.shipgate

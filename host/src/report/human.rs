@@ -63,8 +63,9 @@ pub fn render(r: &Record, w: &mut impl Write, color: bool) -> io::Result<()> {
     if let Some(from) = crate::capability::http::cassette::replayed_from(&r.contract_source) {
         writeln!(
             w,
-            "  {}: {from}: the recorded run's evidence; nothing was sent",
-            paint("1;33", "replayed")
+            "  {}: {}: the recorded run's evidence; nothing was sent",
+            paint("1;33", "replayed"),
+            crate::text::one_line(from, 300)
         )?;
     }
     use crate::report::record::RunStatus;

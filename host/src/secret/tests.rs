@@ -380,3 +380,73 @@ fn html_entities_and_double_percent_encoding_are_scrubbed() {
     // Ordinary HTML is left alone.
     assert_eq!(scrubbed("caf&#233; &amp; 100%25"), "caf&#233; &amp; 100%25");
 }
+
+#[test]
+fn entity_and_percent_variants_a_browser_or_proxy_reads_are_scrubbed() {
+    let chars: Vec<char> = KEY.chars().collect();
+    let zeros: String = chars
+        .iter()
+        .map(|c| format!("&#0000000{};", *c as u32))
+        .collect();
+    let no_semicolons: String = chars.iter().map(|c| format!("&#{}", *c as u32)).collect();
+    let mixed: String = chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                format!("%{:02X}", *c as u32)
+            } else {
+                format!("&#{};", *c as u32)
+            }
+        })
+        .collect();
+    let thrice = urlencode_all(KEY).replace('%', "%2525");
+    for (name, form) in [
+        ("zeros", zeros),
+        ("no-semicolons", no_semicolons),
+        ("mixed", mixed),
+        ("thrice", thrice),
+    ] {
+        let text = format!("READY {form} done");
+        let (out, hits) = set().scrub(text.clone().into_bytes());
+        assert!(!hits.is_empty(), "{name}: {text}");
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("[REDACTED:credential]"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn stream_deltas_are_read_however_lines_end_and_choices_are_numbered() {
+    let pieces: Vec<&str> = KEY
+        .as_bytes()
+        .chunks(10)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let ev = |index: serde_json::Value, s: &str, end: &str| {
+        format!(
+            "data: {}{end}{end}",
+            serde_json::json!({"choices": [{"index": index, "delta": {"content": s}}]})
+        )
+    };
+    // CR-only line ends; a float index; many other choices in between.
+    let mut cr = String::new();
+    let mut float = String::new();
+    let mut crowd = String::new();
+    for p in &pieces {
+        cr.push_str(&ev(serde_json::json!(0), p, "\r"));
+        float.push_str(&ev(serde_json::json!(0.0), p, "\n"));
+        crowd.push_str(&ev(serde_json::json!(0), p, "\n"));
+        for other in 1..40 {
+            crowd.push_str(&ev(serde_json::json!(other), "~", "\n"));
+        }
+    }
+    for (name, body) in [("cr", cr), ("float", float), ("crowd", crowd)] {
+        let (out, hits) = set().scrub(body.into_bytes());
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            hits.iter().any(|h| h.form == Form::StreamDeltas),
+            "{name}: {hits:?}"
+        );
+        assert!(!out.contains(pieces[1]), "{name}: {out}");
+    }
+}

@@ -57,15 +57,31 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
     // Each view only when the text holds what it undoes (a property of the
     // text alone, never of the secrets).
     if holds_percent_escape(text) {
-        let once = decoded(text, Form::PercentEncoded, percent_step);
-        // Encoded twice (`%257A`): a proxy re-encodes what a server encoded.
-        let twice = holds_percent_escape(once.bytes())
-            .then(|| redecoded(&once, Form::PercentEncoded, percent_step));
-        out.push(once);
-        out.extend(twice);
+        // Encoded again by each proxy on the way (`%257A`, `%25257A`).
+        let mut view = decoded(text, Form::PercentEncoded, percent_step);
+        for _ in 0..2 {
+            if !holds_percent_escape(view.bytes()) {
+                break;
+            }
+            let again = redecoded(&view, Form::PercentEncoded, percent_step);
+            out.push(view);
+            view = again;
+        }
+        out.push(view);
     }
-    if text.windows(2).any(|w| w == b"&#") {
+    let entities = text.windows(2).any(|w| w == b"&#");
+    if entities {
         out.push(decoded(text, Form::HtmlEntities, html_step));
+    }
+    if entities && holds_percent_escape(text) {
+        // Characters encoded one way or the other, alternately.
+        out.push(decoded(text, Form::HtmlEntities, |t, i, out| {
+            if t[i] == b'%' {
+                percent_step(t, i, out)
+            } else {
+                html_step(t, i, out)
+            }
+        }));
     }
     // Escapes that can stand for a key's characters (keys hold no `"` or `\\`).
     if text
@@ -94,7 +110,7 @@ pub fn views(text: &[u8]) -> Vec<View<'_>> {
 
 /// Most choices a stream's deltas are assembled for, one view each (more
 /// share the last view).
-const MAX_STREAM_CHOICES: usize = 16;
+const MAX_STREAM_CHOICES: usize = 256;
 
 /// The texts a client assembles from a stream's events, one per choice
 /// (by its `index`): the string values of `choices[].delta` (content, tool
@@ -106,7 +122,8 @@ const MAX_STREAM_CHOICES: usize = 16;
 fn stream_deltas(text: &[u8]) -> Vec<View<'static>> {
     let lines: Vec<(usize, &[u8])> = {
         let mut at = 0;
-        text.split(|b| *b == b'\n')
+        // Lines end at LF, CR or CRLF, as an event-stream parser reads them.
+        text.split(|b| *b == b'\n' || *b == b'\r')
             .map(|l| {
                 let start = at;
                 at += l.len() + 1;
@@ -133,7 +150,19 @@ fn stream_deltas(text: &[u8]) -> Vec<View<'static>> {
             .flatten()
             .enumerate()
         {
-            let index = c.get("index").and_then(|x| x.as_u64()).unwrap_or(i as u64);
+            // As a lenient client reads it: `0`, `0.0` or `"0"`.
+            let index = c
+                .get("index")
+                .and_then(|x| {
+                    x.as_u64()
+                        .or_else(|| {
+                            x.as_f64()
+                                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                                .map(|f| f as u64)
+                        })
+                        .or_else(|| x.as_str()?.trim().parse().ok())
+                })
+                .unwrap_or(i as u64);
             let slot = match choices.iter().position(|(k, _)| *k == index) {
                 Some(at) => at,
                 None if choices.len() < MAX_STREAM_CHOICES => {
@@ -378,29 +407,38 @@ fn redecoded(
     }
 }
 
-/// HTML numeric character references (`&#122;`, `&#x7A;`) to their bytes.
+/// HTML numeric character references (`&#122;`, `&#x7A;`, with any
+/// leading zeros, the `;` optional as browsers read them) to their bytes.
 fn html_step(t: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
     if t[i] == b'&' && t.get(i + 1) == Some(&b'#') {
         let hex = matches!(t.get(i + 2), Some(b'x' | b'X'));
         let start = i + 2 + usize::from(hex);
-        let digits = t[start..]
+        let is_digit = |b: u8| {
+            if hex {
+                hex_val(b).is_some()
+            } else {
+                b.is_ascii_digit()
+            }
+        };
+        let zeros = t[start..].iter().take_while(|b| **b == b'0').count();
+        let digits = t[start + zeros..]
             .iter()
-            .take(8)
-            .take_while(|b| {
-                if hex {
-                    hex_val(**b).is_some()
-                } else {
-                    b.is_ascii_digit()
-                }
-            })
+            .take(9)
+            .take_while(|b| is_digit(**b))
             .count();
-        if digits > 0 && t.get(start + digits) == Some(&b';') {
-            let text = std::str::from_utf8(&t[start..start + digits]).unwrap_or("");
-            let code = u32::from_str_radix(text, if hex { 16 } else { 10 }).ok();
+        let end = start + zeros + digits;
+        if (digits > 0 || zeros > 0) && !t.get(end).is_some_and(|b| is_digit(*b)) {
+            let text = std::str::from_utf8(&t[start + zeros..end]).unwrap_or("");
+            let code = if digits == 0 {
+                Some(0)
+            } else {
+                u32::from_str_radix(text, if hex { 16 } else { 10 }).ok()
+            };
             if let Some(c) = code.and_then(char::from_u32) {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                return start + digits + 1 - i;
+                let semicolon = usize::from(t.get(end) == Some(&b';'));
+                return end + semicolon - i;
             }
         }
     }

@@ -57,8 +57,9 @@ const KEPT_HEADERS: &[&str] = &["content-type", "accept", "idempotency-key"];
 
 /// Most bytes of recordings one replay directory may hold, all files
 /// together (a default run records about 30 KB; a hand-edited directory is
-/// bounded here, and so is the memory its JSON takes).
-const MAX_REPLAY_BYTES: u64 = 8 * 1024 * 1024;
+/// bounded here, and so is the memory its JSON takes: at worst about 100
+/// times the bytes, for JSON made of empty objects).
+const MAX_REPLAY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Whether a run records, replays or neither; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +141,23 @@ pub fn read_meta(dir: &Path) -> Result<Meta, CassetteError> {
             found: meta.format,
         });
     }
+    // Printed on the terminal: plain, short values only.
+    for (key, value) in [
+        ("shipgate", &meta.shipgate),
+        ("recorded_at", &meta.recorded_at),
+        ("run_id", &meta.run_id),
+        ("base_url", &meta.base_url),
+    ] {
+        let plain = value.len() <= 256 && value.chars().all(|c| c.is_ascii_graphic());
+        if !plain {
+            return Err(CassetteError::Read {
+                path: path.display().to_string(),
+                reason: format!(
+                    "`{key}` is not a short printable value (at most 256 visible ASCII characters)"
+                ),
+            });
+        }
+    }
     Ok(meta)
 }
 
@@ -156,20 +174,45 @@ pub fn read_contract(dir: &Path) -> Result<String, CassetteError> {
 /// hostile directory cannot point shipgate at a file elsewhere), at most
 /// `max` bytes, as text.
 fn read_plain(path: &Path, max: u64) -> Result<String, CassetteError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let err = |reason: String| CassetteError::Read {
         path: path.display().to_string(),
         reason,
     };
-    let meta = std::fs::symlink_metadata(path).map_err(|e| err(e.to_string()))?;
-    if !meta.file_type().is_file() {
+    // Opened without following a final symlink, then checked on the open
+    // file itself: nothing can be swapped in between.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => err(
+                "not a regular file (a cassette directory holds no links, directories or devices)"
+                    .into(),
+            ),
+            _ => err(e.to_string()),
+        })?;
+    let meta = file.metadata().map_err(|e| err(e.to_string()))?;
+    if !meta.is_file() {
         return Err(err(
             "not a regular file (a cassette directory holds no links, directories or devices)"
                 .into(),
         ));
     }
-    crate::config_error::read_regular(path, max)
-        .map_err(|e| err(e.to_string()))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(err(
+            "a hard link to another file (a cassette directory holds its own files only)".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(err(format!("over the {max}-byte limit for cassettes")));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// One recorded attempt.
@@ -925,6 +968,28 @@ mod tests {
             Some("tapes, recorded 2026-12-01T00:00:00Z by run r1")
         );
         assert_eq!(replayed_from("built-in mock contract"), None);
+    }
+
+    #[test]
+    fn metadata_that_would_paint_the_terminal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(META_FILE),
+            r#"{"format":1,"shipgate":"x","recorded_at":"\u001b[2J decided: SHIP","base_url":"x","target_is_mock":false,"run_id":"x","files":[]}"#,
+        )
+        .unwrap();
+        let e = Player::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("`recorded_at` is not a short printable value"),
+            "{e}"
+        );
+        // A hard link to a file elsewhere is not the directory's own.
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, "{}").unwrap();
+        std::fs::remove_file(dir.path().join(META_FILE)).unwrap();
+        std::fs::hard_link(&outside, dir.path().join(META_FILE)).unwrap();
+        let e = Player::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("hard link"), "{e}");
     }
 
     #[test]
