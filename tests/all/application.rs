@@ -213,6 +213,28 @@ async fn an_application_that_makes_no_request_fails_and_one_that_never_runs_is_e
     assert_eq!(finding(&out, "client.exercised").verdict, Verdict::Fail);
 }
 
+/// Whether process `pid` is gone within a second (dead, or a zombie waiting
+/// for its new parent to reap it).
+fn gone(pid: &str) -> bool {
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with(['R', 'S', 'D']))
+            })
+            .unwrap_or(false)
+    };
+    for _ in 0..50 {
+        if !running() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    !running()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_the_application_started_survives_its_episode() {
     let h = Harness::new().await;
@@ -226,26 +248,8 @@ async fn nothing_the_application_started_survives_its_episode() {
     let e = &out.record.application.as_ref().unwrap().episodes[0];
     assert!(e.timed_out, "{e:?}");
     let pid = std::fs::read_to_string(&pidfile).unwrap();
-    let pid = pid.trim();
-    // The background child was in the application's process group: gone
-    // (dead, or a zombie waiting for its new parent to reap it).
-    let running = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit(')')
-                    .next()
-                    .map(|r| r.trim_start().starts_with(['R', 'S', 'D']))
-            })
-            .unwrap_or(false)
-    };
-    for _ in 0..50 {
-        if !running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(!running(), "process {pid} survived the episode");
+    // The background child was in the application's process group: gone.
+    assert!(gone(pid.trim()), "process {pid} survived the episode");
     // A daemon that left the process group (fork, setsid, fork) and outlives
     // an application that exits at once: found by its marker, and killed.
     let daemon = dir.path().join("daemon");
@@ -260,23 +264,7 @@ async fn nothing_the_application_started_survives_its_episode() {
     let e = &out.record.application.as_ref().unwrap().episodes[0];
     assert_eq!(e.exit_code, Some(0), "{e:?}");
     let pid = std::fs::read_to_string(&daemon).unwrap();
-    let alive = || {
-        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
-            .ok()
-            .and_then(|s| {
-                s.rsplit(')')
-                    .next()
-                    .map(|r| r.trim_start().starts_with(['R', 'S', 'D']))
-            })
-            .unwrap_or(false)
-    };
-    for _ in 0..50 {
-        if !alive() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(!alive(), "the daemon {} survived the episode", pid.trim());
+    assert!(gone(pid.trim()), "the daemon {pid} survived the episode");
     // One that keeps forking and exiting, to stay ahead of whoever kills it.
     let hopper = dir.path().join("hopper");
     let script = format!(
