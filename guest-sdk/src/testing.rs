@@ -303,11 +303,75 @@ impl Harness {
 
 /// One of the plan's default thresholds.
 fn threshold(key: &str) -> u32 {
-    serde_json::from_str::<Value>(THRESHOLDS)
-        .ok()
-        .and_then(|v| v.get(key).and_then(Value::as_u64))
+    static PARSED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| serde_json::from_str(THRESHOLDS).unwrap_or(Value::Null))
+        .get(key)
+        .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or_else(|| panic!("testing_thresholds.json has no `{key}`"))
+}
+
+/// Assert that every finding `C` declares can fail, and say how: each
+/// `(id, harness)` of `fails` makes `id` fail; each of `warns` makes `id`
+/// warn, its worst verdict by design; `cannot_fail` names, with why, the ids
+/// that cannot fail (an entry whose why starts with "Warn by design" needs a
+/// `warns` case). Every declared id is in `fails` or `cannot_fail`, never
+/// both (a `prefix*` pattern by at least one id it stands for), and every id
+/// there is declared.
+///
+/// # Panics
+///
+/// On the first of these that does not hold, naming the id.
+pub fn assert_every_finding_can_fail<C: Check>(
+    fails: &[(&str, Harness)],
+    warns: &[(&str, Harness)],
+    cannot_fail: &[(&str, &str)],
+) {
+    for (expected, cases) in [(Verdict::Fail, fails), (Verdict::Warn, warns)] {
+        for (id, h) in cases.iter().cloned() {
+            let out = h.run::<C>();
+            assert_eq!(
+                out.verdict(id),
+                expected,
+                "{id} should be {expected:?}: {:?}",
+                out.finding(id)
+            );
+        }
+    }
+    for (id, why) in cannot_fail
+        .iter()
+        .filter(|(_, why)| why.starts_with("Warn by design"))
+    {
+        assert!(
+            warns.iter().any(|(w, _)| w == id),
+            "{id} ({why}) has no Warn case"
+        );
+    }
+    let table: Vec<&str> = fails.iter().map(|(id, _)| *id).collect();
+    let cannot: Vec<&str> = cannot_fail.iter().map(|(id, _)| *id).collect();
+    if let Some(both) = table.iter().find(|id| cannot.contains(id)) {
+        panic!("{both} is in the table and among those that cannot fail");
+    }
+    let shown: Vec<&str> = table.iter().chain(&cannot).copied().collect();
+    let descriptor = C::describe();
+    for declared in &descriptor.findings {
+        let covered = match declared.strip_suffix('*') {
+            Some(stem) => shown.iter().any(|id| id.starts_with(stem)),
+            None => shown.contains(&declared.as_str()),
+        };
+        assert!(
+            covered,
+            "declared finding {declared} is shown neither failing nor unable to"
+        );
+    }
+    for id in &shown {
+        assert!(
+            declares_finding(&descriptor, id),
+            "{id} is not a finding `{}` declares",
+            descriptor.name
+        );
+    }
 }
 
 fn declares_finding(d: &Descriptor, id: &str) -> bool {
@@ -1262,6 +1326,18 @@ mod tests {
             .run::<Probe>();
         assert_eq!(out.evidence("probe.text", "text"), Some(""));
         assert_eq!(out.evidence("probe.text", "interrupted"), Some("true"));
+    }
+
+    #[test]
+    fn the_every_finding_table_is_checked_against_the_descriptor() {
+        let refused = Harness::new().reply(Reply::error(400, "invalid_request", "bad"));
+        assert_every_finding_can_fail::<Probe>(&[("probe.ok", refused)], &[], &[]);
+    }
+
+    #[test]
+    #[should_panic(expected = "declared finding probe.* is shown neither failing nor unable to")]
+    fn a_declared_finding_left_out_of_the_table_is_named() {
+        assert_every_finding_can_fail::<Probe>(&[], &[], &[]);
     }
 
     #[test]

@@ -213,6 +213,16 @@ async fn an_application_that_makes_no_request_fails_and_one_that_never_runs_is_e
     assert_eq!(finding(&out, "client.exercised").verdict, Verdict::Fail);
 }
 
+/// A plan running `command` once, under the clean scenario (`extra`: more
+/// `[application]` lines), judged by client-resilience.
+fn clean_episode(command: &[&str], extra: &str) -> String {
+    let command: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
+    format!(
+        "[application]\ncommand = [{}]\n{extra}scenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n",
+        command.join(", ")
+    )
+}
+
 /// Whether process `pid` is gone within a second (dead, or a zombie waiting
 /// for its new parent to reap it).
 fn gone(pid: &str) -> bool {
@@ -241,9 +251,7 @@ async fn nothing_the_application_started_survives_its_episode() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
     let script = format!("sleep 300 & echo $! > {}; sleep 300", pidfile.display());
-    let text = format!(
-        "[application]\ncommand = [\"sh\", \"-c\", {script:?}]\ntimeout_ms = 1000\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
-    );
+    let text = clean_episode(&["sh", "-c", &script], "timeout_ms = 1000\n");
     let out = h.run(&h.plan(&text, &[])).await;
     let e = &out.record.application.as_ref().unwrap().episodes[0];
     assert!(e.timed_out, "{e:?}");
@@ -257,9 +265,7 @@ async fn nothing_the_application_started_survives_its_episode() {
         "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        open({:?}, 'w').write(str(os.getpid()))\n        time.sleep(300)\n    os._exit(0)\nos.wait()\ntime.sleep(0.3)\n",
         daemon.display().to_string()
     );
-    let text = format!(
-        "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
-    );
+    let text = clean_episode(&["python3", "-c", &script], "");
     let out = h.run(&h.plan(&text, &[])).await;
     let e = &out.record.application.as_ref().unwrap().episodes[0];
     assert_eq!(e.exit_code, Some(0), "{e:?}");
@@ -271,9 +277,7 @@ async fn nothing_the_application_started_survives_its_episode() {
         "import os, time\nif os.fork() == 0:\n    os.setsid()\n    end = time.time() + 300\n    while time.time() < end:\n        if os.fork() != 0:\n            os._exit(0)\n        open({:?}, 'w').write(str(os.getpid()))\n        time.sleep(0.005)\n    os._exit(0)\nos.wait()\ntime.sleep(0.3)\n",
         hopper.display().to_string()
     );
-    let text = format!(
-        "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n"
-    );
+    let text = clean_episode(&["python3", "-c", &script], "");
     let _ = h.run(&h.plan(&text, &[])).await;
     std::thread::sleep(std::time::Duration::from_millis(200));
     let first = std::fs::read_to_string(&hopper).unwrap();
@@ -281,9 +285,12 @@ async fn nothing_the_application_started_survives_its_episode() {
     let second = std::fs::read_to_string(&hopper).unwrap();
     assert_eq!(first, second, "the forking daemon is still running");
     // The environment was cleared: only PATH and what shipgate sets.
-    let text = "[application]\ncommand = [\"sh\", \"-c\", \"env | cut -d= -f1 | sort\"]\nenv = { APP_MODE = \"test\" }\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = { traffic = true }\n";
+    let text = clean_episode(
+        &["sh", "-c", "env | cut -d= -f1 | sort"],
+        "env = { APP_MODE = \"test\" }\n",
+    );
     // A variable the test process has (HOME, CARGO_*) must not reach it.
-    let out = h.run(&h.plan(text, &[])).await;
+    let out = h.run(&h.plan(&text, &[])).await;
     let e = &out.record.application.as_ref().unwrap().episodes[0];
     let vars: Vec<&str> = e.stdout.lines().filter(|l| !l.is_empty()).collect();
     for v in &vars {
@@ -495,9 +502,9 @@ with open(os.environ["SEEN"], "wb") as f:
         f.write(k.encode() + b": " + v.encode() + b"\n")
     f.write(body)
 "#;
-        let text = format!(
-            "[application]\ncommand = [\"python3\", \"-c\", {script:?}]\nenv = {{ SEEN = {:?} }}\nscenarios = [\"clean\"]\n\n[[plugins]]\nname = \"client-resilience\"\ngrants = {{ traffic = true }}\n",
-            seen.display().to_string()
+        let text = clean_episode(
+            &["python3", "-c", script],
+            &format!("env = {{ SEEN = {:?} }}\n", seen.display().to_string()),
         );
         let out = h.run(&h.plan(&text, &[])).await;
         let got = std::fs::read(&seen).unwrap_or_else(|e| {

@@ -38,6 +38,15 @@ use std::time::Instant;
 
 const KEY: &str = "sk-BENCHengine0123456789abcdefghijklmnopqrstuvwxyzA";
 
+/// A two-worker runtime, as the machine has two cores.
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// One measured run, as a child prints it.
 #[derive(Debug, Clone, Default)]
 struct Measured {
@@ -61,11 +70,7 @@ fn peak_kb() -> u64 {
 /// A scenario: (mock latency, whether shipgate knows the target is its mock,
 /// number of scale checks (0: the default plan)).
 fn child(latency_ms: u64, known_mock: bool, scale: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio_runtime();
     rt.block_on(async {
         let mut config = MockConfig::new(KEY).with_latency_ms(latency_ms);
         if !known_mock {
@@ -185,11 +190,7 @@ fn measure(latency_ms: u64, known_mock: bool, scale: usize) -> Measured {
 /// the same latency: the guide's sequential script. Median of three, in ms.
 fn sequential_curl(latency_ms: u64, requests: &[(String, String)]) -> Option<f64> {
     Command::new("curl").arg("--version").output().ok()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio_runtime();
     let mock = rt
         .block_on(MockServer::start(
             MockConfig::new(KEY).with_latency_ms(latency_ms),
@@ -293,11 +294,7 @@ fn interposer_overhead() {
     use shipgate::application::interposer::{Interposer, Upstream};
     use shipgate::application::scenario::Scenario;
     const N: usize = 300;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio_runtime();
     rt.block_on(async {
         let mock = MockServer::start(MockConfig::new(KEY), 0).await.unwrap();
         let base: reqwest::Url = mock.base_url().parse().unwrap();
@@ -384,11 +381,7 @@ fn interposer_overhead() {
 fn stream_overhead() {
     use shipgate::mock::{Fault, StreamFault, When};
     const N: usize = 20;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio_runtime();
     rt.block_on(async {
         let mock = MockServer::start(
             MockConfig::new(KEY).when(When::Any, Fault::Stream(StreamFault::SlowFirst(50))),
@@ -461,11 +454,7 @@ fn stream_overhead() {
 fn replay_speed() {
     use shipgate::capability::http::cassette::{self, Player, Recorder, Tape};
     use std::sync::Arc;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio_runtime();
     rt.block_on(async {
         let mock = MockServer::start(MockConfig::new(KEY).with_latency_ms(300), 0)
             .await

@@ -614,13 +614,7 @@ async fn forward(
             let (kept, _) = st.secrets.scrub_headers(kept);
             // Part of the key left after the scrub (cut, or split between a
             // header and the body): the answer is not passed on.
-            let header_text: Vec<u8> = kept
-                .iter()
-                .flat_map(|(_, v)| v.bytes().chain([b'\n']))
-                .collect();
-            if st.secrets.holds_fragment(&bytes).is_some()
-                || st.secrets.holds_fragment(&header_text).is_some()
-            {
+            if st.secrets.answer_holds_fragment(&kept, &bytes) {
                 return withheld(
                     st,
                     index,

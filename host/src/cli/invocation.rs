@@ -168,9 +168,9 @@ impl RunRequest {
         let mut replayed_mock = false;
         let (contract, source, secret, mock, contract_text) = match &self.target {
             Target::Contract(path) => {
-                let contract = Contract::load(path)?;
-                let secret = read_secret(&contract, path)?;
                 let text = crate::config_error::ConfigError::read(path, "contract")?;
+                let contract = Contract::parse(path, &text)?;
+                let secret = read_secret(&contract, path)?;
                 (contract, path.display().to_string(), secret, None, text)
             }
             Target::Replay(dir, contract_path) => {

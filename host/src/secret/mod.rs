@@ -318,6 +318,14 @@ impl SecretSet {
         self.matches(text, true)
     }
 
+    /// Whether an answer holds a fragment of a secret: in its body, or in its
+    /// header values read as one text (a key cut across two headers).
+    /// Host-side only, as [`SecretSet::holds_fragment`].
+    pub fn answer_holds_fragment(&self, headers: &[(String, String)], body: &[u8]) -> bool {
+        let header_text: Vec<u8> = headers.iter().flat_map(|(_, v)| v.bytes()).collect();
+        self.holds_fragment(body).is_some() || self.holds_fragment(&header_text).is_some()
+    }
+
     /// Whether `text` holds a fragment of a secret in any view, with work per
     /// byte that does not depend on the secrets: for recording, host-side,
     /// that a target reflected part of a key. The answer must never reach a

@@ -394,7 +394,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         #[test]
         fn a_clean_answer_passes_every_criterion() {
@@ -492,27 +491,10 @@ mod tests {
                     answer("mock-gpt", Some("stop"), true),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<Canary>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in both the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <Canary as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<Canary>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

@@ -412,7 +412,6 @@ mod tests {
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::Harness;
         use shipgate_sdk::traffic::Exchange;
-        use std::collections::BTreeSet;
 
         const GOOD: &str =
             r#"{"model":"mock-gpt","messages":[{"role":"user","content":"hi"}],"max_tokens":16}"#;
@@ -585,50 +584,15 @@ mod tests {
                     Harness::new().episodes(vec![episode(chat(GOOD, &[]))]),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<ClientContract>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
             // Warn by design: each such CANNOT_FAIL entry shown at its worst.
             let warns: Vec<(&str, Harness)> = vec![(
                 "client-contract.fields",
                 sent(&GOOD.replace(r#""max_tokens":16}"#, r#""max_tokens":16,"temprature":0}"#)),
             )];
-            for (id, h) in warns.iter().cloned() {
-                let out = h.run::<ClientContract>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Warn,
-                    "{id} should warn: {:?}",
-                    out.finding(id)
-                );
-            }
-            for (id, why) in CANNOT_FAIL
-                .iter()
-                .filter(|(_, why)| why.starts_with("Warn by design"))
-            {
-                assert!(
-                    warns.iter().any(|(w, _)| w == id),
-                    "{id} ({why}) has no Warn case"
-                );
-            }
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <ClientContract as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<ClientContract>(
+                &cases,
+                &warns,
+                CANNOT_FAIL,
             );
         }
     }

@@ -365,7 +365,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::testing::{Harness, Outcome};
         use shipgate_sdk::traffic::Episode;
-        use std::collections::BTreeSet;
 
         const LINE: &str = r#"{"request_category":"chat","operation":"chat","model":"m","status":200,"error_category":"none","latency_ms":12,"retries":0,"timeouts":0,"parse_ok":true,"correlation_id":"c1"}"#;
 
@@ -495,48 +494,13 @@ mod tests {
                         .setting("telemetry", "json-lines"),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<ClientLogs>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
             // Warn by design: each such CANNOT_FAIL entry shown at its worst.
             let warns: Vec<(&str, Harness)> =
                 vec![("client-logs.no-pii", printed("mail bob@example.com"))];
-            for (id, h) in warns.iter().cloned() {
-                let out = h.run::<ClientLogs>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Warn,
-                    "{id} should warn: {:?}",
-                    out.finding(id)
-                );
-            }
-            for (id, why) in CANNOT_FAIL
-                .iter()
-                .filter(|(_, why)| why.starts_with("Warn by design"))
-            {
-                assert!(
-                    warns.iter().any(|(w, _)| w == id),
-                    "{id} ({why}) has no Warn case"
-                );
-            }
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <ClientLogs as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<ClientLogs>(
+                &cases,
+                &warns,
+                CANNOT_FAIL,
             );
         }
     }

@@ -533,7 +533,6 @@ mod tests {
         use shipgate_sdk::context::Limits;
         use shipgate_sdk::testing::Harness;
         use shipgate_sdk::traffic::{Episode, Exchange};
-        use std::collections::BTreeSet;
 
         /// A 429 answer asking for `ms` of patience.
         fn limited(attempt: u32, started: u64, ms: u64) -> Exchange {
@@ -750,15 +749,6 @@ mod tests {
                     edited(&|eps| eps[4].exit_code = Some(0)),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<ClientResilience>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
             // Warn by design: each such CANNOT_FAIL entry shown at its worst.
             let warns: Vec<(&str, Harness)> = vec![
                 (
@@ -787,36 +777,10 @@ mod tests {
                     edited(&|eps| eps[5].exit_code = Some(0)),
                 ),
             ];
-            for (id, h) in warns.iter().cloned() {
-                let out = h.run::<ClientResilience>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Warn,
-                    "{id} should warn: {:?}",
-                    out.finding(id)
-                );
-            }
-            for (id, why) in CANNOT_FAIL
-                .iter()
-                .filter(|(_, why)| why.starts_with("Warn by design"))
-            {
-                assert!(
-                    warns.iter().any(|(w, _)| w == id),
-                    "{id} ({why}) has no Warn case"
-                );
-            }
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <ClientResilience as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<ClientResilience>(
+                &cases,
+                &warns,
+                CANNOT_FAIL,
             );
         }
     }

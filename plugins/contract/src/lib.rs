@@ -368,7 +368,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         /// The mock contract, with an age limit its access dates
         /// (2026-01-01) meet whenever the test runs.
@@ -488,28 +487,10 @@ mod tests {
                         )),
                     ),
                 ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<ContractCheck>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <ContractCheck as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<ContractCheck>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

@@ -285,7 +285,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::{Value, json};
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         fn answer(content: &str, finish: &str, usage: Value) -> Reply {
             Reply::json(
@@ -382,28 +381,10 @@ mod tests {
                     Harness::new().reply(answer("1", "length", usage(14, 1, 14))),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<Guardrails>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <Guardrails as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<Guardrails>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

@@ -475,7 +475,6 @@ mod tests {
         use shipgate_sdk::http::Auth;
         use shipgate_sdk::serde_json::json;
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         const IDS: [&str; 6] = [
             "probe.missing-auth",
@@ -627,43 +626,10 @@ mod tests {
                     with(5, Reply::error(400, "model_not_found", "no")),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<NegativeProbes>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            // `probe.missing-*` stands for the concrete ids the table gives it
-            // beyond the ones declared by name.
-            let declared = <NegativeProbes as shipgate_sdk::Check>::describe().findings;
-            let named: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            let concrete = ["probe.missing-temperature"];
-            let declared: BTreeSet<&str> = named
-                .iter()
-                .filter(|d| !d.ends_with('*'))
-                .copied()
-                .chain(concrete)
-                .collect();
-            for d in named.iter().filter_map(|d| d.strip_suffix('*')) {
-                assert!(
-                    concrete.iter().any(|c| c.starts_with(d)),
-                    "no concrete id for `{d}*`"
-                );
-            }
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<NegativeProbes>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

@@ -532,7 +532,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::{Value, json};
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         /// A success that carries no provider request id.
         fn plain() -> Reply {
@@ -784,28 +783,10 @@ mod tests {
                     telemetry(without(&["gen_ai.usage.input_tokens"])),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<Observability>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <Observability as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<Observability>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

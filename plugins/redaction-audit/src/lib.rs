@@ -186,7 +186,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::audit::{MaskedSpan, TextFile};
         use shipgate_sdk::testing::{Harness, Outcome};
-        use std::collections::BTreeSet;
 
         const PROMPT: &str = "Return the word READY and nothing else.";
 
@@ -362,28 +361,10 @@ mod tests {
                 ),
                 ("audit.clean", app_log("user bob@example.com\n", None)),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<RedactionAudit>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <RedactionAudit as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<RedactionAudit>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

@@ -369,7 +369,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::context::Limits;
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         fn times(n: usize, reply: &Reply) -> Vec<Reply> {
             vec![reply.clone(); n]
@@ -644,28 +643,10 @@ mod tests {
                     script(&|s: &mut Script| s.timeout = vec![Reply::chat("READY").delay_ms(150)]),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<RetryTimeout>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <RetryTimeout as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<RetryTimeout>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

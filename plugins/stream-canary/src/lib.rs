@@ -412,7 +412,6 @@ mod tests {
         use shipgate_sdk::Verdict;
         use shipgate_sdk::serde_json::{Value, json};
         use shipgate_sdk::testing::{Harness, Reply};
-        use std::collections::BTreeSet;
 
         /// One `chat.completion.chunk` with this delta and finish reason.
         fn chunk(delta: Value, finish: Value) -> String {
@@ -660,28 +659,10 @@ mod tests {
                     faulted(1, Reply::chat_stream(&["READY"])),
                 ),
             ];
-            for (id, h) in cases.iter().cloned() {
-                let out = h.run::<StreamCanary>();
-                assert_eq!(
-                    out.verdict(id),
-                    Verdict::Fail,
-                    "{id} should fail: {:?}",
-                    out.finding(id)
-                );
-            }
-
-            let table: BTreeSet<&str> = cases.iter().map(|(id, _)| *id).collect();
-            let cannot: BTreeSet<&str> = CANNOT_FAIL.iter().map(|(id, _)| *id).collect();
-            assert!(
-                table.is_disjoint(&cannot),
-                "in the table and CANNOT_FAIL: {:?}",
-                table.intersection(&cannot)
-            );
-            let declared = <StreamCanary as shipgate_sdk::Check>::describe().findings;
-            let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
-            assert_eq!(
-                table.union(&cannot).copied().collect::<BTreeSet<_>>(),
-                declared
+            shipgate_sdk::testing::assert_every_finding_can_fail::<StreamCanary>(
+                &cases,
+                &[],
+                CANNOT_FAIL,
             );
         }
     }

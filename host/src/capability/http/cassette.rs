@@ -531,14 +531,7 @@ impl Recorder {
         secrets: &SecretSet,
     ) {
         let tainted = match outcome {
-            Ok(((_, headers, body), _)) => {
-                let header_text: Vec<u8> = headers
-                    .iter()
-                    .flat_map(|(_, v)| v.bytes().chain([b'\n']))
-                    .collect();
-                secrets.holds_fragment(body).is_some()
-                    || secrets.holds_fragment(&header_text).is_some()
-            }
+            Ok(((_, headers, body), _)) => secrets.answer_holds_fragment(headers, body),
             Err(_) => false,
         };
         let v = &asked.values;

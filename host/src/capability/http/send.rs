@@ -376,12 +376,7 @@ async fn attempt(
     }
     // Host-side only: did the target send back part of a key? (Fixed work per
     // byte; the count is reported after the run, never to this guest.)
-    let holds = |headers: &[(String, String)], body: &[u8]| {
-        let header_text: Vec<u8> = headers.iter().flat_map(|(_, v)| v.bytes()).collect();
-        target.secrets.holds_fragment(body).is_some()
-            || target.secrets.holds_fragment(&header_text).is_some()
-    };
-    if holds(&headers, &body) {
+    if target.secrets.answer_holds_fragment(&headers, &body) {
         budget.reflected.fetch_add(1, Ordering::SeqCst);
     }
     // Enforce: the guest never sees a full form of a secret, even when the server echoes one.
@@ -402,7 +397,7 @@ async fn attempt(
         }
     }
     let headers = delivered_headers(headers, &req.method, body.len());
-    if holds(&headers, &body) {
+    if target.secrets.answer_holds_fragment(&headers, &body) {
         budget.exposed.fetch_add(1, Ordering::SeqCst);
     }
     Ok(((status, headers, body), stream))
