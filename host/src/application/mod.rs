@@ -364,15 +364,26 @@ impl Drop for GroupGuard {
         // Freeze every marked process (a stopped one forks no more), look
         // again until no new one appears, then kill them all: a daemon that
         // keeps forking and exiting cannot stay ahead.
+        // A stop is delivered after `kill` returns, so the search ends only
+        // after two quiet looks a moment apart; and what still slipped
+        // through (a fork completing as its parent stopped) is killed after.
+        let pause = || std::thread::sleep(Duration::from_millis(10));
         let mut frozen: Vec<rustix::process::Pid> = Vec::new();
+        let mut quiet = 0;
         for _ in 0..50 {
             let new: Vec<_> = marked_processes(self.1.as_bytes())
                 .into_iter()
                 .filter(|p| !frozen.contains(p))
                 .collect();
             if new.is_empty() {
-                break;
+                quiet += 1;
+                if quiet == 2 {
+                    break;
+                }
+                pause();
+                continue;
             }
+            quiet = 0;
             for pid in new {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::STOP);
                 frozen.push(pid);
@@ -380,6 +391,16 @@ impl Drop for GroupGuard {
         }
         for pid in frozen {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        for _ in 0..5 {
+            let left = marked_processes(self.1.as_bytes());
+            if left.is_empty() {
+                break;
+            }
+            for pid in left {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            pause();
         }
     }
 }
