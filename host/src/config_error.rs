@@ -44,7 +44,9 @@ impl ConfigError {
     pub fn new(path: &Path, message: impl Into<String>) -> Self {
         ConfigError(Box::new(Located {
             path: path.to_owned(),
-            message: message.into(),
+            // The file's own words (a key, a value) may be in it: shown,
+            // never obeyed by the terminal.
+            message: crate::text::multi_line(&message.into(), 4096),
             help: None,
             source_code: None,
             span: None,
@@ -68,7 +70,7 @@ impl ConfigError {
 
     /// Add a fix.
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.0.help = Some(help.into());
+        self.0.help = Some(crate::text::multi_line(&help.into(), 4096));
         self
     }
 
@@ -84,7 +86,7 @@ impl ConfigError {
             self.0.span = Some(span.into());
             self.0.source_code = Some(NamedSource::new(
                 self.0.path.display().to_string(),
-                text.to_owned(),
+                crate::text::same_width(text),
             ));
         }
         self
@@ -217,6 +219,16 @@ mod key_tests {
         assert!(span.start > text.find("name = \"b\"").unwrap());
         assert!(key_span(text, &["plugins", "0", "thresholds", "latency_ms"]).is_none());
         assert!(key_span(text, &["run", "jobs"]).is_none());
+    }
+
+    #[test]
+    fn a_file_cannot_paint_the_terminal_through_its_error() {
+        let text = "schema = 1\n\u{1b}]0;PWNED\u{7}\u{1b}[2J\r decided: SHIP \u{202e} = 1\n";
+        let e = crate::contract::Contract::parse(Path::new("c.toml"), text).unwrap_err();
+        let shown = format!("{:?}", miette::Report::new(e));
+        for c in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
+            assert!(!shown.contains(c), "{c:?} reached the terminal: {shown}");
+        }
     }
 
     #[test]

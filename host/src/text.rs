@@ -45,6 +45,24 @@ pub fn multi_line(s: &str, max: usize) -> String {
     clean(s, max, true)
 }
 
+/// Untrusted text shown as a source snippet (offsets into it must hold):
+/// every hostile character but line breaks and tabs replaced by a visible
+/// one of the same UTF-8 length (`?`, `¿`, `\u{fffd}`).
+pub fn same_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if hostile(c) => match c.len_utf8() {
+                1 => "?".to_owned(),
+                2 => "¿".to_owned(),
+                3 => "\u{fffd}".to_owned(),
+                _ => "\u{fffd}?".to_owned(),
+            },
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 fn clean(s: &str, max: usize, keep_newlines: bool) -> String {
     let mut out = String::with_capacity(s.len().min(max));
     for (n, c) in s.chars().enumerate() {

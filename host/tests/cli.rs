@@ -1120,4 +1120,15 @@ fn cassettes_hold_no_secret_and_a_replay_gives_the_recorded_findings() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("envsecret"), "{}", stderr(&o));
+    // Its words reach the terminal inert (an unknown key holding escapes).
+    let painted = dir.path().join("painted");
+    std::fs::create_dir(&painted).unwrap();
+    std::fs::write(
+        painted.join("cassettes.json"),
+        "{\"format\":1,\"\\u001b[2J\\rdecided: SHIP\":1}",
+    )
+    .unwrap();
+    let o = shipgate(dir.path(), &["run", "--replay", "painted", "-q"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(['\u{1b}', '\r']), "{:?}", stderr(&o));
 }

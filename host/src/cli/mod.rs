@@ -81,7 +81,11 @@ pub fn main() -> ExitCode {
                     .downcast_ref::<commands::Failure>()
                     .map(|f| f.code)
                     .unwrap_or(exit::TOOL_ERROR);
-                eprintln!("shipgate: {err:#}");
+                // Errors quote files and servers: shown, never obeyed.
+                eprintln!(
+                    "shipgate: {}",
+                    crate::text::multi_line(&format!("{err:#}"), 8192)
+                );
                 ExitCode::from(code)
             }
         },
